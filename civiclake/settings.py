@@ -1,0 +1,109 @@
+"""One settings object for the whole platform, read from ``CIVICLAKE_*`` variables.
+
+Local defaults point at folders under the project's git-ignored ``var/``; a
+cluster deployment changes the same fields (Spark master, lake path on object
+storage) and nothing else. Secrets have no defaults: reading one that is not set
+raises an error that names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MissingSecretError(RuntimeError):
+    """A secret the current step needs is not set in the environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIVICLAKE_", extra="ignore")
+
+    # Where runtime state lives (embedded default: var/ in the project).
+    data_dir: Path = PROJECT_ROOT / "var"
+    lake_path: str | None = None  # Delta root; a local folder or an s3a:// URI
+    marts_dir: Path | None = None  # published DuckDB file and its build area
+    jars_dir: Path | None = None
+    models_dir: Path | None = None
+
+    # Spark: local[*] by default; a spark:// or k8s:// URL on a cluster.
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = 4
+
+    # Operational source database (simulated systems in the embedded default).
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "civiclake"
+    pg_password: SecretStr | None = None
+    pg_sources_db: str = "civiclake_sources"
+
+    # Key for HMAC tokens that replace personal data at extraction.
+    pii_key: SecretStr | None = None
+
+    # Simulation.
+    seed: int = 20261126
+    sim_cases_per_day: int = 600
+
+    # Jurisdiction whose boundary checks apply to incoming coordinates.
+    jurisdiction: str = "longhua"
+
+    # Case dispatch: send automatically only above this calibrated confidence.
+    dispatch_min_confidence: float = 0.8
+
+    @cached_property
+    def lake(self) -> str:
+        return self.lake_path or str(self.data_dir / "lake")
+
+    @cached_property
+    def marts(self) -> Path:
+        return self.marts_dir or self.data_dir / "marts"
+
+    @property
+    def published_marts_file(self) -> Path:
+        return self.marts / "civiclake.duckdb"
+
+    @cached_property
+    def jars(self) -> Path:
+        return self.jars_dir or self.data_dir / "jars"
+
+    @cached_property
+    def model_store(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    def table_path(self, layer: str, name: str) -> str:
+        """Path of a Delta table, e.g. ``table_path("silver", "governance_cases")``."""
+        return f"{self.lake.rstrip('/')}/{layer}/{name}"
+
+    def require_pii_key(self) -> bytes:
+        if self.pii_key is None or not self.pii_key.get_secret_value():
+            raise MissingSecretError(
+                "CIVICLAKE_PII_KEY is not set: personal data cannot be tokenised without it. "
+                "Set it in the environment (infra/secrets.sh writes one to var/secrets.env "
+                "for a local machine)."
+            )
+        return self.pii_key.get_secret_value().encode()
+
+    def pg_conninfo(self, database: str | None = None) -> str:
+        if self.pg_password is None:
+            raise MissingSecretError(
+                "CIVICLAKE_PG_PASSWORD is not set: cannot connect to the source database "
+                f"{self.pg_user}@{self.pg_host}:{self.pg_port}."
+            )
+        return (
+            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
+            f"password={self.pg_password.get_secret_value()} "
+            f"dbname={database or self.pg_sources_db}"
+        )
+
+    def pg_jdbc_url(self, database: str | None = None) -> str:
+        return f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{database or self.pg_sources_db}"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Simulators of the district's source systems and the connectors that read them."""

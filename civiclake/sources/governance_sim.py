@@ -1,0 +1,212 @@
+"""Simulator of the governance case system (基层治理), writing to its PostgreSQL database.
+
+Deterministic by seed and date: every case reported on a day X has a plan (when it is
+dispatched, handled and closed) drawn from a generator seeded by ``(seed, X)``.
+Simulating day D writes, for each case reported in the last ``LIFECYCLE_DAYS`` days,
+its state as of the end of D — new cases, and older ones whose status changed on D.
+Writes are upserts guarded by ``updated_at``, so simulating a day twice, or an earlier
+day after a later one, never changes or rolls back a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import psycopg
+
+from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, CHANNELS
+from civiclake.geography import Geography, load_geography
+from civiclake.settings import Settings
+from civiclake.sources.case_text import compose
+from civiclake.sources.people import Resident, resident_pool
+
+log = logging.getLogger(__name__)
+
+LIFECYCLE_DAYS = 30  # a case's plan ends at most this many days after it is reported
+# Share of appeals arriving in each hour of the day (sums to 1).
+_HOURLY = [1, 0.5, 0.3, 0.3, 0.3, 0.6, 1.5, 3, 6, 8, 8, 7, 5, 5, 7, 7.5, 7, 6.5, 5, 4.5, 4, 3.5, 2.5, 1.8]
+HOURLY_PROFILE = [h / sum(_HOURLY) for h in _HOURLY]
+WEEKDAY_FACTOR = (1.1, 1.05, 1.0, 1.0, 1.05, 0.8, 0.7)
+CHANNEL_WEIGHTS = (0.25, 0.35, 0.25, 0.15)
+
+DDL = """
+create schema if not exists governance;
+create table if not exists governance.cases (
+    case_id            text primary key,
+    channel            text not null,
+    category           text not null,
+    department         text not null,
+    description        text not null,
+    community_code     text,
+    grid_code          text,
+    lon                double precision,
+    lat                double precision,
+    reporter_name      text,
+    reporter_phone     text,
+    reporter_id_number text,
+    reported_at        timestamp not null,
+    dispatched_at      timestamp,
+    closed_at          timestamp,
+    status             text not null,
+    satisfaction       smallint,
+    updated_at         timestamp not null
+);
+create index if not exists cases_updated_at on governance.cases (updated_at);
+"""
+
+_COLUMNS = (
+    "case_id", "channel", "category", "department", "description", "community_code", "grid_code",
+    "lon", "lat", "reporter_name", "reporter_phone", "reporter_id_number", "reported_at",
+    "dispatched_at", "closed_at", "status", "satisfaction", "updated_at",
+)
+_UPSERT = (
+    f"insert into governance.cases ({', '.join(_COLUMNS)}) values ({', '.join(['%s'] * len(_COLUMNS))}) "
+    "on conflict (case_id) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "case_id")
+    + " where governance.cases.updated_at < excluded.updated_at"
+)
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    case_id: str
+    channel: str
+    category: str
+    description: str
+    community_code: str
+    grid_code: str
+    lon: float
+    lat: float
+    reporter: Resident | None
+    reported_at: datetime
+    dispatched_at: datetime
+    handled_at: datetime
+    closed_at: datetime | None  # None: still open at the end of the plan
+    satisfaction: int | None
+
+    def state_at(self, moment: datetime) -> tuple | None:
+        """The source row as it stood at ``moment`` (None before the case existed)."""
+        if moment < self.reported_at:
+            return None
+        events = [("created", self.reported_at), ("dispatched", self.dispatched_at),
+                  ("handled", self.handled_at)]
+        if self.closed_at is not None:
+            events.append(("closed", self.closed_at))
+        status, updated_at = max(((s, t) for s, t in events if t <= moment), key=lambda e: e[1])
+        closed = self.closed_at if self.closed_at is not None and self.closed_at <= moment else None
+        r = self.reporter
+        return (
+            self.case_id, self.channel, self.category, CATEGORY_BY_CODE[self.category].department,
+            self.description, self.community_code, self.grid_code, self.lon, self.lat,
+            r.name if r else None, r.mobile if r else None, r.id_number if r else None,
+            self.reported_at,
+            self.dispatched_at if self.dispatched_at <= moment else None,
+            closed, status, self.satisfaction if closed else None, updated_at,
+        )
+
+
+def _community_weights(seed: int, geography: Geography) -> dict[str, float]:
+    rng = random.Random(f"community-weights-{seed}")
+    return {code: rng.uniform(0.4, 2.2) for code in sorted(geography.communities)}
+
+
+def _category_weights(seed: int, community_code: str) -> list[float]:
+    rng = random.Random(f"category-weights-{seed}-{community_code}")
+    return [rng.uniform(0.5, 1.5) * base for base in (14, 8, 10, 13, 8, 4, 9, 5, 6, 12)]
+
+
+def cases_reported_on(day: date, settings: Settings, geography: Geography | None = None) -> list[CasePlan]:
+    """Plans of every case reported on ``day`` (same list for the same seed and day)."""
+    geography = geography or load_geography()
+    rng = random.Random(f"cases-{settings.seed}-{day.isoformat()}")
+    mean = settings.sim_cases_per_day * WEEKDAY_FACTOR[day.weekday()]
+    count = max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    residents = resident_pool(settings.seed, 4000)
+    weights = _community_weights(settings.seed, geography)
+    communities = list(weights)
+    plans = []
+    start = datetime.combine(day, time())
+    for n in range(count):
+        community_code = rng.choices(communities, weights=[weights[c] for c in communities])[0]
+        category = rng.choices(CATEGORIES, weights=_category_weights(settings.seed, community_code))[0]
+        grid = rng.choice(geography.grids_of(community_code))
+        lon = round(rng.uniform(grid.box.min_lon, grid.box.max_lon - 1e-6), 6)
+        lat = round(rng.uniform(grid.box.min_lat, grid.box.max_lat - 1e-6), 6)
+        hour = rng.choices(range(24), weights=HOURLY_PROFILE)[0]
+        reported_at = start + timedelta(hours=hour, seconds=rng.randint(0, 3599))
+        dispatched_at = reported_at + timedelta(minutes=rng.lognormvariate(3.2, 0.9))
+        handled_at = dispatched_at + timedelta(hours=rng.lognormvariate(2.5, 1.1))
+        sla_hours = CATEGORY_BY_CODE[category.code].sla_days * 24
+        closed_at = None
+        if rng.random() > 0.06:  # a few cases stay open past the simulated lifecycle
+            close_hours = min(rng.lognormvariate(math.log(sla_hours * 0.5), 0.8), LIFECYCLE_DAYS * 24 - 1)
+            closed_at = max(handled_at, reported_at + timedelta(hours=close_hours))
+            if closed_at > reported_at + timedelta(days=LIFECYCLE_DAYS):
+                closed_at = None
+        plans.append(
+            CasePlan(
+                case_id=f"GC{day:%Y%m%d}{n:06d}",
+                channel=rng.choices(CHANNELS, weights=CHANNEL_WEIGHTS)[0],
+                category=category.code,
+                description=compose(rng, category.code, geography.communities[community_code].name),
+                community_code=community_code,
+                grid_code=grid.code,
+                lon=lon,
+                lat=lat,
+                reporter=None if rng.random() < 0.15 else rng.choice(residents),
+                reported_at=reported_at,
+                dispatched_at=dispatched_at,
+                handled_at=handled_at,
+                closed_at=closed_at,
+                satisfaction=rng.choices((1, 2, 3, 4, 5), weights=(3, 4, 10, 33, 50))[0],
+            )
+        )
+    return plans
+
+
+def rows_changed_on(
+    day: date, settings: Settings, geography: Geography | None = None, plans_cache: dict | None = None
+) -> Iterable[tuple]:
+    """Source rows as of the end of ``day`` for every case that was created or changed on it."""
+    plans_cache = {} if plans_cache is None else plans_cache
+    day_start = datetime.combine(day, time())
+    day_end = day_start + timedelta(days=1) - timedelta(microseconds=1)
+    for offset in range(LIFECYCLE_DAYS, -1, -1):
+        reported_day = day - timedelta(days=offset)
+        if reported_day not in plans_cache:
+            plans_cache[reported_day] = cases_reported_on(reported_day, settings, geography)
+        for plan in plans_cache[reported_day]:
+            row = plan.state_at(day_end)
+            if row is not None and row[-1] >= day_start:
+                yield row
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    conn.execute(DDL)
+
+
+def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
+    """Writes ``day`` (and, first, the ``history_days`` before it) into the source database.
+
+    Returns the number of rows written for ``day`` itself.
+    """
+    geography = load_geography()
+    written = 0
+    plans_cache: dict[date, list[CasePlan]] = {}
+    with psycopg.connect(settings.pg_conninfo(), autocommit=False) as conn:
+        ensure_schema(conn)
+        for offset in range(history_days, -1, -1):
+            current = day - timedelta(days=offset)
+            rows = list(rows_changed_on(current, settings, geography, plans_cache))
+            with conn.cursor() as cur:
+                cur.executemany(_UPSERT, rows)
+            conn.commit()
+            log.info("simulated governance cases for %s: %d rows created or changed", current, len(rows))
+            if current == day:
+                written = len(rows)
+    return written

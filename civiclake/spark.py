@@ -1,0 +1,58 @@
+"""The Spark session with Delta Lake, configured from settings.
+
+The Delta jars are resolved once at set-up (``infra/spark/fetch_jars.sh``) and passed as
+``spark.jars``, so starting a session never reaches a package repository.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from civiclake.settings import Settings
+
+
+class SparkSetupError(RuntimeError):
+    pass
+
+
+def delta_jars(settings: Settings) -> list[str]:
+    jars = sorted(str(p) for p in Path(settings.jars).glob("*.jar"))
+    if not any("delta-spark" in Path(j).name for j in jars):
+        raise SparkSetupError(
+            f"no Delta jars in {settings.jars}: run `bash infra/spark/fetch_jars.sh` "
+            "(part of infra/setup.sh) once to resolve them with Maven"
+        )
+    return jars
+
+
+def spark_session(settings: Settings, app_name: str):
+    """A (shared) SparkSession with Delta enabled; local by default, a cluster by settings."""
+    from pyspark.sql import SparkSession
+
+    # Python workers must use this environment's interpreter (pandas UDFs need its packages).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.spark_master)
+        .config("spark.jars", ",".join(delta_jars(settings)))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        .config("spark.sql.session.timeZone", "Asia/Shanghai")
+        # Spark's progress bar on a terminal; plain logs (Airflow, CI) stay readable.
+        .config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(Path(settings.data_dir) / "spark-warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={settings.data_dir}")
+        # Small local lakes: a few partitions to rebuild a table's state, not Delta's 50.
+        .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_shuffle_partitions))
+        # Keep tables readable by delta-rs (dbt-duckdb's delta plugin reads the lake with it).
+        .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

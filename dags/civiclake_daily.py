@@ -1,0 +1,148 @@
+"""civiclake_daily: one logical day through the whole platform.
+
+simulate -> ingest (Spark: watermark extract, Delta bronze, MERGE silver) -> quality gate
+-> classifier train -> classifier score/dispatch -> marts prepare -> dbt build (cosmos)
+-> marts publish (atomic swap) -> summary.
+
+Every step is the ``civiclake`` CLI of the core environment (``.venvs/core``), run as a
+subprocess with ``--date {{ ds }}``; nothing from Spark or dbt is imported here, and
+nothing runs at import time except reading the dbt project's name (cosmos renders the
+dbt nodes with ``dbt ls`` from the core environment; the result is cached).
+
+Write-audit-publish: dbt builds and tests a copy of the published DuckDB file; only
+when every dbt task succeeded does ``marts publish`` swap it into place, so a failed
+run leaves yesterday's marts readable.
+
+Schedule: data intervals of one UTC day; the run for day D starts at D+1 00:00 UTC
+(08:00 in Shenzhen), when D is complete in both calendars, and ``ds`` is D.
+Secrets and ``CIVICLAKE_*`` settings come from the process environment
+(``infra/airflow/env.sh`` sources ``var/secrets.env``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+ROOT = Path(os.environ.get("CIVICLAKE_HOME") or Path(__file__).resolve().parent.parent)
+CORE_VENV = Path(os.environ.get("CIVICLAKE_CORE_VENV") or ROOT / ".venvs" / "core")
+CIVICLAKE = CORE_VENV / "bin" / "civiclake"
+DBT = CORE_VENV / "bin" / "dbt"
+DBT_PROJECT = Path(os.environ.get("CIVICLAKE_DBT_PROJECT_DIR") or ROOT / "dbt")
+DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
+# The build copy that `marts prepare` writes and `marts publish` swaps into place
+# (absolute: cosmos runs dbt from a temporary copy of the project).
+_MARTS_DIR = Path(os.environ.get("CIVICLAKE_MARTS_DIR") or Path(
+    os.environ.get("CIVICLAKE_DATA_DIR") or ROOT / "var") / "marts")
+DBT_DUCKDB_PATH = os.environ.get("CIVICLAKE_DBT_DUCKDB_PATH") or str(
+    _MARTS_DIR / "build" / "civiclake.duckdb")
+
+
+def _dbt_profile_name(project_dir: Path) -> str:
+    """The `profile:` of dbt_project.yml (a plain read; no dbt import)."""
+    try:
+        text = (project_dir / "dbt_project.yml").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"dbt project not found at {project_dir} (no dbt_project.yml); "
+            "set CIVICLAKE_DBT_PROJECT_DIR or add the project under dbt/"
+        ) from exc
+    match = re.search(r"^profile:\s*['\"]?([\w-]+)", text, flags=re.MULTILINE)
+    return match.group(1) if match else "civiclake"
+
+
+def _cli(*args: str) -> str:
+    """Bash command running the civiclake CLI for the run's logical date."""
+    return " ".join([shlex.quote(str(CIVICLAKE)), *map(shlex.quote, args), "--date", "{{ ds }}"])
+
+
+def _cli_task(task_id: str, *args: str, doc: str):
+    @task.bash(task_id=task_id, cwd=str(ROOT), doc_md=doc)
+    def _run() -> str:
+        return _cli(*args)
+
+    return _run()
+
+
+@dag(
+    dag_id="civiclake_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    # One task at a time: Spark jobs want both cores, and DuckDB has one writer.
+    max_active_tasks=1,
+    dagrun_timeout=timedelta(hours=3),
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(hours=1),
+    },
+    tags=["civiclake", "governance", "daily"],
+    doc_md=__doc__,
+)
+def civiclake_daily():
+    simulate = _cli_task(
+        "simulate_governance", "simulate", "governance",
+        doc="One day of simulated governance cases into the PostgreSQL source database.")
+    ingest = _cli_task(
+        "ingest_governance", "ingest", "governance",
+        doc="Spark: watermark extract -> Delta bronze -> MERGE into silver (quarantine bad rows).")
+    quality = _cli_task(
+        "quality_silver", "quality", "silver",
+        doc="Great Expectations on silver; a failing suite stops the run here.")
+    train = _cli_task(
+        "classifier_train", "classifier", "train",
+        doc="Train the baseline case classifier on silver history.")
+    score = _cli_task(
+        "classifier_score", "classifier", "score",
+        doc="Spark batch scoring and dispatch decision (confident -> routed, unsure -> review).")
+    prepare = _cli_task(
+        "marts_prepare", "marts", "prepare",
+        doc="Copy the published DuckDB file to the build path (write-audit-publish: write).")
+
+    dbt_build = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=DBT_PROJECT,
+            install_dbt_deps=False,
+            env_vars={"CIVICLAKE_DBT_DUCKDB_PATH": DBT_DUCKDB_PATH},
+        ),
+        profile_config=ProfileConfig(
+            profile_name=_dbt_profile_name(DBT_PROJECT),
+            target_name=DBT_TARGET,
+            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            dbt_executable_path=str(DBT),
+            invocation_mode=InvocationMode.SUBPROCESS,
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_LS,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=str(DBT),
+            test_behavior=TestBehavior.AFTER_EACH,
+            emit_datasets=False,
+        ),
+        operator_args={"install_deps": False},
+        default_args={"retries": 0},
+    )
+
+    publish = _cli_task(
+        "marts_publish", "marts", "publish",
+        doc="Atomic swap of the tested build file into place (write-audit-publish: publish).")
+    summary = _cli_task("summary", "summary", doc="Print the run summary.")
+
+    chain(simulate, ingest, quality, train, score, prepare, dbt_build, publish, summary)
+
+
+civiclake_daily()

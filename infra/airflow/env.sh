@@ -1,0 +1,81 @@
+# Airflow environment for civiclake (sourced, not run):
+#   source infra/airflow/env.sh
+# Exports AIRFLOW_HOME and the AIRFLOW__* configuration, reading the secrets from
+# the environment or var/secrets.env (written by infra/secrets.sh). Nothing secret
+# is defaulted here. Also writes the simple auth manager's password file from
+# AIRFLOW_ADMIN_PASSWORD so the login is deterministic (user `admin`).
+
+CIVICLAKE_HOME="${CIVICLAKE_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export CIVICLAKE_HOME
+
+if [ -f "$CIVICLAKE_HOME/var/secrets.env" ]; then
+  # shellcheck disable=SC1091
+  source "$CIVICLAKE_HOME/var/secrets.env"
+fi
+for _civiclake_var in AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET CIVICLAKE_PG_PASSWORD; do
+  if [ -z "${!_civiclake_var:-}" ]; then
+    echo "infra/airflow/env.sh: $_civiclake_var is not set; run 'bash infra/secrets.sh' (writes var/secrets.env) or export it" >&2
+    unset _civiclake_var
+    return 1 2>/dev/null || exit 1
+  fi
+done
+unset _civiclake_var
+
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$CIVICLAKE_HOME/var/airflow}"
+mkdir -p "$AIRFLOW_HOME"
+AIRFLOW_VENV="$CIVICLAKE_HOME/.venvs/airflow"
+export PATH="$AIRFLOW_VENV/bin:$PATH"
+
+# Metadata database: local PostgreSQL (infra/postgres/setup.sh creates airflow_meta).
+_civiclake_pg_pw="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$CIVICLAKE_PG_PASSWORD")"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${CIVICLAKE_PG_USER:-civiclake}:${_civiclake_pg_pw}@${CIVICLAKE_PG_HOST:-127.0.0.1}:${CIVICLAKE_PG_PORT:-5432}/${AIRFLOW_META_DB:-airflow_meta}"
+unset _civiclake_pg_pw
+
+export AIRFLOW__CORE__DAGS_FOLDER="$CIVICLAKE_HOME/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+# Cosmos runs `dbt ls` while parsing (cached afterwards); give it time on small machines.
+export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=180
+export AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT=240
+export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=60
+
+# API server (UI + REST + execution API for task runners), local only.
+export AIRFLOW_API_PORT="${AIRFLOW_API_PORT:-8080}"
+export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__PORT="$AIRFLOW_API_PORT"
+export AIRFLOW__API__WORKERS=1
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_API_PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_API_PORT/execution/"
+
+# Secrets: the JWT secret is shared by every component; the other keys are derived
+# from it (stable across restarts and machines sharing var/secrets.env) unless set.
+export AIRFLOW__API_AUTH__JWT_SECRET="$AIRFLOW_JWT_SECRET"
+_civiclake_derive() {
+  python3 -c 'import base64, hashlib, sys; print(base64.urlsafe_b64encode(hashlib.sha256((sys.argv[1] + ":" + sys.argv[2]).encode()).digest()).decode())' "$1" "$AIRFLOW_JWT_SECRET"
+}
+export AIRFLOW__API__SECRET_KEY="${AIRFLOW__API__SECRET_KEY:-$(_civiclake_derive api-secret-key)}"
+export AIRFLOW__CORE__FERNET_KEY="${AIRFLOW__CORE__FERNET_KEY:-$(_civiclake_derive fernet-key)}"
+unset -f _civiclake_derive
+
+# Login: simple auth manager, one admin user whose password is AIRFLOW_ADMIN_PASSWORD.
+export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/simple_auth_manager_passwords.json"
+(
+  umask 077
+  python3 -c 'import json, sys; print(json.dumps({"admin": sys.argv[1]}))' "$AIRFLOW_ADMIN_PASSWORD" \
+    > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE.tmp"
+  mv -f "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE.tmp" "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+)
+
+# No phoning home (cosmos telemetry), no network at parse time.
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
+export AIRFLOW__COSMOS__CACHE_DIR="$AIRFLOW_HOME/cosmos_cache"
+export DO_NOT_TRACK=true SCARF_NO_ANALYTICS=true
+export DBT_SEND_ANONYMOUS_USAGE_STATS=False
+
+# Where the DAG finds the core environment (civiclake CLI, dbt).
+export CIVICLAKE_CORE_VENV="${CIVICLAKE_CORE_VENV:-$CIVICLAKE_HOME/.venvs/core}"

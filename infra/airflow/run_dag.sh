@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs civiclake_daily end to end for one logical date, in this process
+# (`airflow dags test`: no scheduler or api-server needed), then prints every
+# task instance's state. Exits non-zero unless the run succeeded.
+#   bash infra/airflow/run_dag.sh 2026-11-25
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+date="${1:-}"
+if ! [[ "$date" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]]; then
+  echo "usage: infra/airflow/run_dag.sh YYYY-MM-DD   (the logical date, {{ ds }} in the tasks)" >&2
+  exit 2
+fi
+# shellcheck source=infra/airflow/env.sh
+source "$here/env.sh"
+if [ ! -x "$AIRFLOW_VENV/bin/airflow" ]; then
+  echo "no Airflow environment at $AIRFLOW_VENV; run: bash infra/airflow/setup.sh" >&2
+  exit 1
+fi
+dag_id="${CIVICLAKE_DAG_ID:-civiclake_daily}"
+log="$AIRFLOW_HOME/dags-test-$dag_id-$date.log"
+echo "[airflow] airflow dags test $dag_id $date (log: $log)"
+rc=0
+airflow dags test "$dag_id" "$date" 2>&1 | tee "$log" || rc=$?
+echo "[airflow] task states for $dag_id $date:"
+run_id="$( (grep "DagRun Finished" "$log"; cat "$log") | grep -oE "run_id=[^ ,]+" | head -n 1 | cut -d= -f2 || true)"
+if [ -n "$run_id" ]; then
+  airflow tasks states-for-dag-run "$dag_id" "$run_id" -o plain 2>/dev/null | awk '{print "  " $0}' || true
+fi
+if [ "$rc" -ne 0 ]; then
+  echo "[airflow] $dag_id $date FAILED (exit $rc); see $log and the task logs under $AIRFLOW_HOME/logs" >&2
+fi
+exit "$rc"

@@ -1,0 +1,101 @@
+"""Superset configuration for civiclake (loaded through SUPERSET_CONFIG_PATH).
+
+Everything secret comes from the environment (``var/secrets.env``, written by
+``infra/secrets.sh``, or the deployment's own environment); nothing secret has a
+default here, and Superset refuses to start when one is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise RuntimeError(
+            f"civiclake superset_config: environment variable {name} is not set. "
+            "Run `bash infra/secrets.sh` and `source var/secrets.env` (or set it in the "
+            "deployment environment) before starting Superset."
+        )
+    return value
+
+
+# --- secrets ------------------------------------------------------------------
+SECRET_KEY = _required("SUPERSET_SECRET_KEY")
+# Embedded dashboards sign guest tokens with this; derived from SECRET_KEY unless
+# the deployment sets its own (Superset's built-in default is a public string).
+GUEST_TOKEN_JWT_SECRET = os.environ.get("SUPERSET_GUEST_TOKEN_SECRET") or hmac.new(
+    SECRET_KEY.encode(), b"civiclake-guest-token", hashlib.sha256
+).hexdigest()
+
+# --- metadata database: PostgreSQL superset_meta --------------------------------
+_pg_user = os.environ.get("CIVICLAKE_PG_USER", "civiclake")
+_pg_host = os.environ.get("CIVICLAKE_PG_HOST", "127.0.0.1")
+_pg_port = os.environ.get("CIVICLAKE_PG_PORT", "5432")
+_pg_db = os.environ.get("SUPERSET_META_DB", "superset_meta")
+SQLALCHEMY_DATABASE_URI = (
+    f"postgresql+psycopg2://{quote(_pg_user, safe='')}:"
+    f"{quote(_required('CIVICLAKE_PG_PASSWORD'), safe='')}@{_pg_host}:{_pg_port}/{_pg_db}"
+)
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+# --- runtime state under var/superset ------------------------------------------
+SUPERSET_HOME = os.environ.get("SUPERSET_HOME", str(ROOT / "var" / "superset"))
+DATA_DIR = SUPERSET_HOME
+UPLOAD_FOLDER = str(Path(SUPERSET_HOME) / "uploads") + "/"
+
+# --- language: Chinese first, English available --------------------------------
+BABEL_DEFAULT_LOCALE = "zh"
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "简体中文"},
+    "en": {"flag": "us", "name": "English"},
+}
+
+# --- features -------------------------------------------------------------------
+# Row-level security is always on in Superset 6 (no flag). DASHBOARD_RBAC lets a
+# dashboard be limited to roles (1+6+N screens); EMBEDDED_SUPERSET serves the
+# leaders' mobile view through guest tokens later.
+FEATURE_FLAGS = {
+    "DASHBOARD_RBAC": True,
+    "EMBEDDED_SUPERSET": True,
+    "ALERT_REPORTS": False,
+    "THUMBNAILS": False,
+}
+
+# --- caches ---------------------------------------------------------------------
+# Metadata (dashboards, charts) may be cached; chart data is NOT cached, so a
+# freshly published marts file shows at once. The marts are small and local.
+CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache"),
+    "CACHE_DEFAULT_TIMEOUT": int(timedelta(hours=1).total_seconds()),
+    "CACHE_KEY_PREFIX": "civiclake_meta_",
+}
+DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+FILTER_STATE_CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "filter_state"),
+    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
+}
+EXPLORE_FORM_DATA_CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "explore_form_data"),
+    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
+}
+
+# --- web ------------------------------------------------------------------------
+# CSRF stays on: API clients fetch /api/v1/security/csrf_token/ and send it back
+# (see dashboards/importer.py). Bearer-token API calls work the same way.
+WTF_CSRF_ENABLED = True
+SUPERSET_WEBSERVER_TIMEOUT = 120
+ROW_LIMIT = 50000
+# Behind a reverse proxy in production set CIVICLAKE_SUPERSET_PROXY_FIX=1.
+ENABLE_PROXY_FIX = os.environ.get("CIVICLAKE_SUPERSET_PROXY_FIX") == "1"
