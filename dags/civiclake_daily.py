@@ -64,8 +64,8 @@ def _cli(*args: str) -> str:
     return " ".join([shlex.quote(str(CIVICLAKE)), *map(shlex.quote, args), "--date", "{{ ds }}"])
 
 
-def _cli_task(task_id: str, *args: str, doc: str):
-    @task.bash(task_id=task_id, cwd=str(ROOT), doc_md=doc)
+def _cli_task(task_id: str, *args: str, doc: str, **task_kwargs):
+    @task.bash(task_id=task_id, cwd=str(ROOT), doc_md=doc, **task_kwargs)
     def _run() -> str:
         return _cli(*args)
 
@@ -99,7 +99,8 @@ def civiclake_daily():
         doc="Spark: watermark extract -> Delta bronze -> MERGE into silver (quarantine bad rows).")
     quality = _cli_task(
         "quality_silver", "quality", "silver",
-        doc="Great Expectations on silver; a failing suite stops the run here.")
+        doc="Great Expectations on silver; a failing suite stops the run here.",
+        retries=0)  # a failed expectation is a finding about the data, not a glitch
     train = _cli_task(
         "classifier_train", "classifier", "train",
         doc="Train the baseline case classifier on silver history.")
@@ -134,7 +135,7 @@ def civiclake_daily():
             emit_datasets=False,
         ),
         operator_args={"install_deps": False},
-        default_args={"retries": 0},
+        default_args={"retries": 0},  # a failing dbt test is not fixed by retrying
     )
 
     publish = _cli_task(

@@ -1,9 +1,10 @@
-"""Writes the versioned reference geography into the lake (silver ``ref_*`` tables)."""
+"""Writes the reference data (geography, case categories, channels) into silver ``ref_*`` tables."""
 
 from __future__ import annotations
 
 import logging
 
+from civiclake.catalogue import CATEGORIES, CHANNEL_NAMES
 from civiclake.geography import CURRENT_VERSION, reference_rows
 from civiclake.settings import Settings
 
@@ -24,5 +25,17 @@ def run(spark, settings: Settings) -> dict[str, int]:
         path = settings.table_path("silver", f"ref_{kind}")
         df.coalesce(1).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
         counts[f"ref_{kind}"] = len(rows)
+    categories = [
+        {"category_code": c.code, "category_name": c.name, "department": c.department,
+         "sla_days": c.sla_days}
+        for c in CATEGORIES
+    ]
+    channels = [{"channel_code": code, "channel_name": name} for code, name in CHANNEL_NAMES.items()]
+    for name, rows in (("categories", categories), ("channels", channels)):
+        df = spark.createDataFrame(rows)
+        df.select(*sorted(df.columns)).coalesce(1).write.format("delta").mode("overwrite").option(
+            "overwriteSchema", "true"
+        ).save(settings.table_path("silver", f"ref_{name}"))
+        counts[f"ref_{name}"] = len(rows)
     log.info("reference geography %s loaded: %s", CURRENT_VERSION, counts)
     return counts

@@ -26,15 +26,18 @@ mkdir -p "$AIRFLOW_HOME"
 AIRFLOW_VENV="$CIVICLAKE_HOME/.venvs/airflow"
 export PATH="$AIRFLOW_VENV/bin:$PATH"
 
-# Metadata database: local PostgreSQL (infra/postgres/setup.sh creates airflow_meta).
-_civiclake_pg_pw="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$CIVICLAKE_PG_PASSWORD")"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${CIVICLAKE_PG_USER:-civiclake}:${_civiclake_pg_pw}@${CIVICLAKE_PG_HOST:-127.0.0.1}:${CIVICLAKE_PG_PORT:-5432}/${AIRFLOW_META_DB:-airflow_meta}"
-unset _civiclake_pg_pw
+# Metadata database: local PostgreSQL (infra/postgres/setup.sh creates airflow_meta),
+# unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is already set (tests use a SQLite file).
+if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
+  _civiclake_pg_pw="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$CIVICLAKE_PG_PASSWORD")"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${CIVICLAKE_PG_USER:-civiclake}:${_civiclake_pg_pw}@${CIVICLAKE_PG_HOST:-127.0.0.1}:${CIVICLAKE_PG_PORT:-5432}/${AIRFLOW_META_DB:-airflow_meta}"
+  unset _civiclake_pg_pw
+fi
 
 export AIRFLOW__CORE__DAGS_FOLDER="$CIVICLAKE_HOME/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
-export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-2}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 # Cosmos runs `dbt ls` while parsing (cached afterwards); give it time on small machines.
 export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=180

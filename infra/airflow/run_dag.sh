@@ -17,6 +17,26 @@ if [ ! -x "$AIRFLOW_VENV/bin/airflow" ]; then
   exit 1
 fi
 dag_id="${CIVICLAKE_DAG_ID:-civiclake_daily}"
+# A running scheduler also schedules the tasks of this test run when the DAG is
+# unpaused (they would run twice): refuse, and say what to do.
+scheduler_pid="$(cat "$AIRFLOW_HOME/run/scheduler.pid" 2>/dev/null || true)"
+if [ -n "$scheduler_pid" ] && kill -0 "$scheduler_pid" 2>/dev/null; then
+  paused="$("$AIRFLOW_VENV/bin/python" - "$dag_id" <<'PY' 2>/dev/null || true
+import os, sys
+from sqlalchemy import create_engine, text
+engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+with engine.connect() as conn:
+    row = conn.execute(text("select is_paused from dag where dag_id = :d"), {"d": sys.argv[1]}).first()
+print("unknown" if row is None else ("yes" if row[0] else "no"))
+PY
+)"
+  if [ "$paused" = "no" ]; then
+    echo "the scheduler is running and $dag_id is unpaused: its tasks would run twice." >&2
+    echo "pause it (airflow dags pause $dag_id) or stop Airflow (infra/airflow/stop.sh) first," >&2
+    echo "or trigger a run in the scheduler instead: airflow dags trigger $dag_id --logical-date ${date}T00:00:00+00:00" >&2
+    exit 1
+  fi
+fi
 log="$AIRFLOW_HOME/dags-test-$dag_id-$date.log"
 echo "[airflow] airflow dags test $dag_id $date (log: $log)"
 rc=0

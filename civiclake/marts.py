@@ -1,0 +1,94 @@
+"""Write-audit-publish of the DuckDB marts.
+
+dbt builds and tests the marts in a build file (``marts/build/civiclake.duckdb``), which
+starts as a copy of the published file so incremental models continue from it. Only when
+``dbt build`` (models and tests) succeeds is the build file moved over the published one
+with an atomic rename: readers see the old file or the new one, never a half-built one,
+and a failed build leaves the previous file published.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from civiclake.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+REQUIRED_TABLES = ("mart_cases_by_community_daily", "mart_cases_by_level_daily", "mart_cases_by_category_daily")
+
+
+class MartsBuildError(RuntimeError):
+    pass
+
+
+def build_file(settings: Settings) -> Path:
+    return settings.marts / "build" / "civiclake.duckdb"
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """Variables the dbt project reads (also used by the Airflow DAG's dbt tasks)."""
+    return {
+        "CIVICLAKE_LAKE_PATH": settings.lake,
+        "CIVICLAKE_DBT_DUCKDB_PATH": str(build_file(settings)),
+        "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
+        "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
+    }
+
+
+def prepare(settings: Settings) -> Path:
+    target = build_file(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(target.name + "*"):
+        stale.unlink()
+    if settings.published_marts_file.exists():
+        shutil.copy2(settings.published_marts_file, target)
+    log.info("marts build file prepared at %s", target)
+    return target
+
+
+def run_dbt(settings: Settings, *args: str) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    env = os.environ | dbt_environment(settings)
+    log.info("running %s", " ".join(command))
+    completed = subprocess.run(command, env=env, check=False)
+    if completed.returncode != 0:
+        raise MartsBuildError(
+            f"`dbt {' '.join(args)}` failed (exit {completed.returncode}); the published marts "
+            f"at {settings.published_marts_file} were left as they were. See the dbt output above "
+            f"and {settings.data_dir / 'dbt' / 'logs'}."
+        )
+
+
+def audit(path: Path) -> dict[str, int]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        missing = [t for t in REQUIRED_TABLES if t not in present]
+        if missing:
+            raise MartsBuildError(f"{path} lacks mart tables {missing}")
+        return {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in REQUIRED_TABLES}
+
+
+def publish(settings: Settings) -> dict[str, int]:
+    source = build_file(settings)
+    if not source.exists():
+        raise MartsBuildError(f"nothing to publish: {source} does not exist (run the build first)")
+    counts = audit(source)
+    os.replace(source, settings.published_marts_file)
+    log.info("published marts %s: %s", settings.published_marts_file, counts)
+    return counts
+
+
+def build(settings: Settings) -> dict[str, int]:
+    prepare(settings)
+    run_dbt(settings, "build")
+    return publish(settings)

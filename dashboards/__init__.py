@@ -1,0 +1,1 @@
+"""Superset assets (YAML) and their importer: ``python -m dashboards.importer``."""

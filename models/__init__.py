@@ -1,0 +1,1 @@
+"""Machine-learning models of the platform: code, training and model cards."""

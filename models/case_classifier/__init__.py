@@ -1,0 +1,1 @@
+"""Case classifier: category of a case from its text, with a calibrated confidence."""

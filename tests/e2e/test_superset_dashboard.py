@@ -1,0 +1,304 @@
+"""End to end: Superset started by the project's script, dashboards imported by the
+project's importer, every chart's numbers checked against the DuckDB marts, and
+row-level security checked by logging in as each level.
+
+Marts: CIVICLAKE_MARTS_FILE (default var/marts/civiclake.duckdb); when that file
+does not exist, a small fixture with the same schema is built under
+var/superset/e2e/ and the dashboards are pointed at it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `dashboards` is a top-level folder, not installed
+    sys.path.insert(0, str(ROOT))
+
+from dashboards.importer import (  # noqa: E402
+    RLS_PREFIX,
+    SupersetClient,
+    load_access,
+    read_secret,
+    resolve_marts_file,
+    run_import,
+)
+
+pytestmark = pytest.mark.e2e
+
+SUPERSET_VENV = ROOT / ".venvs" / "superset"
+URL = os.environ.get("SUPERSET_URL", "http://127.0.0.1:8088")
+DASHBOARD_UUID = "716a865b-c370-51f9-b848-e6f779bc2613"
+DASHBOARD_TITLE = "龙华区案件总览"
+
+# What each chart of the dashboard must show, as SQL on the marts file.
+# {where} is the row-level-security predicate of the viewer ("true" for all rows).
+# Columns in the order of the chart's colnames. A chart added to the dashboard
+# without an entry here fails test_every_chart_matches_marts.
+EXPECTED_SQL = {
+    # big number with trend line: one row per day; the headline is the last row
+    "eae18513-22ea-5d48-8b93-b1992bea7af2": """
+        select report_date, sum(cases_reported)
+          from mart_cases_by_community_daily where {where} group by 1""",
+    # bar chart by street
+    "4640256a-b0de-5160-84cd-b3d77916a9bf": """
+        select area_name, sum(cases_reported), sum(cases_closed)
+          from mart_cases_by_level_daily where level = 'street' and {where} group by 1""",
+    # table by community
+    "6c3df188-910f-51ad-a530-1c88bec2ae94": """
+        select street_name, community_name, sum(cases_reported), sum(cases_closed),
+               sum(cases_closed) * 1.0 / nullif(sum(cases_reported), 0),
+               sum(cases_auto_dispatched), sum(cases_for_review)
+          from mart_cases_by_community_daily where {where} group by 1, 2""",
+    # pie by category
+    "3c042212-d47e-59f1-b5fd-44b7514a7543": """
+        select category, sum(cases_reported)
+          from mart_cases_by_category_daily where {where} group by 1""",
+}
+BIG_NUMBER_UUID = "eae18513-22ea-5d48-8b93-b1992bea7af2"
+
+
+def _load_fixture_builder():
+    spec = importlib.util.spec_from_file_location(
+        "superset_marts_fixture", Path(__file__).with_name("superset_marts_fixture.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_marts_fixture
+
+
+def _healthy() -> bool:
+    try:
+        return requests.get(f"{URL}/health", timeout=5).text.strip() == "OK"
+    except requests.RequestException:
+        return False
+
+
+def _run(*cmd: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def marts() -> dict:
+    """The marts file the dashboards read, and whether it is our own fixture."""
+    path = resolve_marts_file()
+    if path.is_file():
+        return {"path": path, "fixture": False}
+    path = ROOT / "var" / "superset" / "e2e" / "civiclake.duckdb"
+    _load_fixture_builder()(path)
+    return {"path": path, "fixture": True}
+
+
+@pytest.fixture(scope="session")
+def superset():
+    """Superset started by infra/superset/start.sh (stopped again if we started it)."""
+    if not (SUPERSET_VENV / "bin" / "superset").exists():
+        pytest.skip(f"{SUPERSET_VENV} does not exist: run `bash infra/superset/setup.sh` "
+                    "(or `bash infra/setup.sh`) to test the dashboards")
+    was_running = _healthy()
+    start = _run("bash", "infra/superset/start.sh")
+    if start.returncode != 0:
+        pytest.fail(f"infra/superset/start.sh failed:\n{start.stdout}\n{start.stderr}")
+    yield URL
+    if not was_running:
+        _run("bash", "infra/superset/stop.sh", timeout=120)
+
+
+@pytest.fixture(scope="session")
+def imported(superset, marts):
+    """Dashboards imported with the project's one command, then once more through
+    the function (must change nothing) to learn the ids."""
+    cli = _run(sys.executable, "-m", "dashboards.importer", "--url", superset,
+               "--marts-file", str(marts["path"]))
+    assert cli.returncode == 0, f"importer failed:\n{cli.stdout}\n{cli.stderr}"
+    return run_import(url=superset, marts_file=marts["path"])
+
+
+@pytest.fixture(scope="session")
+def admin(superset) -> SupersetClient:
+    return SupersetClient(superset, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
+
+
+@pytest.fixture(scope="session")
+def make_user(admin, imported):
+    """Create (or reset) a user with one civiclake role; removed at the end."""
+    created: list[int] = []
+
+    def make(role: str) -> SupersetClient:
+        username = f"e2e_{role}"
+        password = secrets.token_urlsafe(24)
+        body = {"first_name": "e2e", "last_name": role, "username": username,
+                "email": f"{username}@civiclake.test", "active": True,
+                "password": password, "roles": [imported.role_ids[role]]}
+        existing = [u for u in admin.get_all("/api/v1/security/users/",
+                                             f"filters:!((col:username,opr:eq,value:'{username}'))")
+                    if u["username"] == username]
+        if existing:
+            user_id = existing[0]["id"]
+            admin.request("PUT", f"/api/v1/security/users/{user_id}", json=body)
+        else:
+            user_id = admin.request("POST", "/api/v1/security/users/", json=body)["id"]
+        created.append(user_id)
+        return SupersetClient(admin.url, username, password)
+
+    yield make
+    for user_id in created:
+        admin.request("DELETE", f"/api/v1/security/users/{user_id}", ok=(200, 404))
+
+
+# --------------------------------------------------------------------------- helpers
+def _norm(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 9)
+    return value
+
+
+def expected_rows(marts_path: Path, chart_uuid: str, where: str = "true") -> list[tuple]:
+    con = duckdb.connect(str(marts_path), read_only=True)
+    try:
+        rows = con.execute(EXPECTED_SQL[chart_uuid].format(where=where)).fetchall()
+    finally:
+        con.close()
+    return [tuple(_norm(v) for v in row) for row in rows]
+
+
+def chart_rows(client: SupersetClient, chart_id: int) -> list[tuple]:
+    """Rows of the chart-data API (the chart's saved query context), in colnames order."""
+    result = client.request("GET", f"/api/v1/chart/{chart_id}/data/")["result"][0]
+    assert not result.get("error"), result
+    cols = result["colnames"]
+    rows = []
+    for rec in result["data"]:
+        row = []
+        for c in cols:
+            v = rec[c]
+            if c == "report_date" and isinstance(v, (int, float)):
+                v = datetime.fromtimestamp(v / 1000, UTC).date()
+            row.append(_norm(v))
+        rows.append(tuple(row))
+    return rows
+
+
+def assert_chart_matches(client, marts_path, chart_uuid, chart_id, where="true"):
+    got = chart_rows(client, chart_id)
+    want = expected_rows(marts_path, chart_uuid, where)
+    assert Counter(got) == Counter(want), (
+        f"chart {chart_uuid} (id {chart_id}) differs from the marts for {where!r}:\n"
+        f" only in Superset: {list((Counter(got) - Counter(want)).elements())[:5]}\n"
+        f" only in marts:    {list((Counter(want) - Counter(got)).elements())[:5]}")
+    assert want, f"chart {chart_uuid}: the marts have no rows for {where!r}; test is vacuous"
+    if chart_uuid == BIG_NUMBER_UUID:  # headline = latest day, rows ordered by date
+        assert [r[0] for r in got] == sorted(r[0] for r in got)
+        assert got[-1] == max(want)
+    return got
+
+
+def dashboard_chart_ids(client: SupersetClient, dashboard_id: int) -> dict[str, int]:
+    """uuid -> id of the charts on the dashboard."""
+    on_dashboard = {c["id"] for c in client.request(
+        "GET", f"/api/v1/dashboard/{dashboard_id}/charts")["result"]}
+    return {str(c["uuid"]): c["id"] for c in client.get_all("/api/v1/chart/", "columns:!(id,uuid)")
+            if c["id"] in on_dashboard}
+
+
+# --------------------------------------------------------------------------- tests
+def test_login_page_answers_in_chinese(superset):
+    r = requests.get(f"{superset}/login/", timeout=30)
+    assert r.status_code == 200
+    page = r.text.replace("&#34;", '"').replace("&quot;", '"')
+    assert '"locale": "zh"' in page, "Superset's default locale should be zh"
+    assert "/lang/en" in page, "English should be offered too"
+
+
+def test_import_is_idempotent(imported, admin, marts):
+    again = run_import(url=imported.url, marts_file=marts["path"])
+    assert again.dashboard_ids == imported.dashboard_ids
+    assert again.chart_ids == imported.chart_ids
+    assert again.dataset_ids == imported.dataset_ids
+    assert again.role_ids == imported.role_ids
+    assert again.rls_ids == imported.rls_ids
+    rules = [r for r in admin.get_all("/api/v1/rowlevelsecurity/")
+             if r["name"].startswith(RLS_PREFIX)]
+    street_roles = [r for r in load_access()["roles"] if r.get("rls")]
+    assert len(rules) == len(street_roles) == 6
+    for rule in rules:
+        assert {t["table_name"] for t in rule["tables"]} == set(imported.dataset_ids)
+        assert rule["filter_type"] == "Regular"
+
+
+def test_dashboard_is_chinese_and_holds_all_charts(imported, admin):
+    dash_id = imported.dashboard_ids[DASHBOARD_UUID]
+    dash = admin.request("GET", f"/api/v1/dashboard/{dash_id}")["result"]
+    assert dash["dashboard_title"] == DASHBOARD_TITLE
+    assert dash["published"] is True
+    assert set(dashboard_chart_ids(admin, dash_id)) == set(EXPECTED_SQL)
+
+
+def test_every_chart_matches_marts(imported, admin, marts):
+    dash_id = imported.dashboard_ids[DASHBOARD_UUID]
+    charts = dashboard_chart_ids(admin, dash_id)
+    missing = set(charts) - set(EXPECTED_SQL)
+    assert not missing, f"dashboard charts without an expected-SQL check: {missing}"
+    for chart_uuid, chart_id in charts.items():
+        assert_chart_matches(admin, marts["path"], chart_uuid, chart_id)
+
+
+@pytest.mark.parametrize("role,street_code", [
+    ("civiclake_street_440309004", "440309004"),
+    ("civiclake_street_440309001", "440309001"),
+])
+def test_street_role_sees_only_its_street(imported, make_user, marts, role, street_code):
+    user = make_user(role)
+    where = f"street_code = '{street_code}'"
+    for chart_uuid, chart_id in imported.chart_ids.items():
+        assert_chart_matches(user, marts["path"], chart_uuid, chart_id, where)
+    # and, said plainly: only its own street's name appears
+    con = duckdb.connect(str(marts["path"]), read_only=True)
+    try:
+        (street_name,), = con.execute(
+            "select distinct street_name from mart_cases_by_community_daily "
+            "where street_code = ?", [street_code]).fetchall()
+    finally:
+        con.close()
+    by_street = chart_rows(user, imported.chart_ids["4640256a-b0de-5160-84cd-b3d77916a9bf"])
+    assert [r[0] for r in by_street] == [street_name]
+    by_community = chart_rows(user, imported.chart_ids["6c3df188-910f-51ad-a530-1c88bec2ae94"])
+    assert {r[0] for r in by_community} == {street_name}
+
+
+def test_district_leader_sees_everything(imported, make_user, marts):
+    user = make_user("civiclake_district_leader")
+    for chart_uuid, chart_id in imported.chart_ids.items():
+        assert_chart_matches(user, marts["path"], chart_uuid, chart_id)
+    by_street = chart_rows(user, imported.chart_ids["4640256a-b0de-5160-84cd-b3d77916a9bf"])
+    assert len(by_street) == 6
+
+
+def test_republished_marts_file_is_seen_at_once(imported, admin, marts):
+    """The pipeline replaces the file atomically; Superset must not keep the old one."""
+    if not marts["fixture"]:
+        pytest.skip("only with the test's own fixture file (never rewrite the real marts)")
+    build = _load_fixture_builder()
+    chart_uuid = "4640256a-b0de-5160-84cd-b3d77916a9bf"
+    chart_id = imported.chart_ids[chart_uuid]
+    before = chart_rows(admin, chart_id)
+    try:
+        build(marts["path"], seed=7)
+        after = assert_chart_matches(admin, marts["path"], chart_uuid, chart_id)
+        assert Counter(after) != Counter(before)
+    finally:
+        build(marts["path"])
+    assert Counter(chart_rows(admin, chart_id)) == Counter(before)
