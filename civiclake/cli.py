@@ -60,12 +60,17 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug lo
 @simulate_app.command("governance")
 def simulate_governance(
     day: str = DateOption,
-    history_days: int = typer.Option(0, help="Also simulate this many days before --date (if absent)."),
+    history_days: int = typer.Option(
+        None, help="Days before --date to simulate first when the source lacks them "
+                   "[default: CIVICLAKE_SIM_HISTORY_DAYS or 30]."
+    ),
 ) -> None:
     """One day of governance cases into the PostgreSQL source database."""
     from civiclake.sources.governance_sim import simulate_day
 
-    rows = simulate_day(_date(day), get_settings(), history_days=history_days)
+    settings = get_settings()
+    history = settings.sim_history_days if history_days is None else history_days
+    rows = simulate_day(_date(day), settings, history_days=history)
     console.print(f"governance source: {rows} cases created or changed on {day}")
 
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Simulation.
     seed: int = 20261126
     sim_cases_per_day: int = 600
+    # Days of history a source system is given before the first simulated day.
+    sim_history_days: int = 30
 
     # Jurisdiction whose boundary checks apply to incoming coordinates.
     jurisdiction: str = "longhua"

@@ -38,12 +38,16 @@ CIVICLAKE = CORE_VENV / "bin" / "civiclake"
 DBT = CORE_VENV / "bin" / "dbt"
 DBT_PROJECT = Path(os.environ.get("CIVICLAKE_DBT_PROJECT_DIR") or ROOT / "dbt")
 DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
-# The build copy that `marts prepare` writes and `marts publish` swaps into place
-# (absolute: cosmos runs dbt from a temporary copy of the project).
-_MARTS_DIR = Path(os.environ.get("CIVICLAKE_MARTS_DIR") or Path(
-    os.environ.get("CIVICLAKE_DATA_DIR") or ROOT / "var") / "marts")
-DBT_DUCKDB_PATH = os.environ.get("CIVICLAKE_DBT_DUCKDB_PATH") or str(
-    _MARTS_DIR / "build" / "civiclake.duckdb")
+# What the dbt project reads, mirroring civiclake.marts.dbt_environment (the core
+# package is not importable here): the Delta lake and the write-audit-publish build
+# file, as absolute paths (cosmos runs dbt from a temporary copy of the project).
+_DATA_DIR = Path(os.environ.get("CIVICLAKE_DATA_DIR") or ROOT / "var")
+_MARTS_DIR = Path(os.environ.get("CIVICLAKE_MARTS_DIR") or _DATA_DIR / "marts")
+DBT_ENV = {
+    "CIVICLAKE_LAKE_PATH": os.environ.get("CIVICLAKE_LAKE_PATH") or str(_DATA_DIR / "lake"),
+    "CIVICLAKE_DBT_DUCKDB_PATH": os.environ.get("CIVICLAKE_DBT_DUCKDB_PATH")
+    or str(_MARTS_DIR / "build" / "civiclake.duckdb"),
+}
 
 
 def _dbt_profile_name(project_dir: Path) -> str:
@@ -116,7 +120,7 @@ def civiclake_daily():
         project_config=ProjectConfig(
             dbt_project_path=DBT_PROJECT,
             install_dbt_deps=False,
-            env_vars={"CIVICLAKE_DBT_DUCKDB_PATH": DBT_DUCKDB_PATH},
+            env_vars=DBT_ENV,
         ),
         profile_config=ProfileConfig(
             profile_name=_dbt_profile_name(DBT_PROJECT),

@@ -190,10 +190,17 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     conn.execute(DDL)
 
 
-def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
-    """Writes ``day`` (and, first, the ``history_days`` before it) into the source database.
+def _has_cases_reported_on(conn: psycopg.Connection, day: date) -> bool:
+    start = datetime.combine(day, time())
+    query = "select exists (select 1 from governance.cases where reported_at >= %s and reported_at < %s)"
+    return conn.execute(query, (start, start + timedelta(days=1))).fetchone()[0]
 
-    Returns the number of rows written for ``day`` itself.
+
+def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
+    """Writes ``day`` into the source database, after the ``history_days`` before it.
+
+    A history day that already has cases in the source is left alone (it was simulated
+    before); ``day`` itself is always written. Returns the rows written for ``day``.
     """
     geography = load_geography()
     written = 0
@@ -202,6 +209,8 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
         ensure_schema(conn)
         for offset in range(history_days, -1, -1):
             current = day - timedelta(days=offset)
+            if offset > 0 and _has_cases_reported_on(conn, current):
+                continue
             rows = list(rows_changed_on(current, settings, geography, plans_cache))
             with conn.cursor() as cur:
                 cur.executemany(_UPSERT, rows)

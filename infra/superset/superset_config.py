@@ -66,6 +66,8 @@ LANGUAGES = {
 FEATURE_FLAGS = {
     "DASHBOARD_RBAC": True,
     "EMBEDDED_SUPERSET": True,
+    # RLS also in SQL Lab, should a street/community role ever get SQL Lab access.
+    "RLS_IN_SQLLAB": True,
     "ALERT_REPORTS": False,
     "THUMBNAILS": False,
 }

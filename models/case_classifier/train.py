@@ -1,8 +1,8 @@
 """Training, threshold choice, model card and the safe (skops) model files.
 
 A model directory holds ``model.skops`` (the fitted pipeline), ``card.json`` (metrics,
-threshold, data) and ``card.md`` (the same for people). Loading checks that the file
-holds only the types this pipeline is made of, so a model file cannot run foreign code.
+threshold, data) and ``card.md`` (the same for people). Loading refuses any
+type that skops does not trust by default, so a model file cannot run foreign code.
 """
 
 from __future__ import annotations
@@ -131,28 +131,6 @@ def save(pipeline, card: ModelCard, directory: Path) -> Path:
     return directory
 
 
-# Types a fitted pipeline of build_pipeline() is made of; nothing else may be loaded.
-TRUSTED_TYPES = {
-    "sklearn.feature_extraction.text.TfidfVectorizer",
-    "sklearn.feature_extraction.text.TfidfTransformer",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.Pipeline",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "builtins.dict",
-    "builtins.list",
-    "builtins.tuple",
-    "builtins.str",
-    "builtins.int",
-    "builtins.float",
-    "builtins.bool",
-    "builtins.slice",
-    "scipy.sparse._csr.csr_matrix",
-}
-
-
 class UntrustedModelError(RuntimeError):
     pass
 
@@ -162,10 +140,12 @@ def load(directory: Path):
     path = directory / MODEL_FILE
     if not path.exists():
         raise FileNotFoundError(f"no model file {path}: train a model first (civiclake classifier train)")
-    unknown = set(sio.get_untrusted_types(file=path)) - TRUSTED_TYPES
-    if unknown:
-        raise UntrustedModelError(f"{path} holds types outside the classifier's own: {sorted(unknown)}")
-    pipeline = sio.load(path, trusted=sorted(set(sio.get_untrusted_types(file=path))))
+    # A fitted pipeline holds only scikit-learn, NumPy and SciPy types, which skops trusts
+    # by default; anything else in the file is refused, never executed.
+    untrusted = sio.get_untrusted_types(file=path)
+    if untrusted:
+        raise UntrustedModelError(f"{path} holds types a case classifier never has: {sorted(untrusted)}")
+    pipeline = sio.load(path)
     card = ModelCard(**json.loads((directory / CARD_FILE).read_text(encoding="utf-8")))
     return pipeline, card
 

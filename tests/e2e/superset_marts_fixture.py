@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 GEO = ROOT / "civiclake" / "reference" / "geography" / "v1"
@@ -74,10 +75,11 @@ def build_marts_fixture(path: str | os.PathLike, *, days: int = 35,
     con = duckdb.connect(str(tmp))
     try:
         con.execute(DDL)
-        con.executemany("insert into mart_cases_by_community_daily values "
-                        "(?,?,?,?,?,?,?,?,?,?,?)", by_comm)
-        con.executemany("insert into mart_cases_by_category_daily values (?,?,?,?,?,?,?)",
-                        by_cat)
+        # (executemany is slow in DuckDB; a DataFrame goes in at once)
+        con.register("by_comm", pd.DataFrame(by_comm))
+        con.execute("insert into mart_cases_by_community_daily select * from by_comm")
+        con.register("by_cat", pd.DataFrame(by_cat))
+        con.execute("insert into mart_cases_by_category_daily select * from by_cat")
         # level mart derived from the community mart, like the dbt model
         con.execute("""
           insert into mart_cases_by_level_daily

@@ -1,0 +1,36 @@
+# civiclake: the two commands of README.md, and the pieces they are made of.
+SHELL := /bin/bash
+DEMO_DATE ?= 2026-11-25
+CORE := .venvs/core/bin
+
+.PHONY: demo test setup setup-core test-unit test-integration test-e2e lint services stop
+
+## demo: set up everything, run the daily pipeline in Airflow for DEMO_DATE, start the UIs
+demo: setup
+	bash infra/demo.sh $(DEMO_DATE)
+
+## test: set up everything and run every test (unit, integration, end-to-end)
+test: setup
+	bash infra/test.sh
+
+setup:
+	bash infra/setup.sh
+
+setup-core:
+	bash infra/setup.sh core
+
+test-unit: setup-core
+	$(CORE)/pytest tests/unit
+
+test-integration: setup-core
+	source var/secrets.env && $(CORE)/pytest tests/integration
+
+test-e2e: setup
+	source var/secrets.env && $(CORE)/pytest tests/e2e
+
+lint:
+	$(CORE)/ruff check civiclake spark_jobs models quality dashboards dags tests
+
+stop:
+	-bash infra/superset/stop.sh
+	-bash infra/airflow/stop.sh

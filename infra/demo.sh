@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded defaults: the civiclake_daily DAG in
+# Airflow for one logical date (simulate → ingest → quality → classifier →
+# dbt marts → publish), then Superset with the dashboards and the Airflow UI.
+# Ends with the summary and where to look. Called by `make demo` after set-up.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+day="${1:-2026-11-25}"
+# shellcheck disable=SC1091
+source var/secrets.env
+bash infra/postgres/setup.sh >/dev/null
+
+bash infra/airflow/run_dag.sh "$day"
+bash infra/superset/start.sh
+.venvs/core/bin/python -m dashboards.importer
+bash infra/airflow/start.sh
+
+.venvs/core/bin/civiclake summary --date "$day"
+cat <<TEXT
+
+civiclake demo for $day is ready.
+  Lake (Delta):        $root/var/lake   (bronze/, silver/, state/)
+  Marts (DuckDB):      $root/var/marts/civiclake.duckdb
+  Model + card:        $root/var/models/case_classifier/
+  Superset:            http://127.0.0.1:8088   user admin, password: SUPERSET_ADMIN_PASSWORD in var/secrets.env
+  Airflow:             http://127.0.0.1:${AIRFLOW_API_PORT:-8080}   user admin, password: AIRFLOW_ADMIN_PASSWORD in var/secrets.env
+  Stop the services:   make stop
+TEXT

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test with the secrets of this machine (var/secrets.env) and the
+# local PostgreSQL started. Called by `make test` after infra/setup.sh.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+# shellcheck disable=SC1091
+source var/secrets.env
+bash infra/postgres/setup.sh >/dev/null
+.venvs/core/bin/ruff check civiclake spark_jobs models quality dashboards dags tests
+exec .venvs/core/bin/pytest tests "$@"

@@ -1,0 +1,323 @@
+"""Airflow: the civiclake_daily DAG imports, has the specified shape, and runs.
+
+These tests run in the core environment's pytest and talk to Airflow only through
+subprocesses in ``.venvs/airflow`` (with ``infra/airflow/env.sh`` sourced), since
+the two environments do not share packages.
+
+* DagBag import and task order: against the repository's ``dbt/`` project, as the
+  scheduler sees it (metadata DB: the local PostgreSQL ``airflow_meta``).
+* DAG mechanics (cosmos rendering and execution, write-audit-publish ordering, a
+  failing quality gate stopping the run before publish): in an isolated Airflow
+  home with a SQLite metadata DB, a small fixture dbt project and a stand-in
+  ``civiclake`` CLI that records its calls; dbt itself is the core environment's.
+* End to end: ``infra/airflow/run_dag.sh`` (``airflow dags test``) for yesterday's
+  date with the real CLI; every task instance must end in success.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_VENV = ROOT / ".venvs" / "airflow"
+CORE_VENV = ROOT / ".venvs" / "core"
+DAG_ID = "civiclake_daily"
+CLI_TASKS_BEFORE_DBT = [
+    "simulate_governance",
+    "ingest_governance",
+    "quality_silver",
+    "classifier_train",
+    "classifier_score",
+    "marts_prepare",
+]
+CLI_TASKS_AFTER_DBT = ["marts_publish", "summary"]
+CLI_COMMANDS = {
+    "simulate_governance": "simulate governance",
+    "ingest_governance": "ingest governance",
+    "quality_silver": "quality silver",
+    "classifier_train": "classifier train",
+    "classifier_score": "classifier score",
+    "marts_prepare": "marts prepare",
+    "marts_publish": "marts publish",
+    "summary": "summary",
+}
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not (AIRFLOW_VENV / "bin" / "airflow").exists(),
+        reason=f"no Airflow environment at {AIRFLOW_VENV}; create it with "
+        "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
+    ),
+]
+
+
+def airflow(*cmd: str, env: dict[str, str] | None = None, timeout: float = 600):
+    """Run a command with infra/airflow/env.sh sourced (Airflow venv first on PATH)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    full_env.update(env or {})
+    return subprocess.run(
+        ["bash", "-c", 'source infra/airflow/env.sh && exec "$@"', "_", *cmd],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def explain(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
+    tail = "\n".join((proc.stdout + "\n" + proc.stderr).splitlines()[-lines:])
+    return f"exit {proc.returncode}; last lines:\n{tail}"
+
+
+PROBE = textwrap.dedent(
+    """
+    import json, os
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    out = {"import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+    for dag_id, dag in bag.dags.items():
+        tasks = {}
+        for t in dag.tasks:
+            command = None
+            if hasattr(t, "python_callable") and type(t).__name__.startswith("_Bash"):
+                command = t.python_callable()
+            tasks[t.task_id] = {
+                "upstream": sorted(t.upstream_task_ids),
+                "operator": type(t).__name__,
+                "retries": t.retries,
+                "retry_delay_s": t.retry_delay.total_seconds(),
+                "command": command,
+                "dbt_executable_path": str(getattr(t, "dbt_executable_path", "") or "") or None,
+            }
+        out["dags"][dag_id] = {
+            "timetable": type(dag.timetable).__name__,
+            "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs,
+            "max_active_tasks": dag.max_active_tasks,
+            "order": [t.task_id for t in dag.topological_sort()],
+            "tasks": tasks,
+        }
+    print("@@PROBE@@" + json.dumps(out))
+    """
+)
+
+
+def probe_dagbag(env: dict[str, str] | None = None) -> dict:
+    proc = airflow("python", "-c", PROBE, env=env, timeout=600)
+    marker = [line for line in proc.stdout.splitlines() if line.startswith("@@PROBE@@")]
+    assert proc.returncode == 0 and marker, f"DagBag probe failed: {explain(proc)}"
+    return json.loads(marker[-1][len("@@PROBE@@"):])
+
+
+def assert_pipeline_shape(dag: dict) -> list[str]:
+    """The specified order; returns the dbt task ids (all between prepare and publish)."""
+    tasks = dag["tasks"]
+    dbt_tasks = sorted(t for t in tasks if t.startswith("dbt."))
+    assert dbt_tasks, "the cosmos dbt task group rendered no tasks"
+    expected = set(CLI_TASKS_BEFORE_DBT) | set(CLI_TASKS_AFTER_DBT) | set(dbt_tasks)
+    assert set(tasks) == expected, f"unexpected tasks: {sorted(set(tasks) ^ expected)}"
+
+    chain_before = CLI_TASKS_BEFORE_DBT
+    assert tasks[chain_before[0]]["upstream"] == []
+    for up, down in zip(chain_before, chain_before[1:], strict=False):
+        assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
+    for t in dbt_tasks:
+        ups = set(tasks[t]["upstream"])
+        assert ups and ups <= set(dbt_tasks) | {"marts_prepare"}, f"{t} upstream {ups}"
+        assert tasks[t]["dbt_executable_path"] == str(CORE_VENV / "bin" / "dbt") or tasks[t][
+            "dbt_executable_path"
+        ].endswith("/bin/dbt")
+    roots = [t for t in dbt_tasks if tasks[t]["upstream"] == ["marts_prepare"]]
+    assert roots, "no dbt task starts after marts_prepare"
+    dbt_leaves = {t for t in dbt_tasks if not any(t in tasks[d]["upstream"] for d in dbt_tasks)}
+    assert set(tasks["marts_publish"]["upstream"]) == dbt_leaves, "publish must wait for all dbt"
+    assert tasks["summary"]["upstream"] == ["marts_publish"]
+
+    order = dag["order"]
+    positions = {t: order.index(t) for t in tasks}
+    main_line = CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT
+    assert [positions[t] for t in main_line] == sorted(positions[t] for t in main_line)
+    assert all(positions["marts_prepare"] < positions[t] < positions["marts_publish"] for t in dbt_tasks)
+    return dbt_tasks
+
+
+# --- the repository's DAG as the scheduler sees it -------------------------------
+
+
+@pytest.fixture(scope="module")
+def airflow_ready() -> None:
+    proc = subprocess.run(
+        ["bash", "infra/airflow/setup.sh"], cwd=ROOT, capture_output=True, text=True, timeout=1800
+    )
+    assert proc.returncode == 0, f"infra/airflow/setup.sh failed: {explain(proc)}"
+
+
+@pytest.fixture(scope="module")
+def repo_dagbag(airflow_ready) -> dict:
+    return probe_dagbag()
+
+
+def test_dagbag_imports_without_errors(repo_dagbag):
+    assert repo_dagbag["import_errors"] == {}
+    assert DAG_ID in repo_dagbag["dags"]
+
+
+def test_dag_settings_and_task_order(repo_dagbag):
+    dag = repo_dagbag["dags"][DAG_ID]
+    assert dag["catchup"] is False
+    assert dag["max_active_runs"] == 1
+    assert dag["timetable"] in ("CronDataIntervalTimetable", "CronTriggerTimetable")
+    assert_pipeline_shape(dag)
+    tasks = dag["tasks"]
+    for task_id, sub in CLI_COMMANDS.items():
+        cmd = tasks[task_id]["command"]
+        assert cmd.endswith(f"civiclake {sub} --date {{{{ ds }}}}"), cmd
+        assert cmd.startswith(str(CORE_VENV / "bin" / "civiclake")), cmd
+    assert tasks["simulate_governance"]["retries"] >= 1
+    assert 0 < tasks["simulate_governance"]["retry_delay_s"] <= 600
+
+
+# --- DAG mechanics in an isolated Airflow, with a fixture dbt project --------------
+
+FAKE_CLI = """#!/usr/bin/env bash
+# Stand-in for the civiclake CLI: records the call; fails where FAKE_FAIL says.
+echo "$*" >> "$FAKE_CALLS"
+echo "fake civiclake $*"
+if [ "${FAKE_FAIL:-}" = "$1 $2" ]; then echo "fake failure in $1 $2" >&2; exit 3; fi
+"""
+
+
+@pytest.fixture(scope="module")
+def isolated(tmp_path_factory) -> dict[str, str]:
+    if not (CORE_VENV / "bin" / "dbt").exists():
+        pytest.skip(f"no dbt at {CORE_VENV}/bin/dbt; run `bash infra/setup.sh core`")
+    base = tmp_path_factory.mktemp("airflow_iso")
+    home, core, project = base / "home", base / "core", base / "dbt"
+    (core / "bin").mkdir(parents=True)
+    cli = core / "bin" / "civiclake"
+    cli.write_text(FAKE_CLI)
+    cli.chmod(0o755)
+    (core / "bin" / "dbt").symlink_to(CORE_VENV / "bin" / "dbt")
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        "name: fixture\nversion: '1.0.0'\nprofile: fixture\n"
+        "models:\n  fixture:\n    +materialized: table\n"
+    )
+    (project / "profiles.yml").write_text(
+        "fixture:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
+        "      path: \"{{ env_var('CIVICLAKE_DBT_DUCKDB_PATH') }}\"\n      threads: 1\n"
+    )
+    (project / "models" / "stg_cases.sql").write_text("select 1 as case_id, 'LH01' as street_code\n")
+    (project / "models" / "cases_by_street.sql").write_text(
+        "select street_code, count(*) as cases from {{ ref('stg_cases') }} group by 1\n"
+    )
+    (project / "models" / "schema.yml").write_text(
+        "version: 2\nmodels:\n  - name: stg_cases\n    columns:\n      - name: case_id\n"
+        "        data_tests: [not_null, unique]\n  - name: cases_by_street\n    columns:\n"
+        "      - name: street_code\n        data_tests: [not_null]\n"
+    )
+    (base / "marts").mkdir()
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "CIVICLAKE_CORE_VENV": str(core),
+        "CIVICLAKE_DBT_PROJECT_DIR": str(project),
+        "CIVICLAKE_DBT_DUCKDB_PATH": str(base / "marts" / "build.duckdb"),
+        "FAKE_CALLS": str(base / "calls.txt"),
+    }
+    proc = airflow("airflow", "db", "migrate", env=env)
+    assert proc.returncode == 0, f"airflow db migrate (SQLite) failed: {explain(proc)}"
+    return env
+
+
+def json_output(proc: subprocess.CompletedProcess) -> list[dict]:
+    """The JSON list an `airflow ... -o json` command printed (log lines may precede it)."""
+    assert proc.returncode == 0, explain(proc)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("[{", "[]"))]
+    assert lines, f"no JSON in the output: {explain(proc)}"
+    return json.loads(lines[-1])
+
+
+def states_for(env: dict[str, str], date: str) -> dict[str, str]:
+    """Task states of the latest run of the DAG for a logical date, from the metadata DB."""
+    runs = json_output(airflow("airflow", "dags", "list-runs", DAG_ID, "-o", "json", env=env))
+    mine = [r for r in runs if (r["logical_date"] or "")[:10] == date]
+    assert mine, f"no run of {DAG_ID} for {date} among {[r['run_id'] for r in runs]}"
+    run_id = max(mine, key=lambda r: r["run_after"] or "")["run_id"]
+    rows = json_output(
+        airflow("airflow", "tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "json", env=env)
+    )
+    return {row["task_id"]: row["state"] for row in rows}
+
+
+def test_cosmos_renders_dbt_between_prepare_and_publish(isolated):
+    bag = probe_dagbag(isolated)
+    assert bag["import_errors"] == {}
+    dag = bag["dags"][DAG_ID]
+    dbt_tasks = assert_pipeline_shape(dag)
+    assert {"dbt.stg_cases.run", "dbt.stg_cases.test", "dbt.cases_by_street.run"} <= set(dbt_tasks)
+    assert all(dag["tasks"][t]["retries"] == 0 for t in dbt_tasks)
+    assert dag["tasks"]["quality_silver"]["retries"] == 0
+
+
+def test_dags_test_runs_every_step_in_order(isolated):
+    date = "2026-01-15"
+    Path(isolated["FAKE_CALLS"]).unlink(missing_ok=True)
+    proc = subprocess.run(
+        ["bash", "infra/airflow/run_dag.sh", date], cwd=ROOT, capture_output=True, text=True,
+        timeout=1200, env={**os.environ, **isolated},
+    )
+    assert proc.returncode == 0, explain(proc)
+    calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
+    expected = [f"{CLI_COMMANDS[t]} --date {date}" for t in CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT]
+    assert calls == expected
+    states = states_for(isolated, date)
+    assert states and set(states.values()) == {"success"}, states
+    assert Path(isolated["CIVICLAKE_DBT_DUCKDB_PATH"]).exists(), "dbt did not build the DuckDB file"
+
+
+def test_failed_quality_gate_stops_before_publish(isolated):
+    date = "2026-01-16"
+    Path(isolated["FAKE_CALLS"]).unlink(missing_ok=True)
+    proc = subprocess.run(
+        ["bash", "infra/airflow/run_dag.sh", date], cwd=ROOT, capture_output=True, text=True,
+        timeout=1200, env={**os.environ, **isolated, "FAKE_FAIL": "quality silver"},
+    )
+    assert proc.returncode != 0, "a failed quality gate must fail the run"
+    calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
+    assert calls[-1] == f"quality silver --date {date}", calls  # retries=0: called once, then stop
+    states = states_for(isolated, date)
+    assert states["quality_silver"] == "failed"
+    assert states["marts_publish"] == "upstream_failed"
+    assert states["summary"] == "upstream_failed"
+
+
+# --- end to end with the real CLI --------------------------------------------------
+
+
+def test_dags_test_end_to_end(airflow_ready):
+    date = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    cli = CORE_VENV / "bin" / "civiclake"
+    assert cli.exists(), f"the civiclake CLI is missing at {cli}; run `bash infra/setup.sh core`"
+    proc = subprocess.run(
+        ["bash", "infra/airflow/run_dag.sh", date], cwd=ROOT, capture_output=True, text=True,
+        timeout=3600,
+    )
+    assert proc.returncode == 0, explain(proc, lines=120)
+    states = states_for({}, date)
+    assert set(CLI_COMMANDS) <= set(states)
+    assert any(t.startswith("dbt.") for t in states)
+    not_ok = {t: s for t, s in states.items() if s != "success"}
+    assert not not_ok, f"task instances not in success: {not_ok}"
+
+

@@ -1,0 +1,45 @@
+import pytest
+from typer.testing import CliRunner
+
+from civiclake.cli import app
+from civiclake.settings import MissingSecretError, Settings
+
+
+def test_secrets_have_no_default(monkeypatch):
+    monkeypatch.delenv("CIVICLAKE_PII_KEY", raising=False)
+    monkeypatch.delenv("CIVICLAKE_PG_PASSWORD", raising=False)
+    settings = Settings()
+    with pytest.raises(MissingSecretError, match="CIVICLAKE_PII_KEY"):
+        settings.require_pii_key()
+    with pytest.raises(MissingSecretError, match="CIVICLAKE_PG_PASSWORD"):
+        settings.pg_conninfo()
+
+
+def test_paths_follow_the_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("CIVICLAKE_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.table_path("silver", "governance_cases") == f"{tmp_path}/lake/silver/governance_cases"
+    assert settings.published_marts_file == tmp_path / "marts" / "civiclake.duckdb"
+    monkeypatch.setenv("CIVICLAKE_LAKE_PATH", "s3a://district-lake/civiclake")
+    assert Settings().table_path("bronze", "x") == "s3a://district-lake/civiclake/bronze/x"
+
+
+COMMANDS = [
+    [], ["simulate"], ["simulate", "governance"], ["ingest"], ["ingest", "governance"],
+    ["quality"], ["quality", "silver"], ["classifier"], ["classifier", "train"],
+    ["classifier", "score"], ["marts"], ["marts", "prepare"], ["marts", "build"],
+    ["marts", "publish"], ["marts", "env"], ["summary"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "civiclake")
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_a_bad_date_is_a_clear_error():
+    result = CliRunner().invoke(app, ["summary", "--date", "25/11/2026"])
+    assert result.exit_code != 0
+    assert "--date must look like 2026-11-25" in result.output
