@@ -135,7 +135,7 @@ def civiclake_daily():
             load_method=LoadMode.DBT_LS,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=str(DBT),
-            test_behavior=TestBehavior.AFTER_EACH,
+            test_behavior=TestBehavior.BUILD,  # one `dbt build` per model: run + its tests
             emit_datasets=False,
         ),
         operator_args={"install_deps": False},

@@ -70,8 +70,7 @@ def read_secret(name: str) -> str:
             if m:
                 return m.group(1).strip().strip("'\"")
     raise AssetImportError(
-        f"{name} is not set and not in {secrets}: run `bash infra/secrets.sh` "
-        "(or export it) first"
+        f"{name} is not set and not in {secrets}: run `bash infra/secrets.sh` (or export it) first"
     )
 
 
@@ -152,8 +151,12 @@ def build_query_context(chart: dict[str, Any], dataset: dict[str, Any]) -> dict[
     groupby = list(params.get("groupby") or [])
     if viz in ("big_number", "echarts_timeseries_bar", "echarts_timeseries_line"):
         x = params["x_axis"]
-        axis: dict[str, Any] = {"columnType": "BASE_AXIS", "sqlExpression": x, "label": x,
-                                "expressionType": "SQL"}
+        axis: dict[str, Any] = {
+            "columnType": "BASE_AXIS",
+            "sqlExpression": x,
+            "label": x,
+            "expressionType": "SQL",
+        }
         if x in temporal:
             axis["timeGrain"] = params.get("time_grain_sqla", "P1D")
         metrics = [params["metric"]] if viz == "big_number" else list(params["metrics"])
@@ -167,19 +170,28 @@ def build_query_context(chart: dict[str, Any], dataset: dict[str, Any]) -> dict[
     elif viz == "big_number_total":
         query.update(columns=[], metrics=[params["metric"]], row_limit=1)
     elif viz == "pie":
-        query.update(columns=groupby, metrics=[params["metric"]],
-                     orderby=[[params["metric"], False]] if params.get("sort_by_metric") else [],
-                     row_limit=params.get("row_limit", 100))
+        query.update(
+            columns=groupby,
+            metrics=[params["metric"]],
+            orderby=[[params["metric"], False]] if params.get("sort_by_metric") else [],
+            row_limit=params.get("row_limit", 100),
+        )
     elif viz == "table" and params.get("query_mode", "aggregate") == "aggregate":
         metrics = list(params.get("metrics") or [])
         sort = params.get("timeseries_limit_metric") or (metrics[0] if metrics else None)
-        query.update(columns=groupby, metrics=metrics,
-                     orderby=[[sort, not params.get("order_desc", True)]] if sort else [],
-                     row_limit=params.get("row_limit", 1000))
+        query.update(
+            columns=groupby,
+            metrics=metrics,
+            orderby=[[sort, not params.get("order_desc", True)]] if sort else [],
+            row_limit=params.get("row_limit", 1000),
+        )
     elif viz == "table":
-        query.update(columns=list(params.get("all_columns") or []), metrics=[],
-                     orderby=[[c, asc] for c, asc in params.get("order_by_cols") or []],
-                     row_limit=params.get("row_limit", 1000))
+        query.update(
+            columns=list(params.get("all_columns") or []),
+            metrics=[],
+            orderby=[[c, asc] for c, asc in params.get("order_by_cols") or []],
+            row_limit=params.get("row_limit", 1000),
+        )
     else:
         raise AssetImportError(
             f"chart {chart['slice_name']!r}: no query_context given and viz_type {viz!r} "
@@ -202,29 +214,32 @@ def build_bundle(assets: dict[str, dict[str, Any]], marts_uri: str) -> bytes:
     buf = io.BytesIO()
     root = "civiclake_assets"
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        meta = {"version": "1.0.0", "type": "assets",
-                "timestamp": datetime.now(UTC).isoformat()}
+        meta = {"version": "1.0.0", "type": "assets", "timestamp": datetime.now(UTC).isoformat()}
         z.writestr(f"{root}/metadata.yaml", yaml.safe_dump(meta))
         for rel, content in assets.items():
             content = json.loads(json.dumps(content))  # deep copy
             if rel.startswith("databases/"):
                 content["sqlalchemy_uri"] = content["sqlalchemy_uri"].replace(
-                    "${CIVICLAKE_MARTS_URI}", marts_uri)
+                    "${CIVICLAKE_MARTS_URI}", marts_uri
+                )
             if rel.startswith("charts/"):
                 qc = content.get("query_context")
                 if qc is None:
                     dataset = datasets_by_uuid.get(content["dataset_uuid"])
                     if dataset is None:
-                        raise AssetImportError(f"{rel}: dataset_uuid {content['dataset_uuid']} "
-                                           "is not one of dashboards/assets/datasets")
+                        raise AssetImportError(
+                            f"{rel}: dataset_uuid {content['dataset_uuid']} "
+                            "is not one of dashboards/assets/datasets"
+                        )
                     qc = build_query_context(content, dataset)
                 if not isinstance(qc, str):
                     content["query_context"] = json.dumps(qc, ensure_ascii=False)
             leftover = re.findall(r"\$\{[A-Z_]+\}", json.dumps(content))
             if leftover:
                 raise AssetImportError(f"{rel}: unresolved placeholder(s) {leftover}")
-            z.writestr(f"{root}/{rel}", yaml.safe_dump(content, allow_unicode=True,
-                                                       sort_keys=False))
+            z.writestr(
+                f"{root}/{rel}", yaml.safe_dump(content, allow_unicode=True, sort_keys=False)
+            )
     return buf.getvalue()
 
 
@@ -241,21 +256,32 @@ class SupersetClient:
 
     def _login(self, username: str, password: str) -> None:
         try:
-            r = self.session.post(f"{self.url}/api/v1/security/login", timeout=self.timeout,
-                                  json={"username": username, "password": password,
-                                        "provider": "db", "refresh": True})
+            r = self.session.post(
+                f"{self.url}/api/v1/security/login",
+                timeout=self.timeout,
+                json={
+                    "username": username,
+                    "password": password,
+                    "provider": "db",
+                    "refresh": True,
+                },
+            )
         except requests.ConnectionError as exc:
-            raise AssetImportError(f"Superset does not answer at {self.url}: start it with "
-                               "`bash infra/superset/start.sh`") from exc
+            raise AssetImportError(
+                f"Superset does not answer at {self.url}: start it with "
+                "`bash infra/superset/start.sh`"
+            ) from exc
         if r.status_code != 200:
-            raise AssetImportError(f"login as {username!r} at {self.url} failed "
-                               f"(HTTP {r.status_code}): {r.text[:300]}")
+            raise AssetImportError(
+                f"login as {username!r} at {self.url} failed (HTTP {r.status_code}): {r.text[:300]}"
+            )
         self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         token = self.request("GET", "/api/v1/security/csrf_token/")["result"]
         self.session.headers["X-CSRFToken"] = token
 
-    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201),
-                **kwargs: Any) -> Any:
+    def request(
+        self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any
+    ) -> Any:
         r = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         if r.status_code not in ok:
             raise AssetImportError(f"{method} {path} → HTTP {r.status_code}: {r.text[:1000]}")
@@ -285,11 +311,11 @@ def rison_str(value: str) -> str:
 class ImportResult:
     url: str
     marts_file: Path
-    dashboard_ids: dict[str, int] = field(default_factory=dict)   # uuid -> id
-    chart_ids: dict[str, int] = field(default_factory=dict)       # uuid -> id
-    dataset_ids: dict[str, int] = field(default_factory=dict)     # table_name -> id
-    role_ids: dict[str, int] = field(default_factory=dict)        # role name -> id
-    rls_ids: dict[str, int] = field(default_factory=dict)         # rule name -> id
+    dashboard_ids: dict[str, int] = field(default_factory=dict)  # uuid -> id
+    chart_ids: dict[str, int] = field(default_factory=dict)  # uuid -> id
+    dataset_ids: dict[str, int] = field(default_factory=dict)  # table_name -> id
+    role_ids: dict[str, int] = field(default_factory=dict)  # role name -> id
+    rls_ids: dict[str, int] = field(default_factory=dict)  # rule name -> id
 
 
 def load_access(path: Path = ACCESS_FILE) -> dict[str, Any]:
@@ -300,16 +326,20 @@ def load_access(path: Path = ACCESS_FILE) -> dict[str, Any]:
         raise AssetImportError(f"{path}: role(s) listed twice: {sorted(dupes)}")
     for r in cfg.get("roles", []):
         for col, val in (r.get("rls") or {}).items():
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", col) or not re.fullmatch(r"[0-9A-Za-z_-]+",
-                                                                                 str(val)):
-                raise AssetImportError(f"{path}: role {r['name']}: rls {col}={val!r} must be a "
-                                   "plain column name and a plain code")
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", col) or not re.fullmatch(
+                r"[0-9A-Za-z_-]+", str(val)
+            ):
+                raise AssetImportError(
+                    f"{path}: role {r['name']}: rls {col}={val!r} must be a "
+                    "plain column name and a plain code"
+                )
     return cfg
 
 
 def _find_role(client: SupersetClient, name: str) -> int | None:
-    rows = client.get_all("/api/v1/security/roles/",
-                          f"filters:!((col:name,opr:eq,value:{rison_str(name)}))")
+    rows = client.get_all(
+        "/api/v1/security/roles/", f"filters:!((col:name,opr:eq,value:{rison_str(name)}))"
+    )
     return next((r["id"] for r in rows if r["name"] == name), None)
 
 
@@ -322,31 +352,37 @@ def ensure_role(client: SupersetClient, name: str) -> int:
 
 def _datasource_access_ids(client: SupersetClient, dataset_ids: dict[str, int]) -> dict[str, int]:
     """permission-view id of ``datasource_access`` for each dataset (table name -> id)."""
-    perms = client.get_all("/api/v1/security/permissions-resources/",
-                           "filters:!((col:permission,opr:rel_o_m,value:"
-                           f"{_permission_id(client, 'datasource_access')}))")
+    perms = client.get_all(
+        "/api/v1/security/permissions-resources/",
+        "filters:!((col:permission,opr:rel_o_m,value:"
+        f"{_permission_id(client, 'datasource_access')}))",
+    )
     out: dict[str, int] = {}
     for table, ds_id in dataset_ids.items():
         suffix = f"].[{table}](id:{ds_id})"
         match = [p["id"] for p in perms if p["view_menu"]["name"].endswith(suffix)]
         if not match:
-            raise AssetImportError(f"no datasource_access permission for dataset {table} "
-                               f"(id {ds_id}); run `bash infra/superset/setup.sh` (superset init)")
+            raise AssetImportError(
+                f"no datasource_access permission for dataset {table} "
+                f"(id {ds_id}); run `bash infra/superset/setup.sh` (superset init)"
+            )
         out[table] = match[0]
     return out
 
 
 def _permission_id(client: SupersetClient, name: str) -> int:
-    rows = client.get_all("/api/v1/security/permissions/",
-                          f"filters:!((col:name,opr:eq,value:{rison_str(name)}))")
+    rows = client.get_all(
+        "/api/v1/security/permissions/", f"filters:!((col:name,opr:eq,value:{rison_str(name)}))"
+    )
     for r in rows:
         if r["name"] == name:
             return r["id"]
     raise AssetImportError(f"Superset has no permission named {name!r}")
 
 
-def apply_access(client: SupersetClient, cfg: dict[str, Any],
-                 dataset_ids: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+def apply_access(
+    client: SupersetClient, cfg: dict[str, Any], dataset_ids: dict[str, int]
+) -> tuple[dict[str, int], dict[str, int]]:
     """Roles (base role's permissions + dataset access) and RLS rules, idempotently."""
     datasets = cfg.get("datasets") or sorted(dataset_ids)
     unknown = [d for d in datasets if d not in dataset_ids]
@@ -359,22 +395,34 @@ def apply_access(client: SupersetClient, cfg: dict[str, Any],
     base_id = _find_role(client, base_name)
     if base_id is None:
         raise AssetImportError(f"base role {base_name!r} not found; run `superset init`")
-    base_perms = {p["id"] for p in client.request(
-        "GET", f"/api/v1/security/roles/{base_id}/permissions/")["result"]}
+    base_perms = {
+        p["id"]
+        for p in client.request("GET", f"/api/v1/security/roles/{base_id}/permissions/")["result"]
+    }
     role_ids: dict[str, int] = {}
     for role in cfg.get("roles", []):
         role_id = ensure_role(client, role["name"])
         role_ids[role["name"]] = role_id
         perm_ids = sorted(base_perms | set(ds_perm.values()))
-        current = {p["id"] for p in client.request(
-            "GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]}
+        current = {
+            p["id"]
+            for p in client.request("GET", f"/api/v1/security/roles/{role_id}/permissions/")[
+                "result"
+            ]
+        }
         if current != set(perm_ids):
-            client.request("POST", f"/api/v1/security/roles/{role_id}/permissions",
-                           json={"permission_view_menu_ids": perm_ids})
+            client.request(
+                "POST",
+                f"/api/v1/security/roles/{role_id}/permissions",
+                json={"permission_view_menu_ids": perm_ids},
+            )
 
     # RLS: one "Regular" rule per filtered role, over every listed dataset.
-    existing = {r["name"]: r for r in client.get_all("/api/v1/rowlevelsecurity/")
-                if r["name"].startswith(RLS_PREFIX)}
+    existing = {
+        r["name"]: r
+        for r in client.get_all("/api/v1/rowlevelsecurity/")
+        if r["name"].startswith(RLS_PREFIX)
+    }
     rls_ids: dict[str, int] = {}
     for role in cfg.get("roles", []):
         rls = role.get("rls") or {}
@@ -405,63 +453,72 @@ def apply_access(client: SupersetClient, cfg: dict[str, Any],
 
 
 # --------------------------------------------------------------------------- main
-def run_import(url: str | None = None, marts_file: str | os.PathLike | None = None,
-               username: str | None = None, password: str | None = None,
-               assets_dir: Path = ASSETS_DIR, access_file: Path = ACCESS_FILE) -> ImportResult:
+def run_import(
+    url: str | None = None,
+    marts_file: str | os.PathLike | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    assets_dir: Path = ASSETS_DIR,
+    access_file: Path = ACCESS_FILE,
+) -> ImportResult:
     url = url or os.environ.get("SUPERSET_URL") or DEFAULT_URL
     marts = resolve_marts_file(marts_file)
     if not marts.is_file():
         raise AssetImportError(
             f"marts file {marts} not found: build it with the pipeline, or point "
-            "CIVICLAKE_MARTS_FILE / --marts-file at an existing DuckDB file")
+            "CIVICLAKE_MARTS_FILE / --marts-file at an existing DuckDB file"
+        )
     assets = load_assets(assets_dir)
     access = load_access(access_file)
     bundle = build_bundle(assets, duckdb_uri(marts))
 
-    client = SupersetClient(url, username or os.environ.get("SUPERSET_ADMIN_USER", "admin"),
-                            password or read_secret("SUPERSET_ADMIN_PASSWORD"))
-    client.request("POST", "/api/v1/assets/import/",
-                   files={"bundle": ("civiclake_assets.zip", bundle, "application/zip")},
-                   data={"overwrite": "true"})
+    client = SupersetClient(
+        url,
+        username or os.environ.get("SUPERSET_ADMIN_USER", "admin"),
+        password or read_secret("SUPERSET_ADMIN_PASSWORD"),
+    )
+    client.request(
+        "POST",
+        "/api/v1/assets/import/",
+        files={"bundle": ("civiclake_assets.zip", bundle, "application/zip")},
+        data={"overwrite": "true"},
+    )
 
     result = ImportResult(url=url, marts_file=marts)
-    db_uuid = {a["uuid"] for k, a in assets.items() if k.startswith("databases/")}
-    for rel, a in assets.items():
-        if rel.startswith("datasets/"):
-            rows = client.get_all("/api/v1/dataset/", "filters:!((col:table_name,opr:eq,"
-                                  f"value:{rison_str(a['table_name'])}))")
-            ids = [r["id"] for r in rows if r["table_name"] == a["table_name"]
-                   and str(r.get("database", {}).get("uuid", a["database_uuid"])) in db_uuid
-                   and (r.get("schema") or "main") == (a.get("schema") or "main")]
-            if len(ids) != 1:
-                raise AssetImportError(f"expected one dataset {a['table_name']} after import, "
-                                   f"found {len(ids)}")
-            result.dataset_ids[a["table_name"]] = ids[0]
-    for kind, api, target in (("charts/", "chart", result.chart_ids),
-                              ("dashboards/", "dashboard", result.dashboard_ids)):
+    for kind, api in (("datasets/", "dataset"), ("charts/", "chart"), ("dashboards/", "dashboard")):
+        in_superset = _ids_by_uuid(client, api)
         for rel, a in assets.items():
-            if rel.startswith(kind):
-                target[a["uuid"]] = _id_by_uuid(client, api, a["uuid"], rel)
+            if not rel.startswith(kind):
+                continue
+            if a["uuid"] not in in_superset:
+                raise AssetImportError(f"{rel}: uuid {a['uuid']} not in Superset after import")
+            if kind == "datasets/":
+                result.dataset_ids[a["table_name"]] = in_superset[a["uuid"]]
+            elif kind == "charts/":
+                result.chart_ids[a["uuid"]] = in_superset[a["uuid"]]
+            else:
+                result.dashboard_ids[a["uuid"]] = in_superset[a["uuid"]]
     result.role_ids, result.rls_ids = apply_access(client, access, result.dataset_ids)
     return result
 
 
-def _id_by_uuid(client: SupersetClient, api: str, uuid: str, rel: str) -> int:
-    # charts and dashboards are fetched by id or uuid? list filter on uuid is not
-    # offered everywhere, so scan the (small) list and match the uuid column.
+def _ids_by_uuid(client: SupersetClient, api: str) -> dict[str, int]:
+    """uuid -> id of every dataset/chart/dashboard (the list API has no uuid filter)."""
     rows = client.get_all(f"/api/v1/{api}/", "columns:!(id,uuid)")
-    for r in rows:
-        if str(r.get("uuid")) == uuid:
-            return r["id"]
-    raise AssetImportError(f"{rel}: uuid {uuid} not found in Superset after import")
+    return {str(r["uuid"]): r["id"] for r in rows if r.get("uuid")}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dashboards.importer", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m dashboards.importer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--url", help=f"Superset base URL (SUPERSET_URL, default {DEFAULT_URL})")
-    ap.add_argument("--marts-file", help="DuckDB marts file (CIVICLAKE_MARTS_FILE, "
-                                         f"default {DEFAULT_MARTS_FILE})")
+    ap.add_argument(
+        "--marts-file",
+        help=f"DuckDB marts file (CIVICLAKE_MARTS_FILE, default {DEFAULT_MARTS_FILE})",
+    )
     ap.add_argument("--username", help="admin user (SUPERSET_ADMIN_USER, default admin)")
     args = ap.parse_args(argv)
     try:
@@ -471,8 +528,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"[dashboards] imported into {res.url} (marts: {res.marts_file})")
     print(f"[dashboards]   datasets {res.dataset_ids}")
-    print(f"[dashboards]   charts {sorted(res.chart_ids.values())}, "
-          f"dashboards {sorted(res.dashboard_ids.values())}")
+    print(
+        f"[dashboards]   charts {sorted(res.chart_ids.values())}, "
+        f"dashboards {sorted(res.dashboard_ids.values())}"
+    )
     print(f"[dashboards]   roles {sorted(res.role_ids)}; RLS rules {len(res.rls_ids)}")
     for dash_id in res.dashboard_ids.values():
         print(f"[dashboards]   {res.url}/superset/dashboard/{dash_id}/")

@@ -170,9 +170,14 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
 
 
 def rows_changed_on(
-    day: date, settings: Settings, geography: Geography | None = None, plans_cache: dict | None = None
+    day: date, settings: Settings, geography: Geography | None = None, plans_cache: dict | None = None,
+    *, backlog: bool = False,
 ) -> Iterable[tuple]:
-    """Source rows as of the end of ``day`` for every case that was created or changed on it."""
+    """Source rows as of the end of ``day`` for every case that was created or changed on it.
+
+    With ``backlog``, every case of the last ``LIFECYCLE_DAYS`` days as it stands at the
+    end of ``day`` (what a source system already holds when the simulation starts).
+    """
     plans_cache = {} if plans_cache is None else plans_cache
     day_start = datetime.combine(day, time())
     day_end = day_start + timedelta(days=1) - timedelta(microseconds=1)
@@ -182,7 +187,7 @@ def rows_changed_on(
             plans_cache[reported_day] = cases_reported_on(reported_day, settings, geography)
         for plan in plans_cache[reported_day]:
             row = plan.state_at(day_end)
-            if row is not None and row[-1] >= day_start:
+            if row is not None and (backlog or row[-1] >= day_start):
                 yield row
 
 
@@ -200,18 +205,22 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
     """Writes ``day`` into the source database, after the ``history_days`` before it.
 
     A history day that already has cases in the source is left alone (it was simulated
-    before); ``day`` itself is always written. Returns the rows written for ``day``.
+    before); ``day`` itself is always written. An empty source first gets the backlog of
+    cases reported in the ``LIFECYCLE_DAYS`` before its first day, as a live system would
+    have. Returns the rows written for ``day``.
     """
     geography = load_geography()
     written = 0
     plans_cache: dict[date, list[CasePlan]] = {}
     with psycopg.connect(settings.pg_conninfo(), autocommit=False) as conn:
         ensure_schema(conn)
+        empty = not conn.execute("select exists (select 1 from governance.cases)").fetchone()[0]
         for offset in range(history_days, -1, -1):
             current = day - timedelta(days=offset)
             if offset > 0 and _has_cases_reported_on(conn, current):
                 continue
-            rows = list(rows_changed_on(current, settings, geography, plans_cache))
+            rows = list(rows_changed_on(current, settings, geography, plans_cache, backlog=empty))
+            empty = False
             with conn.cursor() as cur:
                 cur.executemany(_UPSERT, rows)
             conn.commit()

@@ -39,7 +39,8 @@ if [ "$(psql_admin "-c \"select 1 from pg_roles where rolname='$PGUSER_APP'\"")"
 fi
 # The password follows var/secrets.env (or the environment) on every run.
 su postgres -c "psql -qAt -p $PGPORT -v ON_ERROR_STOP=1" <<SQL
-alter role $PGUSER_APP with login password '$CIVICLAKE_PG_PASSWORD';
+-- createdb: integration tests make throw-away source databases of their own.
+alter role $PGUSER_APP with login createdb password '$CIVICLAKE_PG_PASSWORD';
 SQL
 for db in civiclake_sources airflow_meta superset_meta; do
   if [ "$(psql_admin "-c \"select 1 from pg_database where datname='$db'\"")" != "1" ]; then

@@ -29,8 +29,12 @@ def main() -> int:
         user = sm.find_user(username=username)
         if user is None:
             created = sm.add_user(
-                username, "civiclake", "admin", f"{username}@civiclake.local",
-                admin_role, password=password,
+                username,
+                "civiclake",
+                "admin",
+                f"{username}@civiclake.local",
+                admin_role,
+                password=password,
             )
             if not created:
                 print(f"could not create user {username}", file=sys.stderr)

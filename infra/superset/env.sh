@@ -1,9 +1,13 @@
 # Environment for Superset commands (sourced by infra/superset/*.sh, not run).
 # Needs ROOT (from infra/lib.sh). Secrets come from var/secrets.env or the
 # environment; nothing secret is written here.
+# Like infra/secrets.sh: a variable already set in the environment wins.
 if [ -f "$ROOT/var/secrets.env" ]; then
-  # shellcheck disable=SC1091
-  source "$ROOT/var/secrets.env"
+  while IFS= read -r _line; do
+    [[ "$_line" =~ ^export\ ([A-Z_][A-Z0-9_]*)=(.*)$ ]] || continue
+    if [ -z "${!BASH_REMATCH[1]:-}" ]; then export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"; fi
+  done < "$ROOT/var/secrets.env"
+  unset _line
 fi
 export SUPERSET_CONFIG_PATH="$ROOT/infra/superset/superset_config.py"
 export SUPERSET_HOME="$ROOT/var/superset"

@@ -32,9 +32,10 @@ def _required(name: str) -> str:
 SECRET_KEY = _required("SUPERSET_SECRET_KEY")
 # Embedded dashboards sign guest tokens with this; derived from SECRET_KEY unless
 # the deployment sets its own (Superset's built-in default is a public string).
-GUEST_TOKEN_JWT_SECRET = os.environ.get("SUPERSET_GUEST_TOKEN_SECRET") or hmac.new(
-    SECRET_KEY.encode(), b"civiclake-guest-token", hashlib.sha256
-).hexdigest()
+GUEST_TOKEN_JWT_SECRET = (
+    os.environ.get("SUPERSET_GUEST_TOKEN_SECRET")
+    or hmac.new(SECRET_KEY.encode(), b"civiclake-guest-token", hashlib.sha256).hexdigest()
+)
 
 # --- metadata database: PostgreSQL superset_meta --------------------------------
 _pg_user = os.environ.get("CIVICLAKE_PG_USER", "civiclake")

@@ -45,8 +45,13 @@ def _read(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def build_marts_fixture(path: str | os.PathLike, *, days: int = 35,
-                        last_day: date = date(2025, 6, 30), seed: int = 440309) -> Path:
+def build_marts_fixture(
+    path: str | os.PathLike,
+    *,
+    days: int = 35,
+    last_day: date = date(2025, 6, 30),
+    seed: int = 440309,
+) -> Path:
     """Write the fixture atomically (tmp file + os.replace), like the pipeline does."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,11 +69,34 @@ def build_marts_fixture(path: str | os.PathLike, *, days: int = 35,
             reported = sum(cats.values())
             closed = rng.randint(0, reported)
             auto = rng.randint(0, reported)
-            by_comm.append((day, district["district_code"], district["district_name"],
-                            s["street_code"], s["street_name"], c["community_code"],
-                            c["community_name"], reported, closed, auto, reported - auto))
-            by_cat += [(day, s["street_code"], s["street_name"], c["community_code"],
-                        c["community_name"], k, v) for k, v in cats.items() if v]
+            by_comm.append(
+                (
+                    day,
+                    district["district_code"],
+                    district["district_name"],
+                    s["street_code"],
+                    s["street_name"],
+                    c["community_code"],
+                    c["community_name"],
+                    reported,
+                    closed,
+                    auto,
+                    reported - auto,
+                )
+            )
+            by_cat += [
+                (
+                    day,
+                    s["street_code"],
+                    s["street_name"],
+                    c["community_code"],
+                    c["community_name"],
+                    k,
+                    v,
+                )
+                for k, v in cats.items()
+                if v
+            ]
 
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.unlink(missing_ok=True)

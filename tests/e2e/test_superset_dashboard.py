@@ -71,7 +71,8 @@ BIG_NUMBER_UUID = "eae18513-22ea-5d48-8b93-b1992bea7af2"
 
 def _load_fixture_builder():
     spec = importlib.util.spec_from_file_location(
-        "superset_marts_fixture", Path(__file__).with_name("superset_marts_fixture.py"))
+        "superset_marts_fixture", Path(__file__).with_name("superset_marts_fixture.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.build_marts_fixture
@@ -104,8 +105,10 @@ def marts() -> dict:
 def superset():
     """Superset started by infra/superset/start.sh (stopped again if we started it)."""
     if not (SUPERSET_VENV / "bin" / "superset").exists():
-        pytest.skip(f"{SUPERSET_VENV} does not exist: run `bash infra/superset/setup.sh` "
-                    "(or `bash infra/setup.sh`) to test the dashboards")
+        pytest.skip(
+            f"{SUPERSET_VENV} does not exist: run `bash infra/superset/setup.sh` "
+            "(or `bash infra/setup.sh`) to test the dashboards"
+        )
     was_running = _healthy()
     start = _run("bash", "infra/superset/start.sh")
     if start.returncode != 0:
@@ -119,8 +122,15 @@ def superset():
 def imported(superset, marts):
     """Dashboards imported with the project's one command, then once more through
     the function (must change nothing) to learn the ids."""
-    cli = _run(sys.executable, "-m", "dashboards.importer", "--url", superset,
-               "--marts-file", str(marts["path"]))
+    cli = _run(
+        sys.executable,
+        "-m",
+        "dashboards.importer",
+        "--url",
+        superset,
+        "--marts-file",
+        str(marts["path"]),
+    )
     assert cli.returncode == 0, f"importer failed:\n{cli.stdout}\n{cli.stderr}"
     return run_import(url=superset, marts_file=marts["path"])
 
@@ -138,12 +148,22 @@ def make_user(admin, imported):
     def make(role: str) -> SupersetClient:
         username = f"e2e_{role}"
         password = secrets.token_urlsafe(24)
-        body = {"first_name": "e2e", "last_name": role, "username": username,
-                "email": f"{username}@civiclake.test", "active": True,
-                "password": password, "roles": [imported.role_ids[role]]}
-        existing = [u for u in admin.get_all("/api/v1/security/users/",
-                                             f"filters:!((col:username,opr:eq,value:'{username}'))")
-                    if u["username"] == username]
+        body = {
+            "first_name": "e2e",
+            "last_name": role,
+            "username": username,
+            "email": f"{username}@civiclake.test",
+            "active": True,
+            "password": password,
+            "roles": [imported.role_ids[role]],
+        }
+        existing = [
+            u
+            for u in admin.get_all(
+                "/api/v1/security/users/", f"filters:!((col:username,opr:eq,value:'{username}'))"
+            )
+            if u["username"] == username
+        ]
         if existing:
             user_id = existing[0]["id"]
             admin.request("PUT", f"/api/v1/security/users/{user_id}", json=body)
@@ -198,7 +218,8 @@ def assert_chart_matches(client, marts_path, chart_uuid, chart_id, where="true")
     assert Counter(got) == Counter(want), (
         f"chart {chart_uuid} (id {chart_id}) differs from the marts for {where!r}:\n"
         f" only in Superset: {list((Counter(got) - Counter(want)).elements())[:5]}\n"
-        f" only in marts:    {list((Counter(want) - Counter(got)).elements())[:5]}")
+        f" only in marts:    {list((Counter(want) - Counter(got)).elements())[:5]}"
+    )
     assert want, f"chart {chart_uuid}: the marts have no rows for {where!r}; test is vacuous"
     if chart_uuid == BIG_NUMBER_UUID:  # headline = latest day, rows ordered by date
         assert [r[0] for r in got] == sorted(r[0] for r in got)
@@ -208,10 +229,14 @@ def assert_chart_matches(client, marts_path, chart_uuid, chart_id, where="true")
 
 def dashboard_chart_ids(client: SupersetClient, dashboard_id: int) -> dict[str, int]:
     """uuid -> id of the charts on the dashboard."""
-    on_dashboard = {c["id"] for c in client.request(
-        "GET", f"/api/v1/dashboard/{dashboard_id}/charts")["result"]}
-    return {str(c["uuid"]): c["id"] for c in client.get_all("/api/v1/chart/", "columns:!(id,uuid)")
-            if c["id"] in on_dashboard}
+    on_dashboard = {
+        c["id"] for c in client.request("GET", f"/api/v1/dashboard/{dashboard_id}/charts")["result"]
+    }
+    return {
+        str(c["uuid"]): c["id"]
+        for c in client.get_all("/api/v1/chart/", "columns:!(id,uuid)")
+        if c["id"] in on_dashboard
+    }
 
 
 # --------------------------------------------------------------------------- tests
@@ -230,8 +255,9 @@ def test_import_is_idempotent(imported, admin, marts):
     assert again.dataset_ids == imported.dataset_ids
     assert again.role_ids == imported.role_ids
     assert again.rls_ids == imported.rls_ids
-    rules = [r for r in admin.get_all("/api/v1/rowlevelsecurity/")
-             if r["name"].startswith(RLS_PREFIX)]
+    rules = [
+        r for r in admin.get_all("/api/v1/rowlevelsecurity/") if r["name"].startswith(RLS_PREFIX)
+    ]
     street_roles = [r for r in load_access()["roles"] if r.get("rls")]
     assert len(rules) == len(street_roles) == 6
     for rule in rules:
@@ -256,10 +282,13 @@ def test_every_chart_matches_marts(imported, admin, marts):
         assert_chart_matches(admin, marts["path"], chart_uuid, chart_id)
 
 
-@pytest.mark.parametrize("role,street_code", [
-    ("civiclake_street_440309004", "440309004"),
-    ("civiclake_street_440309001", "440309001"),
-])
+@pytest.mark.parametrize(
+    "role,street_code",
+    [
+        ("civiclake_street_440309004", "440309004"),
+        ("civiclake_street_440309001", "440309001"),
+    ],
+)
 def test_street_role_sees_only_its_street(imported, make_user, marts, role, street_code):
     user = make_user(role)
     where = f"street_code = '{street_code}'"
@@ -268,9 +297,10 @@ def test_street_role_sees_only_its_street(imported, make_user, marts, role, stre
     # and, said plainly: only its own street's name appears
     con = duckdb.connect(str(marts["path"]), read_only=True)
     try:
-        (street_name,), = con.execute(
-            "select distinct street_name from mart_cases_by_community_daily "
-            "where street_code = ?", [street_code]).fetchall()
+        ((street_name,),) = con.execute(
+            "select distinct street_name from mart_cases_by_community_daily where street_code = ?",
+            [street_code],
+        ).fetchall()
     finally:
         con.close()
     by_street = chart_rows(user, imported.chart_ids["4640256a-b0de-5160-84cd-b3d77916a9bf"])

@@ -1,0 +1,48 @@
+"""A throw-away platform for integration tests: its own source database, lake and marts.
+
+Needs the local PostgreSQL (infra/postgres/setup.sh) and the secrets of
+var/secrets.env in the environment (infra/test.sh sources them).
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from civiclake.settings import PROJECT_ROOT, Settings
+
+TEST_DB = "civiclake_it"
+
+
+def _require_env(*names: str) -> None:
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        pytest.fail(f"integration tests need {missing} in the environment: `source var/secrets.env` "
+                    "(written by infra/secrets.sh) or run `make test`")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    _require_env("CIVICLAKE_PG_PASSWORD", "CIVICLAKE_PII_KEY")
+    base = Settings()
+    with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {TEST_DB} with (force)")
+        conn.execute(f"create database {TEST_DB}")
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("civiclake"),
+        jars_dir=PROJECT_ROOT / "var" / "jars",
+        pg_sources_db=TEST_DB,
+        sim_cases_per_day=80,
+        sim_history_days=3,
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from civiclake.spark import spark_session
+
+    session = spark_session(settings, "civiclake-integration-tests")
+    yield session
+    session.stop()

@@ -1,0 +1,230 @@
+"""The thin path through every component on real PostgreSQL, Spark + Delta and dbt/DuckDB.
+
+Expected numbers come from the simulator's own plans and the source database, computed
+independently of the jobs under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import duckdb
+import psycopg
+import pyarrow.parquet as pq
+import pytest
+
+from civiclake import marts
+from civiclake.geography import load_geography
+from civiclake.sources.governance_sim import cases_reported_on, rows_changed_on, simulate_day
+from civiclake.sources.people import resident_pool
+from civiclake.summary import run_summary
+from quality.gate import QualityGateError, enforce
+from quality.suites import governance_cases
+from spark_jobs import ingest_governance, quality_silver, score_cases, train_classifier
+
+pytestmark = pytest.mark.integration
+
+D = date(2026, 11, 24)
+D1 = D + timedelta(days=1)
+D2 = D + timedelta(days=2)
+
+
+def silver_rows(spark, settings, table="governance_cases"):
+    df = spark.read.format("delta").load(settings.table_path("silver", table))
+    return sorted(tuple(r) for r in df.select(*sorted(df.columns)).collect())
+
+
+def source_count(settings, where: str, params=()) -> int:
+    with psycopg.connect(settings.pg_conninfo()) as conn:
+        return conn.execute(f"select count(*) from governance.cases where {where}", params).fetchone()[0]
+
+
+def reconciliation(spark, settings, batch: date):
+    rows = (
+        spark.read.format("delta").load(settings.table_path("state", "reconciliation"))
+        .where(f"batch_date = '{batch}'").collect()
+    )
+    assert len(rows) == 1
+    return rows[0].asDict()
+
+
+@pytest.fixture(scope="module")
+def first_day(spark, settings):
+    simulate_day(D, settings, history_days=settings.sim_history_days)
+    result = ingest_governance.run(spark, settings, D)
+    return result, silver_rows(spark, settings)
+
+
+def test_initial_load_takes_every_source_row(spark, settings, first_day):
+    result, rows = first_day
+    in_source = source_count(settings, "updated_at < %s", (datetime(2026, 11, 25),))
+    assert result.extracted and result.window_start is None
+    assert result.source_rows == in_source == len(rows)
+    assert result.quarantined_rows == 0 and result.duplicate_rows == 0
+    # History days D-3..D plus the backlog a live system holds from the 30 days before.
+    expected_cases = sum(len(cases_reported_on(D - timedelta(days=k), settings)) for k in range(4 + 30))
+    assert len(rows) == expected_cases
+    assert reconciliation(spark, settings, D) | {} == {
+        "table_name": "governance_cases", "batch_date": D, "source_rows": in_source,
+        "silver_rows": in_source, "quarantined_rows": 0, "duplicate_rows": 0,
+    }
+
+
+def test_rerunning_the_same_date_changes_nothing(spark, settings, first_day):
+    _, before = first_day
+    bronze_before = spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).count()
+    again = ingest_governance.run(spark, settings, D)
+    assert not again.extracted
+    assert silver_rows(spark, settings) == before
+    bronze_after = spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).count()
+    assert bronze_after == bronze_before
+
+
+def test_next_day_is_extracted_incrementally(spark, settings, first_day):
+    simulate_day(D1, settings)
+    result = ingest_governance.run(spark, settings, D1)
+    changed = list(rows_changed_on(D1, settings))
+    assert result.window_start == "2026-11-25 00:00:00"
+    assert result.source_rows == len(changed)
+    assert result.silver_total == source_count(settings, "true")
+    # Cases closed on D1 show their new state in silver.
+    closed_on_d1 = {row[0] for row in changed if row[15] == "closed"}
+    statuses = {
+        r.case_id: r.status
+        for r in spark.read.format("delta").load(settings.table_path("silver", "governance_cases")).collect()
+    }
+    assert closed_on_d1 and all(statuses[c] == "closed" for c in closed_on_d1)
+
+
+def test_bad_rows_are_quarantined_with_a_reason(spark, settings, first_day):
+    good = list(rows_changed_on(D2, settings))
+    simulate_day(D2, settings)
+    bad_at = datetime(2026, 11, 26, 9, 30)
+    with psycopg.connect(settings.pg_conninfo()) as conn:
+        for case_id, community, lon, lat in (
+            ("BAD-COMMUNITY", "440309999999", 114.0, 22.7),
+            ("BAD-COORDS", "440309004001", 113.5, 22.7),
+        ):
+            conn.execute(
+                "insert into governance.cases (case_id, channel, category, department, description,"
+                " community_code, lon, lat, reported_at, status, updated_at) values"
+                " (%s, 'hotline_12345', 'noise', '生态环境局', '楼下太吵', %s, %s, %s, %s, 'created', %s)",
+                (case_id, community, lon, lat, bad_at, bad_at),
+            )
+    result = ingest_governance.run(spark, settings, D2)
+    assert result.source_rows == len(good) + 2
+    assert result.quarantined_rows == 2
+    reasons = {
+        r.case_id: r.quarantine_reason
+        for r in spark.read.format("delta").load(settings.table_path("silver", "governance_cases_quarantine"))
+        .where(f"batch_date = '{D2}'").collect()
+    }
+    assert reasons == {"BAD-COMMUNITY": "unknown community_code", "BAD-COORDS": "coordinates outside the district"}
+    recon = reconciliation(spark, settings, D2)
+    assert recon["source_rows"] == recon["silver_rows"] + recon["quarantined_rows"] + recon["duplicate_rows"]
+    assert recon["silver_rows"] == len(good)
+
+
+def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
+    residents = resident_pool(settings.seed, 4000)
+    secrets = {r.mobile for r in residents} | {r.id_number for r in residents} | {r.name for r in residents}
+    lake = settings.data_dir / "lake"
+    files = list(lake.rglob("*"))
+    parquet_files = [f for f in files if f.suffix == ".parquet"]
+    assert parquet_files
+    for path in parquet_files:
+        table = pq.read_table(path)
+        for column in table.column_names:
+            if str(table.schema.field(column).type) != "string":
+                continue
+            values = set(table.column(column).drop_null().to_pylist())
+            assert not values & secrets, f"raw personal data in {path}:{column}"
+    raw_bytes = [r.mobile.encode() for r in residents] + [r.id_number.encode() for r in residents]
+    for path in files:
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(raw in content for raw in raw_bytes), f"raw phone/id bytes in {path}"
+
+
+def test_quality_gate_passes_on_silver_and_fails_on_bad_data(spark, settings, first_day):
+    reports = quality_silver.run(spark, settings)
+    assert [r.success for r in reports] == [True]
+    silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases")).toPandas()
+    silver.loc[0, "community_code"] = "440309999999"
+    silver["reporter_phone"] = "13800138000"
+    with pytest.raises(QualityGateError) as failure:
+        enforce(silver, governance_cases(), engine="pandas")
+    message = str(failure.value)
+    assert "community_code" in message and "expect_table_columns_to_match_set" in message
+
+
+@pytest.fixture(scope="module")
+def published(spark, settings, first_day):
+    # Normally test_next_day_is_extracted_incrementally has loaded D1; alone, load it here.
+    if spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).where(
+        f"batch_date = '{D1}'"
+    ).count() == 0:
+        simulate_day(D1, settings)
+        ingest_governance.run(spark, settings, D1)
+    card = train_classifier.run(spark, settings, D1)
+    scored = score_cases.run(spark, settings, D1)
+    counts = marts.build(settings)
+    return card, scored, counts
+
+
+def test_classifier_scores_every_case_of_the_day(settings, published):
+    card, scored, _ = published
+    assert card.version == "v20261125"
+    assert card.training_rows + card.validation_rows + card.test_rows == sum(
+        len(cases_reported_on(D - timedelta(days=k), settings)) for k in range(4 + 30)
+    )
+    assert scored["scored"] == len(cases_reported_on(D1, settings))
+    assert scored["auto"] + scored["review"] == scored["scored"]
+    assert (settings.model_store / "case_classifier" / "v20261125" / "model.skops").exists()
+
+
+def test_mart_counts_match_the_simulated_cases(settings, published):
+    plans = cases_reported_on(D1, settings)
+    geo = load_geography()
+    by_street = Counter(geo.street_of(p.community_code) for p in plans)
+    with duckdb.connect(str(settings.published_marts_file), read_only=True) as con:
+        streets = dict(con.execute(
+            "select area_code, cases_reported from mart_cases_by_level_daily "
+            "where report_date = ? and level = 'street'", [D1]).fetchall())
+        district = con.execute(
+            "select cases_reported from mart_cases_by_level_daily where report_date = ? and level = 'district'",
+            [D1]).fetchall()
+        communities = con.execute(
+            "select count(*), sum(cases_auto_dispatched + cases_for_review) from mart_cases_by_community_daily "
+            "where report_date = ?", [D1]).fetchall()[0]
+    assert streets == {code: by_street.get(code, 0) for code in geo.streets}
+    assert district == [(len(plans),)]
+    assert communities == (50, len(plans))
+    summary = run_summary(settings, D1)
+    assert {s["area_code"]: s["cases_reported"] for s in summary["streets"]} == streets
+    assert summary["district"]["cases_reported"] == len(plans)
+
+
+def _digest(path) -> str:
+    with duckdb.connect(str(path), read_only=True) as con:
+        parts = []
+        for table in marts.REQUIRED_TABLES:
+            parts.append(repr(con.execute(f"select * from {table} order by all").fetchall()))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def test_rebuilding_the_marts_gives_the_same_marts(settings, published):
+    before = _digest(settings.published_marts_file)
+    marts.build(settings)
+    assert _digest(settings.published_marts_file) == before
+
+
+def test_a_failed_build_leaves_the_published_marts(settings, published, tmp_path):
+    before = settings.published_marts_file.read_bytes()
+    broken = settings.model_copy(update={"lake_path": str(tmp_path / "no-lake")})
+    broken.__dict__.pop("lake", None)  # cached_property of the original
+    with pytest.raises(marts.MartsBuildError, match="left as they were"):
+        marts.build(broken)
+    assert settings.published_marts_file.read_bytes() == before
