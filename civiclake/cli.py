@@ -61,8 +61,9 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug lo
 def simulate_governance(
     day: str = DateOption,
     history_days: int = typer.Option(
-        None, help="Days before --date to simulate first when the source lacks them "
-                   "[default: CIVICLAKE_SIM_HISTORY_DAYS or 30]."
+        None,
+        help="Days before --date to simulate first when the source lacks them "
+        "[default: CIVICLAKE_SIM_HISTORY_DAYS or 30].",
     ),
 ) -> None:
     """One day of governance cases into the PostgreSQL source database."""
@@ -180,15 +181,21 @@ def summary(
     for table, recon in result["reconciliation"].items():
         out.print(f"reconciliation {table}: {recon}")
     if result["dispatch"]:
-        out.print(f"dispatch: {result['dispatch']['auto']} automatic, {result['dispatch']['review']} to review")
+        out.print(
+            f"dispatch: {result['dispatch']['auto']} automatic, {result['dispatch']['review']} to review"
+        )
     streets = Table(title=f"cases on {day} by street (mart_cases_by_level_daily)")
     for column in ("street", "code", "reported", "closed"):
         streets.add_column(column)
     for row in result["streets"]:
-        streets.add_row(row["area_name"], row["area_code"], str(row["cases_reported"]), str(row["cases_closed"]))
+        streets.add_row(
+            row["area_name"], row["area_code"], str(row["cases_reported"]), str(row["cases_closed"])
+        )
     if result["district"]:
         d = result["district"]
-        streets.add_row(f"[b]{d['area_name']}[/b]", d["area_code"], str(d["cases_reported"]), str(d["cases_closed"]))
+        streets.add_row(
+            f"[b]{d['area_name']}[/b]", d["area_code"], str(d["cases_reported"]), str(d["cases_closed"])
+        )
     out.print(streets)
 
 

@@ -60,7 +60,8 @@ def recorded_window(spark, settings: Settings, source_table: str, batch_date: da
     if not table_exists(spark, path):
         return None
     rows = (
-        spark.read.format("delta").load(path)
+        spark.read.format("delta")
+        .load(path)
         .where(f"source_table = '{source_table}' and batch_date = '{batch_date}'")
         .select("window_start", "window_end")
         .collect()
@@ -74,7 +75,8 @@ def high_watermark(spark, settings: Settings, source_table: str, before: date) -
     if not table_exists(spark, path):
         return None
     row = (
-        spark.read.format("delta").load(path)
+        spark.read.format("delta")
+        .load(path)
         .where(f"source_table = '{source_table}' and batch_date < '{before}'")
         .agg({"window_end": "max"})
         .collect()[0]
@@ -82,23 +84,41 @@ def high_watermark(spark, settings: Settings, source_table: str, before: date) -
     return row[0]
 
 
-def record_window(spark, settings: Settings, source_table: str, batch_date: date,
-                  start: datetime | None, end: datetime, rows: int) -> None:
+def record_window(
+    spark,
+    settings: Settings,
+    source_table: str,
+    batch_date: date,
+    start: datetime | None,
+    end: datetime,
+    rows: int,
+) -> None:
     from pyspark.sql import types as T
 
-    schema = T.StructType([
-        T.StructField("source_table", T.StringType(), False),
-        T.StructField("batch_date", T.DateType(), False),
-        T.StructField("window_start", T.TimestampType(), True),
-        T.StructField("window_end", T.TimestampType(), False),
-        T.StructField("rows_extracted", T.LongType(), False),
-    ])
+    schema = T.StructType(
+        [
+            T.StructField("source_table", T.StringType(), False),
+            T.StructField("batch_date", T.DateType(), False),
+            T.StructField("window_start", T.TimestampType(), True),
+            T.StructField("window_end", T.TimestampType(), False),
+            T.StructField("rows_extracted", T.LongType(), False),
+        ]
+    )
     df = spark.createDataFrame([(source_table, batch_date, start, end, rows)], schema)
     merge_upsert(spark, df, state_path(settings, WINDOWS_TABLE), ["source_table", "batch_date"])
 
 
-def record_reconciliation(spark, settings: Settings, table: str, batch_date: date, *,
-                          source_rows: int, silver_rows: int, quarantined: int, duplicates: int) -> None:
+def record_reconciliation(
+    spark,
+    settings: Settings,
+    table: str,
+    batch_date: date,
+    *,
+    source_rows: int,
+    silver_rows: int,
+    quarantined: int,
+    duplicates: int,
+) -> None:
     """Stores ``source = silver + quarantine + duplicates`` for one batch; refuses if it doesn't add up."""
     from pyspark.sql import types as T
 
@@ -107,13 +127,17 @@ def record_reconciliation(spark, settings: Settings, table: str, batch_date: dat
             f"{table} batch {batch_date}: {source_rows} source rows but {silver_rows} silver + "
             f"{quarantined} quarantined + {duplicates} duplicates"
         )
-    schema = T.StructType([
-        T.StructField("table_name", T.StringType(), False),
-        T.StructField("batch_date", T.DateType(), False),
-        T.StructField("source_rows", T.LongType(), False),
-        T.StructField("silver_rows", T.LongType(), False),
-        T.StructField("quarantined_rows", T.LongType(), False),
-        T.StructField("duplicate_rows", T.LongType(), False),
-    ])
-    df = spark.createDataFrame([(table, batch_date, source_rows, silver_rows, quarantined, duplicates)], schema)
+    schema = T.StructType(
+        [
+            T.StructField("table_name", T.StringType(), False),
+            T.StructField("batch_date", T.DateType(), False),
+            T.StructField("source_rows", T.LongType(), False),
+            T.StructField("silver_rows", T.LongType(), False),
+            T.StructField("quarantined_rows", T.LongType(), False),
+            T.StructField("duplicate_rows", T.LongType(), False),
+        ]
+    )
+    df = spark.createDataFrame(
+        [(table, batch_date, source_rows, silver_rows, quarantined, duplicates)], schema
+    )
     merge_upsert(spark, df, state_path(settings, RECONCILIATION_TABLE), ["table_name", "batch_date"])

@@ -23,7 +23,11 @@ from civiclake.settings import PROJECT_ROOT, Settings
 log = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
-REQUIRED_TABLES = ("mart_cases_by_community_daily", "mart_cases_by_level_daily", "mart_cases_by_category_daily")
+REQUIRED_TABLES = (
+    "mart_cases_by_community_daily",
+    "mart_cases_by_level_daily",
+    "mart_cases_by_category_daily",
+)
 
 
 class MartsBuildError(RuntimeError):

@@ -62,7 +62,12 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
                 "order by level, area_code"
             )
             for level, code, name, reported, closed in con.execute(query, [logical_date]).fetchall():
-                row = {"area_code": code, "area_name": name, "cases_reported": reported, "cases_closed": closed}
+                row = {
+                    "area_code": code,
+                    "area_name": name,
+                    "cases_reported": reported,
+                    "cases_closed": closed,
+                }
                 if level == "district":
                     district = row
                 else:

@@ -48,8 +48,10 @@ def validate(df, suite: gx.ExpectationSuite, engine: str = "spark") -> QualityRe
     """Validates a Spark (``engine="spark"``) or pandas DataFrame against ``suite``."""
     context = gx.get_context(mode="ephemeral")
     source = (context.data_sources.add_spark if engine == "spark" else context.data_sources.add_pandas)("in")
-    batch = source.add_dataframe_asset("table").add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": df}
+    batch = (
+        source.add_dataframe_asset("table")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": df})
     )
     result = batch.validate(suite)
     rows = df.count() if engine == "spark" else len(df)
@@ -59,8 +61,13 @@ def validate(df, suite: gx.ExpectationSuite, engine: str = "spark") -> QualityRe
         evaluated=len(result.results),
         failures=[_describe(r) for r in result.results if not r.success],
     )
-    log.info("quality %s: %d rows, %d/%d expectations met", suite.name, rows,
-             report.evaluated - len(report.failures), report.evaluated)
+    log.info(
+        "quality %s: %d rows, %d/%d expectations met",
+        suite.name,
+        rows,
+        report.evaluated - len(report.failures),
+        report.evaluated,
+    )
     return report
 
 

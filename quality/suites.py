@@ -13,10 +13,28 @@ from civiclake.catalogue import CASE_STATUSES, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
 
 GOVERNANCE_CASES_COLUMNS = [
-    "case_id", "channel", "category", "department", "description", "district_code",
-    "street_code", "community_code", "grid_code", "lon", "lat", "reporter_name_token",
-    "reporter_phone_token", "reporter_id_token", "reporter_id_valid", "reported_at",
-    "dispatched_at", "closed_at", "status", "satisfaction", "updated_at", "batch_date",
+    "case_id",
+    "channel",
+    "category",
+    "department",
+    "description",
+    "district_code",
+    "street_code",
+    "community_code",
+    "grid_code",
+    "lon",
+    "lat",
+    "reporter_name_token",
+    "reporter_phone_token",
+    "reporter_id_token",
+    "reporter_id_valid",
+    "reported_at",
+    "dispatched_at",
+    "closed_at",
+    "status",
+    "satisfaction",
+    "updated_at",
+    "batch_date",
 ]
 
 

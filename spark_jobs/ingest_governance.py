@@ -110,8 +110,10 @@ def validate(spark, bronze_batch, window_end: datetime):
         (F.col("street_code").isNull(), "unknown community_code"),
         (F.col("lon").isNull() | F.col("lat").isNull(), "missing coordinates"),
         (
-            (F.col("lon") < box.min_lon) | (F.col("lon") > box.max_lon)
-            | (F.col("lat") < box.min_lat) | (F.col("lat") > box.max_lat),
+            (F.col("lon") < box.min_lon)
+            | (F.col("lon") > box.max_lon)
+            | (F.col("lat") < box.min_lat)
+            | (F.col("lat") > box.max_lat),
             "coordinates outside the district",
         ),
         ((F.col("reported_at") >= end) | (F.col("updated_at") >= end), "timestamp in the future"),
@@ -146,7 +148,9 @@ def run(spark, settings: Settings, logical_date: date) -> IngestResult:
         window_start = recorded[0]
         log.info("batch %s was extracted before; reprocessing it from bronze", logical_date)
 
-    bronze_batch = spark.read.format("delta").load(bronze_path).where(F.col("batch_date") == F.lit(logical_date))
+    bronze_batch = (
+        spark.read.format("delta").load(bronze_path).where(F.col("batch_date") == F.lit(logical_date))
+    )
     checked = validate(spark, bronze_batch, window_end).cache()
     source_rows = checked.count()
     if extracted:
@@ -161,34 +165,64 @@ def run(spark, settings: Settings, logical_date: date) -> IngestResult:
     newest_first = Window.partitionBy("case_id").orderBy(
         F.col("updated_at").desc(), F.xxhash64(*[c for c in checked.columns if not c.startswith("_")])
     )
-    good = (
-        checked.where(F.col("quarantine_reason").isNull())
-        .withColumn("_version_rank", F.row_number().over(newest_first))
+    good = checked.where(F.col("quarantine_reason").isNull()).withColumn(
+        "_version_rank", F.row_number().over(newest_first)
     )
     latest = (
         good.where("_version_rank = 1")
         .withColumn("district_code", F.lit(load_geography().district.code))
         .select(
-            "case_id", "channel", "category", "department", "description", "district_code",
-            "street_code", "community_code", "grid_code", "lon", "lat", "reporter_name_token",
-            "reporter_phone_token", "reporter_id_token", "reporter_id_valid", "reported_at",
-            "dispatched_at", "closed_at", "status", "satisfaction", "updated_at", "batch_date",
+            "case_id",
+            "channel",
+            "category",
+            "department",
+            "description",
+            "district_code",
+            "street_code",
+            "community_code",
+            "grid_code",
+            "lon",
+            "lat",
+            "reporter_name_token",
+            "reporter_phone_token",
+            "reporter_id_token",
+            "reporter_id_valid",
+            "reported_at",
+            "dispatched_at",
+            "closed_at",
+            "status",
+            "satisfaction",
+            "updated_at",
+            "batch_date",
         )
     )
     silver_rows = latest.count()
     duplicates = source_rows - quarantined - silver_rows
-    lake.merge_upsert(spark, latest, settings.table_path("silver", SILVER), ["case_id"], newer_than="updated_at")
+    lake.merge_upsert(
+        spark, latest, settings.table_path("silver", SILVER), ["case_id"], newer_than="updated_at"
+    )
     lake.record_reconciliation(
-        spark, settings, SILVER, logical_date,
-        source_rows=source_rows, silver_rows=silver_rows, quarantined=quarantined, duplicates=duplicates,
+        spark,
+        settings,
+        SILVER,
+        logical_date,
+        source_rows=source_rows,
+        silver_rows=silver_rows,
+        quarantined=quarantined,
+        duplicates=duplicates,
     )
     checked.unpersist()
     silver_total = spark.read.format("delta").load(settings.table_path("silver", SILVER)).count()
     result = IngestResult(
-        batch_date=str(logical_date), extracted=extracted,
-        window_start=str(window_start) if window_start else None, window_end=str(window_end),
-        source_rows=source_rows, silver_rows=silver_rows, quarantined_rows=quarantined,
-        duplicate_rows=duplicates, silver_total=silver_total,
+        batch_date=str(logical_date),
+        extracted=extracted,
+        window_start=str(window_start) if window_start else None,
+        window_end=str(window_end),
+        source_rows=source_rows,
+        silver_rows=silver_rows,
+        quarantined_rows=quarantined,
+        duplicate_rows=duplicates,
+        silver_total=silver_total,
     )
     log.info("ingest governance %s: %s", logical_date, asdict(result))
     return result

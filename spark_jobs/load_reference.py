@@ -26,8 +26,7 @@ def run(spark, settings: Settings) -> dict[str, int]:
         df.coalesce(1).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
         counts[f"ref_{kind}"] = len(rows)
     categories = [
-        {"category_code": c.code, "category_name": c.name, "department": c.department,
-         "sla_days": c.sla_days}
+        {"category_code": c.code, "category_name": c.name, "department": c.department, "sla_days": c.sla_days}
         for c in CATEGORIES
     ]
     channels = [{"channel_code": code, "channel_name": name} for code, name in CHANNEL_NAMES.items()]

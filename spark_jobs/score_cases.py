@@ -48,7 +48,7 @@ def _scorer(model_dir: str, version: str, threshold: float, batch_date: date):
             out["confidence"] = confidence.astype(float)
             out["decision"] = ["auto" if c >= threshold else "review" for c in confidence]
             out["routed_department"] = [
-                departments.get(p) if d == "auto" else None for p, d in zip(predicted, out["decision"])
+                departments.get(p) if d == "auto" else None for p, d in zip(predicted, out["decision"], strict=True)
             ]
             out["model_version"] = version
             out["batch_date"] = batch_date
@@ -74,14 +74,23 @@ def run(spark, settings: Settings, logical_date: date) -> dict[str, int]:
     _, card = load(Path(model_dir))
     start = datetime.combine(logical_date, time())
     cases = (
-        spark.read.format("delta").load(settings.table_path("silver", "governance_cases"))
-        .where((F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(start + timedelta(days=1))))
+        spark.read.format("delta")
+        .load(settings.table_path("silver", "governance_cases"))
+        .where(
+            (F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(start + timedelta(days=1)))
+        )
         .select("case_id", "description")
     )
-    scored = cases.mapInPandas(_scorer(model_dir, version, card.threshold, logical_date), OUTPUT_SCHEMA).cache()
+    scored = cases.mapInPandas(
+        _scorer(model_dir, version, card.threshold, logical_date), OUTPUT_SCHEMA
+    ).cache()
     lake.merge_upsert(spark, scored, settings.table_path("silver", OUTPUT), ["case_id"])
     counts = {r.decision: r["count"] for r in scored.groupBy("decision").count().collect()}
     scored.unpersist()
-    result = {"scored": sum(counts.values()), "auto": counts.get("auto", 0), "review": counts.get("review", 0)}
+    result = {
+        "scored": sum(counts.values()),
+        "auto": counts.get("auto", 0),
+        "review": counts.get("review", 0),
+    }
     log.info("scored cases of %s with %s (threshold %.3f): %s", logical_date, version, card.threshold, result)
     return result

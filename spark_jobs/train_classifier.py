@@ -29,7 +29,8 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
 
     cutoff = datetime.combine(logical_date, time())
     history = (
-        spark.read.format("delta").load(settings.table_path("silver", "governance_cases"))
+        spark.read.format("delta")
+        .load(settings.table_path("silver", "governance_cases"))
         .where(F.col("reported_at") < F.lit(cutoff))
         .select("case_id", "description", "category")
         .orderBy("case_id")  # a fixed order: the same history trains the same model
@@ -37,27 +38,46 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
     )
     version = model_version(logical_date)
     pipeline, card = trainer.train(
-        history, "description", "category", name=MODEL_NAME, version=version, seed=settings.seed,
+        history,
+        "description",
+        "category",
+        name=MODEL_NAME,
+        version=version,
+        seed=settings.seed,
         target_precision=settings.dispatch_target_precision,
         data_description=f"silver.governance_cases reported before {cutoff:%Y-%m-%d %H:%M} "
-                         f"({len(history)} cases)",
+        f"({len(history)} cases)",
     )
     directory = settings.model_store / MODEL_NAME / version
     trainer.save(pipeline, card, directory)
-    schema = T.StructType([
-        T.StructField("model_name", T.StringType(), False),
-        T.StructField("version", T.StringType(), False),
-        T.StructField("trained_before", T.DateType(), False),
-        T.StructField("path", T.StringType(), False),
-        T.StructField("threshold", T.DoubleType(), False),
-        T.StructField("accuracy", T.DoubleType(), False),
-        T.StructField("macro_f1", T.DoubleType(), False),
-        T.StructField("coverage_at_threshold", T.DoubleType(), False),
-    ])
-    row = (MODEL_NAME, version, logical_date, str(directory), card.threshold,
-           card.metrics["accuracy"], card.metrics["macro_f1"], card.metrics["coverage_at_threshold"])
-    lake.merge_upsert(spark, spark.createDataFrame([row], schema),
-                      lake.state_path(settings, REGISTRY), ["model_name", "version"])
+    schema = T.StructType(
+        [
+            T.StructField("model_name", T.StringType(), False),
+            T.StructField("version", T.StringType(), False),
+            T.StructField("trained_before", T.DateType(), False),
+            T.StructField("path", T.StringType(), False),
+            T.StructField("threshold", T.DoubleType(), False),
+            T.StructField("accuracy", T.DoubleType(), False),
+            T.StructField("macro_f1", T.DoubleType(), False),
+            T.StructField("coverage_at_threshold", T.DoubleType(), False),
+        ]
+    )
+    row = (
+        MODEL_NAME,
+        version,
+        logical_date,
+        str(directory),
+        card.threshold,
+        card.metrics["accuracy"],
+        card.metrics["macro_f1"],
+        card.metrics["coverage_at_threshold"],
+    )
+    lake.merge_upsert(
+        spark,
+        spark.createDataFrame([row], schema),
+        lake.state_path(settings, REGISTRY),
+        ["model_name", "version"],
+    )
     log.info("trained %s %s: %s", MODEL_NAME, version, asdict(card)["metrics"])
     return card
 
@@ -70,7 +90,8 @@ def latest_registered(spark, settings: Settings, on_or_before: date):
     if not lake.table_exists(spark, path):
         return None
     rows = (
-        spark.read.format("delta").load(path)
+        spark.read.format("delta")
+        .load(path)
         .where((F.col("model_name") == MODEL_NAME) & (F.col("trained_before") <= F.lit(on_or_before)))
         .orderBy(F.col("trained_before").desc())
         .limit(1)

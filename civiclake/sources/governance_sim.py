@@ -60,9 +60,24 @@ create index if not exists cases_updated_at on governance.cases (updated_at);
 """
 
 _COLUMNS = (
-    "case_id", "channel", "category", "department", "description", "community_code", "grid_code",
-    "lon", "lat", "reporter_name", "reporter_phone", "reporter_id_number", "reported_at",
-    "dispatched_at", "closed_at", "status", "satisfaction", "updated_at",
+    "case_id",
+    "channel",
+    "category",
+    "department",
+    "description",
+    "community_code",
+    "grid_code",
+    "lon",
+    "lat",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_id_number",
+    "reported_at",
+    "dispatched_at",
+    "closed_at",
+    "status",
+    "satisfaction",
+    "updated_at",
 )
 _UPSERT = (
     f"insert into governance.cases ({', '.join(_COLUMNS)}) values ({', '.join(['%s'] * len(_COLUMNS))}) "
@@ -93,20 +108,35 @@ class CasePlan:
         """The source row as it stood at ``moment`` (None before the case existed)."""
         if moment < self.reported_at:
             return None
-        events = [("created", self.reported_at), ("dispatched", self.dispatched_at),
-                  ("handled", self.handled_at)]
+        events = [
+            ("created", self.reported_at),
+            ("dispatched", self.dispatched_at),
+            ("handled", self.handled_at),
+        ]
         if self.closed_at is not None:
             events.append(("closed", self.closed_at))
         status, updated_at = max(((s, t) for s, t in events if t <= moment), key=lambda e: e[1])
         closed = self.closed_at if self.closed_at is not None and self.closed_at <= moment else None
         r = self.reporter
         return (
-            self.case_id, self.channel, self.category, CATEGORY_BY_CODE[self.category].department,
-            self.description, self.community_code, self.grid_code, self.lon, self.lat,
-            r.name if r else None, r.mobile if r else None, r.id_number if r else None,
+            self.case_id,
+            self.channel,
+            self.category,
+            CATEGORY_BY_CODE[self.category].department,
+            self.description,
+            self.community_code,
+            self.grid_code,
+            self.lon,
+            self.lat,
+            r.name if r else None,
+            r.mobile if r else None,
+            r.id_number if r else None,
             self.reported_at,
             self.dispatched_at if self.dispatched_at <= moment else None,
-            closed, status, self.satisfaction if closed else None, updated_at,
+            closed,
+            status,
+            self.satisfaction if closed else None,
+            updated_at,
         )
 
 
@@ -170,8 +200,12 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
 
 
 def rows_changed_on(
-    day: date, settings: Settings, geography: Geography | None = None, plans_cache: dict | None = None,
-    *, backlog: bool = False,
+    day: date,
+    settings: Settings,
+    geography: Geography | None = None,
+    plans_cache: dict | None = None,
+    *,
+    backlog: bool = False,
 ) -> Iterable[tuple]:
     """Source rows as of the end of ``day`` for every case that was created or changed on it.
 

@@ -13,7 +13,9 @@ from sklearn.pipeline import Pipeline
 
 
 def build_pipeline(seed: int = 0) -> Pipeline:
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True)),
-        ("clf", LogisticRegression(C=10.0, max_iter=2000, random_state=seed)),
-    ])
+    return Pipeline(
+        [
+            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True)),
+            ("clf", LogisticRegression(C=10.0, max_iter=2000, random_state=seed)),
+        ]
+    )

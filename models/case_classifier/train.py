@@ -57,7 +57,9 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target_precisi
     return float(conf_sorted[ok[-1]])
 
 
-def coverage_and_precision(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> tuple[float, float]:
+def coverage_and_precision(
+    confidence: np.ndarray, correct: np.ndarray, threshold: float
+) -> tuple[float, float]:
     sent = confidence >= threshold
     coverage = float(sent.mean()) if len(sent) else 0.0
     precision = float(correct[sent].mean()) if sent.any() else 1.0
@@ -116,7 +118,7 @@ def train(
             "macro_precision": float(precision_score(y_test, test_pred, average="macro", zero_division=0)),
         },
         per_class_f1={
-            c: float(f) for c, f in zip(classes, f1_score(y_test, test_pred, average=None, labels=classes))
+            c: float(f) for c, f in zip(classes, f1_score(y_test, test_pred, average=None, labels=classes), strict=True)
         },
         data_description=data_description,
     )
@@ -126,7 +128,9 @@ def train(
 def save(pipeline, card: ModelCard, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     sio.dump(pipeline, directory / MODEL_FILE)
-    (directory / CARD_FILE).write_text(json.dumps(asdict(card), ensure_ascii=False, indent=2), encoding="utf-8")
+    (directory / CARD_FILE).write_text(
+        json.dumps(asdict(card), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     (directory / "card.md").write_text(render_card(card), encoding="utf-8")
     return directory
 

@@ -22,11 +22,7 @@ import duckdb
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `dashboards` is a top-level folder, not installed
-    sys.path.insert(0, str(ROOT))
-
-from dashboards.importer import (  # noqa: E402
+from dashboards.importer import (
     RLS_PREFIX,
     SupersetClient,
     load_access,
@@ -37,6 +33,7 @@ from dashboards.importer import (  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
 SUPERSET_VENV = ROOT / ".venvs" / "superset"
 URL = os.environ.get("SUPERSET_URL", "http://127.0.0.1:8088")
 DASHBOARD_UUID = "716a865b-c370-51f9-b848-e6f779bc2613"

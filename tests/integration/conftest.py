@@ -19,8 +19,10 @@ TEST_DB = "civiclake_it"
 def _require_env(*names: str) -> None:
     missing = [n for n in names if not os.environ.get(n)]
     if missing:
-        pytest.fail(f"integration tests need {missing} in the environment: `source var/secrets.env` "
-                    "(written by infra/secrets.sh) or run `make test`")
+        pytest.fail(
+            f"integration tests need {missing} in the environment: `source var/secrets.env` "
+            "(written by infra/secrets.sh) or run `make test`"
+        )
 
 
 @pytest.fixture(scope="session")

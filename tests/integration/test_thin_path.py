@@ -43,8 +43,10 @@ def source_count(settings, where: str, params=()) -> int:
 
 def reconciliation(spark, settings, batch: date):
     rows = (
-        spark.read.format("delta").load(settings.table_path("state", "reconciliation"))
-        .where(f"batch_date = '{batch}'").collect()
+        spark.read.format("delta")
+        .load(settings.table_path("state", "reconciliation"))
+        .where(f"batch_date = '{batch}'")
+        .collect()
     )
     assert len(rows) == 1
     return rows[0].asDict()
@@ -67,8 +69,12 @@ def test_initial_load_takes_every_source_row(spark, settings, first_day):
     expected_cases = sum(len(cases_reported_on(D - timedelta(days=k), settings)) for k in range(4 + 30))
     assert len(rows) == expected_cases
     assert reconciliation(spark, settings, D) | {} == {
-        "table_name": "governance_cases", "batch_date": D, "source_rows": in_source,
-        "silver_rows": in_source, "quarantined_rows": 0, "duplicate_rows": 0,
+        "table_name": "governance_cases",
+        "batch_date": D,
+        "source_rows": in_source,
+        "silver_rows": in_source,
+        "quarantined_rows": 0,
+        "duplicate_rows": 0,
     }
 
 
@@ -118,10 +124,15 @@ def test_bad_rows_are_quarantined_with_a_reason(spark, settings, first_day):
     assert result.quarantined_rows == 2
     reasons = {
         r.case_id: r.quarantine_reason
-        for r in spark.read.format("delta").load(settings.table_path("silver", "governance_cases_quarantine"))
-        .where(f"batch_date = '{D2}'").collect()
+        for r in spark.read.format("delta")
+        .load(settings.table_path("silver", "governance_cases_quarantine"))
+        .where(f"batch_date = '{D2}'")
+        .collect()
     }
-    assert reasons == {"BAD-COMMUNITY": "unknown community_code", "BAD-COORDS": "coordinates outside the district"}
+    assert reasons == {
+        "BAD-COMMUNITY": "unknown community_code",
+        "BAD-COORDS": "coordinates outside the district",
+    }
     recon = reconciliation(spark, settings, D2)
     assert recon["source_rows"] == recon["silver_rows"] + recon["quarantined_rows"] + recon["duplicate_rows"]
     assert recon["silver_rows"] == len(good)
@@ -163,9 +174,13 @@ def test_quality_gate_passes_on_silver_and_fails_on_bad_data(spark, settings, fi
 @pytest.fixture(scope="module")
 def published(spark, settings, first_day):
     # Normally test_next_day_is_extracted_incrementally has loaded D1; alone, load it here.
-    if spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).where(
-        f"batch_date = '{D1}'"
-    ).count() == 0:
+    if (
+        spark.read.format("delta")
+        .load(settings.table_path("bronze", "governance_cases"))
+        .where(f"batch_date = '{D1}'")
+        .count()
+        == 0
+    ):
         simulate_day(D1, settings)
         ingest_governance.run(spark, settings, D1)
     card = train_classifier.run(spark, settings, D1)
@@ -190,15 +205,22 @@ def test_mart_counts_match_the_simulated_cases(settings, published):
     geo = load_geography()
     by_street = Counter(geo.street_of(p.community_code) for p in plans)
     with duckdb.connect(str(settings.published_marts_file), read_only=True) as con:
-        streets = dict(con.execute(
-            "select area_code, cases_reported from mart_cases_by_level_daily "
-            "where report_date = ? and level = 'street'", [D1]).fetchall())
+        streets = dict(
+            con.execute(
+                "select area_code, cases_reported from mart_cases_by_level_daily "
+                "where report_date = ? and level = 'street'",
+                [D1],
+            ).fetchall()
+        )
         district = con.execute(
             "select cases_reported from mart_cases_by_level_daily where report_date = ? and level = 'district'",
-            [D1]).fetchall()
+            [D1],
+        ).fetchall()
         communities = con.execute(
             "select count(*), sum(cases_auto_dispatched + cases_for_review) from mart_cases_by_community_daily "
-            "where report_date = ?", [D1]).fetchall()[0]
+            "where report_date = ?",
+            [D1],
+        ).fetchall()[0]
     assert streets == {code: by_street.get(code, 0) for code in geo.streets}
     assert district == [(len(plans),)]
     assert communities == (50, len(plans))

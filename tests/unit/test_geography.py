@@ -14,7 +14,12 @@ def test_counts_of_1_plus_6_plus_n(geo):
     assert len(geo.communities) == 50
     assert len(geo.grids) == 200
     assert {a.name for a in geo.streets.values()} == {
-        "观澜街道", "大浪街道", "龙华街道", "民治街道", "福城街道", "观湖街道"
+        "观澜街道",
+        "大浪街道",
+        "龙华街道",
+        "民治街道",
+        "福城街道",
+        "观湖街道",
     }
 
 
@@ -40,9 +45,7 @@ def test_grids_tile_the_district_without_overlap(geo):
         for j in range(steps + 1):
             lon = box.min_lon + (box.max_lon - box.min_lon) * i / steps
             lat = box.min_lat + (box.max_lat - box.min_lat) * j / steps
-            containing = [
-                g for g in geo.grids.values() if g.box.contains(lon, lat, box)
-            ]
+            containing = [g for g in geo.grids.values() if g.box.contains(lon, lat, box)]
             assert len(containing) == 1, (lon, lat, [g.code for g in containing])
             assert geo.locate(lon, lat).grid_code == containing[0].code
 

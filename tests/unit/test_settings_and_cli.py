@@ -25,10 +25,22 @@ def test_paths_follow_the_data_dir(monkeypatch, tmp_path):
 
 
 COMMANDS = [
-    [], ["simulate"], ["simulate", "governance"], ["ingest"], ["ingest", "governance"],
-    ["quality"], ["quality", "silver"], ["classifier"], ["classifier", "train"],
-    ["classifier", "score"], ["marts"], ["marts", "prepare"], ["marts", "build"],
-    ["marts", "publish"], ["marts", "env"], ["summary"],
+    [],
+    ["simulate"],
+    ["simulate", "governance"],
+    ["ingest"],
+    ["ingest", "governance"],
+    ["quality"],
+    ["quality", "silver"],
+    ["classifier"],
+    ["classifier", "train"],
+    ["classifier", "score"],
+    ["marts"],
+    ["marts", "prepare"],
+    ["marts", "build"],
+    ["marts", "publish"],
+    ["marts", "env"],
+    ["summary"],
 ]
 
 
