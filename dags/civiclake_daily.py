@@ -30,7 +30,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 ROOT = Path(os.environ.get("CIVICLAKE_HOME") or Path(__file__).resolve().parent.parent)
 CORE_VENV = Path(os.environ.get("CIVICLAKE_CORE_VENV") or ROOT / ".venvs" / "core")
@@ -96,24 +96,40 @@ def _cli_task(task_id: str, *args: str, doc: str, **task_kwargs):
 )
 def civiclake_daily():
     simulate = _cli_task(
-        "simulate_governance", "simulate", "governance",
-        doc="One day of simulated governance cases into the PostgreSQL source database.")
+        "simulate_governance",
+        "simulate",
+        "governance",
+        doc="One day of simulated governance cases into the PostgreSQL source database.",
+    )
     ingest = _cli_task(
-        "ingest_governance", "ingest", "governance",
-        doc="Spark: watermark extract -> Delta bronze -> MERGE into silver (quarantine bad rows).")
+        "ingest_governance",
+        "ingest",
+        "governance",
+        doc="Spark: watermark extract -> Delta bronze -> MERGE into silver (quarantine bad rows).",
+    )
+    # No retries: a failed expectation is a finding about the data, not a glitch.
     quality = _cli_task(
-        "quality_silver", "quality", "silver",
+        "quality_silver",
+        "quality",
+        "silver",
         doc="Great Expectations on silver; a failing suite stops the run here.",
-        retries=0)  # a failed expectation is a finding about the data, not a glitch
+        retries=0,
+    )
     train = _cli_task(
-        "classifier_train", "classifier", "train",
-        doc="Train the baseline case classifier on silver history.")
+        "classifier_train", "classifier", "train", doc="Train the baseline case classifier on silver history."
+    )
     score = _cli_task(
-        "classifier_score", "classifier", "score",
-        doc="Spark batch scoring and dispatch decision (confident -> routed, unsure -> review).")
+        "classifier_score",
+        "classifier",
+        "score",
+        doc="Spark batch scoring and dispatch decision (confident -> routed, unsure -> review).",
+    )
     prepare = _cli_task(
-        "marts_prepare", "marts", "prepare",
-        doc="Copy the published DuckDB file to the build path (write-audit-publish: write).")
+        "marts_prepare",
+        "marts",
+        "prepare",
+        doc="Copy the published DuckDB file to the build path (write-audit-publish: write).",
+    )
 
     dbt_build = DbtTaskGroup(
         group_id="dbt",
@@ -130,12 +146,17 @@ def civiclake_daily():
         execution_config=ExecutionConfig(
             dbt_executable_path=str(DBT),
             invocation_mode=InvocationMode.SUBPROCESS,
+            # A test that reads several models (relationships, reconciliations) must not
+            # run with the first of them: only tests of the selected model run in its
+            # task; the multi-model tests get their own task after all their parents.
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=str(DBT),
             test_behavior=TestBehavior.BUILD,  # one `dbt build` per model: run + its tests
+            should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
         operator_args={"install_deps": False},
@@ -143,8 +164,11 @@ def civiclake_daily():
     )
 
     publish = _cli_task(
-        "marts_publish", "marts", "publish",
-        doc="Atomic swap of the tested build file into place (write-audit-publish: publish).")
+        "marts_publish",
+        "marts",
+        "publish",
+        doc="Atomic swap of the tested build file into place (write-audit-publish: publish).",
+    )
     summary = _cli_task("summary", "summary", doc="Print the run summary.")
 
     chain(simulate, ingest, quality, train, score, prepare, dbt_build, publish, summary)

@@ -237,9 +237,7 @@ def build_bundle(assets: dict[str, dict[str, Any]], marts_uri: str) -> bytes:
             leftover = re.findall(r"\$\{[A-Z_]+\}", json.dumps(content))
             if leftover:
                 raise AssetImportError(f"{rel}: unresolved placeholder(s) {leftover}")
-            z.writestr(
-                f"{root}/{rel}", yaml.safe_dump(content, allow_unicode=True, sort_keys=False)
-            )
+            z.writestr(f"{root}/{rel}", yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
     return buf.getvalue()
 
 
@@ -268,8 +266,7 @@ class SupersetClient:
             )
         except requests.ConnectionError as exc:
             raise AssetImportError(
-                f"Superset does not answer at {self.url}: start it with "
-                "`bash infra/superset/start.sh`"
+                f"Superset does not answer at {self.url}: start it with `bash infra/superset/start.sh`"
             ) from exc
         if r.status_code != 200:
             raise AssetImportError(
@@ -279,9 +276,7 @@ class SupersetClient:
         token = self.request("GET", "/api/v1/security/csrf_token/")["result"]
         self.session.headers["X-CSRFToken"] = token
 
-    def request(
-        self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any
-    ) -> Any:
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
         r = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         if r.status_code not in ok:
             raise AssetImportError(f"{method} {path} → HTTP {r.status_code}: {r.text[:1000]}")
@@ -326,9 +321,7 @@ def load_access(path: Path = ACCESS_FILE) -> dict[str, Any]:
         raise AssetImportError(f"{path}: role(s) listed twice: {sorted(dupes)}")
     for r in cfg.get("roles", []):
         for col, val in (r.get("rls") or {}).items():
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", col) or not re.fullmatch(
-                r"[0-9A-Za-z_-]+", str(val)
-            ):
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", col) or not re.fullmatch(r"[0-9A-Za-z_-]+", str(val)):
                 raise AssetImportError(
                     f"{path}: role {r['name']}: rls {col}={val!r} must be a "
                     "plain column name and a plain code"
@@ -337,9 +330,7 @@ def load_access(path: Path = ACCESS_FILE) -> dict[str, Any]:
 
 
 def _find_role(client: SupersetClient, name: str) -> int | None:
-    rows = client.get_all(
-        "/api/v1/security/roles/", f"filters:!((col:name,opr:eq,value:{rison_str(name)}))"
-    )
+    rows = client.get_all("/api/v1/security/roles/", f"filters:!((col:name,opr:eq,value:{rison_str(name)}))")
     return next((r["id"] for r in rows if r["name"] == name), None)
 
 
@@ -354,8 +345,7 @@ def _datasource_access_ids(client: SupersetClient, dataset_ids: dict[str, int]) 
     """permission-view id of ``datasource_access`` for each dataset (table name -> id)."""
     perms = client.get_all(
         "/api/v1/security/permissions-resources/",
-        "filters:!((col:permission,opr:rel_o_m,value:"
-        f"{_permission_id(client, 'datasource_access')}))",
+        f"filters:!((col:permission,opr:rel_o_m,value:{_permission_id(client, 'datasource_access')}))",
     )
     out: dict[str, int] = {}
     for table, ds_id in dataset_ids.items():
@@ -396,8 +386,7 @@ def apply_access(
     if base_id is None:
         raise AssetImportError(f"base role {base_name!r} not found; run `superset init`")
     base_perms = {
-        p["id"]
-        for p in client.request("GET", f"/api/v1/security/roles/{base_id}/permissions/")["result"]
+        p["id"] for p in client.request("GET", f"/api/v1/security/roles/{base_id}/permissions/")["result"]
     }
     role_ids: dict[str, int] = {}
     for role in cfg.get("roles", []):
@@ -405,10 +394,7 @@ def apply_access(
         role_ids[role["name"]] = role_id
         perm_ids = sorted(base_perms | set(ds_perm.values()))
         current = {
-            p["id"]
-            for p in client.request("GET", f"/api/v1/security/roles/{role_id}/permissions/")[
-                "result"
-            ]
+            p["id"] for p in client.request("GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]
         }
         if current != set(perm_ids):
             client.request(
@@ -419,9 +405,7 @@ def apply_access(
 
     # RLS: one "Regular" rule per filtered role, over every listed dataset.
     existing = {
-        r["name"]: r
-        for r in client.get_all("/api/v1/rowlevelsecurity/")
-        if r["name"].startswith(RLS_PREFIX)
+        r["name"]: r for r in client.get_all("/api/v1/rowlevelsecurity/") if r["name"].startswith(RLS_PREFIX)
     }
     rls_ids: dict[str, int] = {}
     for role in cfg.get("roles", []):

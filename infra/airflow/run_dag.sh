@@ -44,7 +44,15 @@ airflow dags test "$dag_id" "$date" 2>&1 | tee "$log" || rc=$?
 echo "[airflow] task states for $dag_id $date:"
 run_id="$( (grep "DagRun Finished" "$log"; cat "$log") | grep -oE "run_id=[^ ,]+" | head -n 1 | cut -d= -f2 || true)"
 if [ -n "$run_id" ]; then
-  airflow tasks states-for-dag-run "$dag_id" "$run_id" -o plain 2>/dev/null | awk '{print "  " $0}' || true
+  show_states="$(cat <<'PY'
+import json, sys
+found = [json.loads(line) for line in sys.stdin if line.startswith(("[{", "[]"))]
+for row in sorted(found[-1] if found else [], key=lambda r: r["start_date"] or ""):
+    print("  %-16s %s" % (row["state"] or "none", row["task_id"]))
+PY
+)"
+  airflow tasks states-for-dag-run "$dag_id" "$run_id" -o json 2>/dev/null \
+    | "$AIRFLOW_VENV/bin/python" -c "$show_states" || true
 fi
 if [ "$rc" -ne 0 ]; then
   echo "[airflow] $dag_id $date FAILED (exit $rc); see $log and the task logs under $AIRFLOW_HOME/logs" >&2

@@ -47,7 +47,7 @@ fi
 stamp="$AIRFLOW_HOME/.db-migrated"
 want="$(cat "$AIRFLOW_VENV/.civiclake-stamp") $rev"
 if [ -z "$rev" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[airflow] airflow db migrate (airflow_meta)"
+  echo "[airflow] airflow db migrate (${AIRFLOW_META_DB:-airflow_meta})"
   airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 \
     || { tail -n 30 "$AIRFLOW_HOME/db-migrate.log" >&2; echo "[airflow] db migrate failed; full log: $AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
   rev="$(db_revision)"

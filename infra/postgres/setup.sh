@@ -42,10 +42,20 @@ su postgres -c "psql -qAt -p $PGPORT -v ON_ERROR_STOP=1" <<SQL
 -- createdb: integration tests make throw-away source databases of their own.
 alter role $PGUSER_APP with login createdb password '$CIVICLAKE_PG_PASSWORD';
 SQL
+# Superset encrypts what it stores with SUPERSET_SECRET_KEY: metadata written under
+# another key is unreadable, so a database made for another key is made anew (its
+# content - dashboards, roles, users - is re-created from dashboards/ by the importer).
+key_mark="secret-$(printf '%s' "${SUPERSET_SECRET_KEY:-}" | sha256sum | cut -c1-16)"
+if [ "$(psql_admin "-c \"select shobj_description(oid, 'pg_database') from pg_database where datname='superset_meta'\"")" \
+     != "$key_mark" ] && [ "$(psql_admin "-c \"select 1 from pg_database where datname='superset_meta'\"")" = "1" ]; then
+  echo "[postgres] superset_meta was made under another SUPERSET_SECRET_KEY: re-creating it"
+  psql_admin "-c \"drop database superset_meta with (force)\""
+fi
 for db in civiclake_sources airflow_meta superset_meta; do
   if [ "$(psql_admin "-c \"select 1 from pg_database where datname='$db'\"")" != "1" ]; then
     psql_admin "-c \"create database $db owner $PGUSER_APP encoding 'UTF8' template template0\""
     echo "[postgres] created database $db"
   fi
 done
+psql_admin "-c \"comment on database superset_meta is '$key_mark'\""
 echo "[postgres] ready on 127.0.0.1:$PGPORT (role $PGUSER_APP)"

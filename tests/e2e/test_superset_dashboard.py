@@ -2,16 +2,15 @@
 project's importer, every chart's numbers checked against the DuckDB marts, and
 row-level security checked by logging in as each level.
 
-Marts: CIVICLAKE_MARTS_FILE (default var/marts/civiclake.duckdb); when that file
-does not exist, a small fixture with the same schema is built under
-var/superset/e2e/ and the dashboards are pointed at it.
+Marts: the file published by this session's run of the civiclake_daily DAG
+(tests/e2e/conftest.py), so the dashboards are checked against real pipeline output.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -27,7 +26,6 @@ from dashboards.importer import (
     SupersetClient,
     load_access,
     read_secret,
-    resolve_marts_file,
     run_import,
 )
 
@@ -66,15 +64,6 @@ EXPECTED_SQL = {
 BIG_NUMBER_UUID = "eae18513-22ea-5d48-8b93-b1992bea7af2"
 
 
-def _load_fixture_builder():
-    spec = importlib.util.spec_from_file_location(
-        "superset_marts_fixture", Path(__file__).with_name("superset_marts_fixture.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_marts_fixture
-
-
 def _healthy() -> bool:
     try:
         return requests.get(f"{URL}/health", timeout=5).text.strip() == "OK"
@@ -88,14 +77,10 @@ def _run(*cmd: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
-def marts() -> dict:
-    """The marts file the dashboards read, and whether it is our own fixture."""
-    path = resolve_marts_file()
-    if path.is_file():
-        return {"path": path, "fixture": False}
-    path = ROOT / "var" / "superset" / "e2e" / "civiclake.duckdb"
-    _load_fixture_builder()(path)
-    return {"path": path, "fixture": True}
+def marts(dag_run) -> dict:
+    """The marts file the DAG run of this test session published."""
+    assert dag_run["proc"].returncode == 0, "the civiclake_daily run failed: see test_dags_test_end_to_end"
+    return {"path": dag_run["marts_file"]}
 
 
 @pytest.fixture(scope="session")
@@ -252,9 +237,7 @@ def test_import_is_idempotent(imported, admin, marts):
     assert again.dataset_ids == imported.dataset_ids
     assert again.role_ids == imported.role_ids
     assert again.rls_ids == imported.rls_ids
-    rules = [
-        r for r in admin.get_all("/api/v1/rowlevelsecurity/") if r["name"].startswith(RLS_PREFIX)
-    ]
+    rules = [r for r in admin.get_all("/api/v1/rowlevelsecurity/") if r["name"].startswith(RLS_PREFIX)]
     street_roles = [r for r in load_access()["roles"] if r.get("rls")]
     assert len(rules) == len(street_roles) == 6
     for rule in rules:
@@ -314,18 +297,22 @@ def test_district_leader_sees_everything(imported, make_user, marts):
     assert len(by_street) == 6
 
 
-def test_republished_marts_file_is_seen_at_once(imported, admin, marts):
+def test_republished_marts_file_is_seen_at_once(imported, admin, marts, tmp_path):
     """The pipeline replaces the file atomically; Superset must not keep the old one."""
-    if not marts["fixture"]:
-        pytest.skip("only with the test's own fixture file (never rewrite the real marts)")
-    build = _load_fixture_builder()
     chart_uuid = "4640256a-b0de-5160-84cd-b3d77916a9bf"
     chart_id = imported.chart_ids[chart_uuid]
     before = chart_rows(admin, chart_id)
+    original, changed = tmp_path / "original.duckdb", tmp_path / "changed.duckdb"
+    shutil.copy2(marts["path"], original)
+    shutil.copy2(marts["path"], changed)
+    with duckdb.connect(str(changed)) as con:
+        con.execute(
+            "update mart_cases_by_level_daily set cases_reported = cases_reported + 1000 where level = 'street'"
+        )
     try:
-        build(marts["path"], seed=7)
+        os.replace(changed, marts["path"])
         after = assert_chart_matches(admin, marts["path"], chart_uuid, chart_id)
         assert Counter(after) != Counter(before)
     finally:
-        build(marts["path"])
+        os.replace(original, marts["path"])
     assert Counter(chart_rows(admin, chart_id)) == Counter(before)
