@@ -57,6 +57,11 @@ create table if not exists governance.cases (
     updated_at         timestamp not null
 );
 create index if not exists cases_updated_at on governance.cases (updated_at);
+-- The simulator's own ledger of the days it has written (not part of the real system).
+create table if not exists governance.simulated_days (
+    day          date primary key,
+    rows_written integer not null
+);
 """
 
 _COLUMNS = (
@@ -229,17 +234,15 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     conn.execute(DDL)
 
 
-def _has_cases_reported_on(conn: psycopg.Connection, day: date) -> bool:
-    start = datetime.combine(day, time())
-    query = "select exists (select 1 from governance.cases where reported_at >= %s and reported_at < %s)"
-    return conn.execute(query, (start, start + timedelta(days=1))).fetchone()[0]
+def _simulated_days(conn: psycopg.Connection) -> set[date]:
+    return {row[0] for row in conn.execute("select day from governance.simulated_days").fetchall()}
 
 
 def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
     """Writes ``day`` into the source database, after the ``history_days`` before it.
 
-    A history day that already has cases in the source is left alone (it was simulated
-    before); ``day`` itself is always written. An empty source first gets the backlog of
+    A history day the simulator has written before (its ledger says so) is left alone;
+    ``day`` itself is always written. An empty source first gets the backlog of
     cases reported in the ``LIFECYCLE_DAYS`` before its first day, as a live system would
     have. Returns the rows written for ``day``.
     """
@@ -248,15 +251,21 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
     plans_cache: dict[date, list[CasePlan]] = {}
     with psycopg.connect(settings.pg_conninfo(), autocommit=False) as conn:
         ensure_schema(conn)
-        empty = not conn.execute("select exists (select 1 from governance.cases)").fetchone()[0]
+        done = _simulated_days(conn)
+        empty = not done
         for offset in range(history_days, -1, -1):
             current = day - timedelta(days=offset)
-            if offset > 0 and _has_cases_reported_on(conn, current):
+            if offset > 0 and current in done:
                 continue
             rows = list(rows_changed_on(current, settings, geography, plans_cache, backlog=empty))
             empty = False
             with conn.cursor() as cur:
                 cur.executemany(_UPSERT, rows)
+                cur.execute(
+                    "insert into governance.simulated_days values (%s, %s) "
+                    "on conflict (day) do update set rows_written = excluded.rows_written",
+                    (current, len(rows)),
+                )
             conn.commit()
             log.info("simulated governance cases for %s: %d rows created or changed", current, len(rows))
             if current == day:

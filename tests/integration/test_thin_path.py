@@ -80,6 +80,12 @@ def test_initial_load_takes_every_source_row(spark, settings, first_day):
 
 def test_rerunning_the_same_date_changes_nothing(spark, settings, first_day):
     _, before = first_day
+    in_source = source_count(settings, "true")
+    simulate_day(D, settings, history_days=settings.sim_history_days)
+    assert source_count(settings, "true") == in_source
+    with psycopg.connect(settings.pg_conninfo()) as conn:
+        ledger = [r[0] for r in conn.execute("select day from governance.simulated_days order by day")]
+    assert ledger == [D - timedelta(days=k) for k in (3, 2, 1, 0)]
     bronze_before = spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).count()
     again = ingest_governance.run(spark, settings, D)
     assert not again.extracted
