@@ -116,7 +116,10 @@ def civiclake_daily():
         retries=0,
     )
     train = _cli_task(
-        "classifier_train", "classifier", "train", doc="Train the baseline case classifier on silver history."
+        "classifier_train",
+        "classifier",
+        "train",
+        doc="Train the case classifier on the silver cases before the logical date.",
     )
     score = _cli_task(
         "classifier_score",

@@ -7,5 +7,6 @@ cd "$root"
 # shellcheck disable=SC1091
 source var/secrets.env
 bash infra/postgres/setup.sh >/dev/null
-.venvs/core/bin/ruff check civiclake spark_jobs models quality dashboards dags tests
+.venvs/core/bin/ruff check civiclake spark_jobs models quality dashboards dags tests bench
+.venvs/core/bin/ruff format --check civiclake spark_jobs models quality dashboards dags tests bench
 exec .venvs/core/bin/pytest tests "$@"

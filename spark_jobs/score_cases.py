@@ -48,7 +48,8 @@ def _scorer(model_dir: str, version: str, threshold: float, batch_date: date):
             out["confidence"] = confidence.astype(float)
             out["decision"] = ["auto" if c >= threshold else "review" for c in confidence]
             out["routed_department"] = [
-                departments.get(p) if d == "auto" else None for p, d in zip(predicted, out["decision"], strict=True)
+                departments.get(p) if d == "auto" else None
+                for p, d in zip(predicted, out["decision"], strict=True)
             ]
             out["model_version"] = version
             out["batch_date"] = batch_date

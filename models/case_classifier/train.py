@@ -8,16 +8,32 @@ type that skops does not trust by default, so a model file cannot run foreign co
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
-from sklearn.metrics import accuracy_score, f1_score, precision_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    precision_score,
+)
 from sklearn.model_selection import train_test_split
 
-from models.case_classifier.pipeline import build_pipeline
+from models.case_classifier.pipeline import (
+    BASELINE_MODEL,
+    CALIBRATION_FOLDS,
+    DEFAULT_MODEL,
+    MODELS,
+    build_pipeline,
+)
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -39,6 +55,27 @@ class ModelCard:
     per_class_f1: dict[str, float]
     data_description: str = ""
     extra: dict = field(default_factory=dict)
+    # Cards written before these fields existed load with these defaults.
+    model: str = BASELINE_MODEL
+    seed: int | None = None
+    train_seconds: float | None = None
+    per_class_precision: dict[str, float] = field(default_factory=dict)
+    per_class_recall: dict[str, float] = field(default_factory=dict)
+    per_class_support: dict[str, int] = field(default_factory=dict)
+    # Rows: true class, columns: predicted class, both in the order of ``classes`` (test split).
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    # Labels left out of training because they had too few rows for a stratified split.
+    dropped_classes: dict[str, int] = field(default_factory=dict)
+    # Another model fitted and evaluated on exactly the same split, for comparison.
+    comparison: dict | None = None
+    notes: str = ""
+
+
+class TrainingDataError(ValueError):
+    """The labelled data cannot train a classifier (missing columns, too few rows or classes)."""
+
+
+MIN_ROWS_PER_CLASS = 7  # enough for every class to reach all three parts of a 70/15/15 split
 
 
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target_precision: float) -> float:
@@ -66,6 +103,102 @@ def coverage_and_precision(
     return coverage, precision
 
 
+@dataclass
+class Split:
+    x_train: pd.Series
+    x_val: pd.Series
+    x_test: pd.Series
+    y_train: pd.Series
+    y_val: pd.Series
+    y_test: pd.Series
+    dropped_classes: dict[str, int]
+
+
+def labelled_rows(frame: pd.DataFrame, text_column: str, label_column: str) -> tuple[pd.Series, pd.Series]:
+    """Texts and labels as strings, without rows whose text or label is missing or blank."""
+    missing = [c for c in (text_column, label_column) if c not in frame.columns]
+    if missing:
+        raise TrainingDataError(
+            f"column(s) {missing} not in the training data; its columns are {list(frame.columns)}"
+        )
+    data = frame[[text_column, label_column]].dropna()
+    texts, labels = data[text_column].astype(str), data[label_column].astype(str).str.strip()
+    keep = (texts.str.strip() != "") & (labels != "")
+    return texts[keep], labels[keep]
+
+
+def split(frame: pd.DataFrame, text_column: str, label_column: str, seed: int) -> Split:
+    """The stratified 70/15/15 train/validation/test split every model of a comparison shares."""
+    texts, labels = labelled_rows(frame, text_column, label_column)
+    counts = labels.value_counts()
+    small = {str(k): int(v) for k, v in counts[counts < MIN_ROWS_PER_CLASS].items()}
+    if small:
+        log.warning(
+            "labels with fewer than %d rows are left out of training (their cases go to review): %s",
+            MIN_ROWS_PER_CLASS,
+            small,
+        )
+        keep = ~labels.isin(small)
+        texts, labels = texts[keep], labels[keep]
+    if labels.nunique() < 2:
+        raise TrainingDataError(
+            f"need at least 2 labels with {MIN_ROWS_PER_CLASS}+ rows each in column {label_column!r}, "
+            f"found {labels.nunique()} ({len(labels)} usable rows; labels left out: {small or 'none'})"
+        )
+    try:
+        x_train, x_rest, y_train, y_rest = train_test_split(
+            texts, labels, test_size=0.3, random_state=seed, stratify=labels
+        )
+        x_val, x_test, y_val, y_test = train_test_split(
+            x_rest, y_rest, test_size=0.5, random_state=seed, stratify=y_rest
+        )
+    except ValueError as error:
+        raise TrainingDataError(
+            f"cannot split {len(labels)} rows of {labels.nunique()} labels into stratified "
+            f"70/15/15 parts ({error}); label counts: {counts.to_dict()}"
+        ) from None
+    return Split(x_train, x_val, x_test, y_train, y_val, y_test, small)
+
+
+def fit(x_train: pd.Series, y_train: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0):
+    """The named pipeline fitted on the training part (calibration folds fitted to small classes)."""
+    folds = int(min(CALIBRATION_FOLDS, y_train.value_counts().min()))
+    return build_pipeline(seed, model=model, calibration_folds=max(folds, 2)).fit(x_train, y_train)
+
+
+def evaluate(pipeline, parts: Split, target_precision: float) -> dict:
+    """Threshold chosen on validation, every metric on test."""
+
+    def confidence_and_correct(x, y):
+        proba = pipeline.predict_proba(x)
+        predicted = pipeline.classes_[proba.argmax(axis=1)]
+        return proba.max(axis=1), predicted == y.to_numpy(), predicted
+
+    val_conf, val_correct, _ = confidence_and_correct(parts.x_val, parts.y_val)
+    threshold = choose_threshold(val_conf, val_correct, target_precision)
+    test_conf, test_correct, test_pred = confidence_and_correct(parts.x_test, parts.y_test)
+    coverage, precision = coverage_and_precision(test_conf, test_correct, threshold)
+    classes = [str(c) for c in pipeline.classes_]
+    y_test = parts.y_test
+    p, r, f, support = precision_recall_fscore_support(y_test, test_pred, labels=classes, zero_division=0)
+    return {
+        "threshold": threshold,
+        "classes": classes,
+        "metrics": {
+            "accuracy": float(accuracy_score(y_test, test_pred)),
+            "macro_f1": float(f1_score(y_test, test_pred, average="macro")),
+            "coverage_at_threshold": coverage,
+            "precision_at_threshold": precision,
+            "macro_precision": float(precision_score(y_test, test_pred, average="macro", zero_division=0)),
+        },
+        "per_class_f1": {c: float(v) for c, v in zip(classes, f, strict=True)},
+        "per_class_precision": {c: float(v) for c, v in zip(classes, p, strict=True)},
+        "per_class_recall": {c: float(v) for c, v in zip(classes, r, strict=True)},
+        "per_class_support": {c: int(v) for c, v in zip(classes, support, strict=True)},
+        "confusion_matrix": confusion_matrix(y_test, test_pred, labels=classes).tolist(),
+    }
+
+
 def train(
     frame: pd.DataFrame,
     text_column: str,
@@ -76,51 +209,58 @@ def train(
     seed: int = 20261126,
     target_precision: float = 0.97,
     data_description: str = "",
+    model: str = DEFAULT_MODEL,
+    compare_with: str | None = None,
+    notes: str = "",
 ):
-    """Fits on a stratified 70/15/15 split; the threshold is chosen on validation, reported on test."""
-    data = frame[[text_column, label_column]].dropna()
-    data = data[data[text_column].astype(str).str.strip() != ""]
-    texts, labels = data[text_column].astype(str), data[label_column].astype(str)
-    x_train, x_rest, y_train, y_rest = train_test_split(
-        texts, labels, test_size=0.3, random_state=seed, stratify=labels
-    )
-    x_val, x_test, y_val, y_test = train_test_split(
-        x_rest, y_rest, test_size=0.5, random_state=seed, stratify=y_rest
-    )
-    pipeline = build_pipeline(seed).fit(x_train, y_train)
+    """Fits on a stratified 70/15/15 split; the threshold is chosen on validation, reported on test.
 
-    def confidence_and_correct(x, y):
-        proba = pipeline.predict_proba(x)
-        predicted = pipeline.classes_[proba.argmax(axis=1)]
-        return proba.max(axis=1), predicted == y.to_numpy(), predicted
-
-    val_conf, val_correct, _ = confidence_and_correct(x_val, y_val)
-    threshold = choose_threshold(val_conf, val_correct, target_precision)
-    test_conf, test_correct, test_pred = confidence_and_correct(x_test, y_test)
-    coverage, precision = coverage_and_precision(test_conf, test_correct, threshold)
-    classes = [str(c) for c in pipeline.classes_]
+    ``compare_with`` names a second model (e.g. the baseline) fitted and evaluated on the
+    same split; its numbers go into the card's ``comparison``. The returned pipeline is
+    always the ``model`` one.
+    """
+    parts = split(frame, text_column, label_column, seed)
+    started = time.perf_counter()
+    pipeline = fit(parts.x_train, parts.y_train, model=model, seed=seed)
+    seconds = time.perf_counter() - started
+    result = evaluate(pipeline, parts, target_precision)
+    comparison = None
+    if compare_with is not None:
+        started = time.perf_counter()
+        other = fit(parts.x_train, parts.y_train, model=compare_with, seed=seed)
+        other_seconds = time.perf_counter() - started
+        other_result = evaluate(other, parts, target_precision)
+        comparison = {
+            "model": compare_with,
+            "train_seconds": round(other_seconds, 2),
+            "threshold": other_result["threshold"],
+            "metrics": other_result["metrics"],
+            "per_class_f1": other_result["per_class_f1"],
+        }
     card = ModelCard(
         name=name,
         version=version,
         text_column=text_column,
         label_column=label_column,
-        training_rows=len(x_train),
-        validation_rows=len(x_val),
-        test_rows=len(x_test),
-        classes=classes,
+        training_rows=len(parts.x_train),
+        validation_rows=len(parts.x_val),
+        test_rows=len(parts.x_test),
+        classes=result["classes"],
         target_precision=target_precision,
-        threshold=threshold,
-        metrics={
-            "accuracy": float(accuracy_score(y_test, test_pred)),
-            "macro_f1": float(f1_score(y_test, test_pred, average="macro")),
-            "coverage_at_threshold": coverage,
-            "precision_at_threshold": precision,
-            "macro_precision": float(precision_score(y_test, test_pred, average="macro", zero_division=0)),
-        },
-        per_class_f1={
-            c: float(f) for c, f in zip(classes, f1_score(y_test, test_pred, average=None, labels=classes), strict=True)
-        },
+        threshold=result["threshold"],
+        metrics=result["metrics"],
+        per_class_f1=result["per_class_f1"],
         data_description=data_description,
+        model=model,
+        seed=seed,
+        train_seconds=round(seconds, 2),
+        per_class_precision=result["per_class_precision"],
+        per_class_recall=result["per_class_recall"],
+        per_class_support=result["per_class_support"],
+        confusion_matrix=result["confusion_matrix"],
+        dropped_classes=parts.dropped_classes,
+        comparison=comparison,
+        notes=notes,
     )
     return pipeline, card
 
@@ -139,32 +279,62 @@ class UntrustedModelError(RuntimeError):
     pass
 
 
+# Types a case classifier holds that skops does not trust by default: private
+# scikit-learn classes of CalibratedClassifierCV (the fitted classifier per fold and its
+# sigmoid, plain data holders) and this package's vectorizer. Any other type is refused.
+KNOWN_SKLEARN_TYPES = frozenset(
+    {
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        # This package's own TfidfVectorizer with a compact vocabulary (pipeline.py).
+        "models.case_classifier.pipeline.CompactTfidfVectorizer",
+    }
+)
+
+
 def load(directory: Path):
     """The pipeline and card of a model directory, refusing files with unexpected types."""
+    directory = Path(directory)
     path = directory / MODEL_FILE
     if not path.exists():
         raise FileNotFoundError(f"no model file {path}: train a model first (civiclake classifier train)")
-    # A fitted pipeline holds only scikit-learn, NumPy and SciPy types, which skops trusts
-    # by default; anything else in the file is refused, never executed.
-    untrusted = sio.get_untrusted_types(file=path)
+    # A fitted pipeline holds scikit-learn, NumPy and SciPy types: those skops trusts by
+    # default plus KNOWN_SKLEARN_TYPES. Anything else in the file is refused, never executed.
+    found = set(sio.get_untrusted_types(file=path))
+    untrusted = found - KNOWN_SKLEARN_TYPES
     if untrusted:
         raise UntrustedModelError(f"{path} holds types a case classifier never has: {sorted(untrusted)}")
-    pipeline = sio.load(path)
+    pipeline = sio.load(path, trusted=sorted(found))
     card = ModelCard(**json.loads((directory / CARD_FILE).read_text(encoding="utf-8")))
     return pipeline, card
 
 
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
 def render_card(card: ModelCard) -> str:
     m = card.metrics
+    classes = card.classes
     lines = [
         f"# Model card: {card.name} {card.version}",
         "",
-        f"Character n-gram TF-IDF + logistic regression; text column `{card.text_column}`, "
-        f"label column `{card.label_column}`.",
+        f"Model `{card.model}`: {MODELS.get(card.model, card.model)}.",
+        f"Text column `{card.text_column}`, label column `{card.label_column}`.",
         "",
         f"Data: {card.data_description or 'not described'}",
-        f"Split (stratified, fixed seed): {card.training_rows} train / {card.validation_rows} "
-        f"validation / {card.test_rows} test.",
+        f"Split (stratified, seed {card.seed if card.seed is not None else 'not recorded'}): "
+        f"{card.training_rows} train / {card.validation_rows} validation / {card.test_rows} test.",
+    ]
+    if card.dropped_classes:
+        lines.append(f"Labels left out (too few rows, their cases go to review): {card.dropped_classes}")
+    if card.train_seconds is not None:
+        lines.append(f"Training time: {card.train_seconds:.1f} s.")
+    lines += [
+        "",
+        "The confidence threshold is chosen on the validation split so that the cases at or above "
+        f"it are right at least {card.target_precision:.0%} of the time; every number below is "
+        "measured on the test split, which played no part in training or in the threshold.",
         "",
         "| metric (test split) | value |",
         "| --- | --- |",
@@ -174,10 +344,48 @@ def render_card(card: ModelCard) -> str:
         f"| {card.threshold:.4f} |",
         f"| share dispatched automatically at that threshold (coverage) | {m['coverage_at_threshold']:.4f} |",
         f"| precision of the automatically dispatched | {m['precision_at_threshold']:.4f} |",
-        "",
-        "| class | F1 |",
-        "| --- | --- |",
-        *[f"| {c} | {f:.4f} |" for c, f in sorted(card.per_class_f1.items())],
-        "",
     ]
+    if card.comparison:
+        c = card.comparison
+        cm = c["metrics"]
+        lines += [
+            "",
+            f"## Compared on the same split with `{c['model']}`",
+            "",
+            "| model | accuracy | macro F1 | coverage at threshold | precision at threshold | train s |",
+            "| --- | --- | --- | --- | --- | --- |",
+            f"| `{card.model}` (this model) | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+            f"{_pct(m['coverage_at_threshold'])} | {m['precision_at_threshold']:.4f} | "
+            f"{card.train_seconds if card.train_seconds is not None else ''} |",
+            f"| `{c['model']}` | {cm['accuracy']:.4f} | {cm['macro_f1']:.4f} | "
+            f"{_pct(cm['coverage_at_threshold'])} | {cm['precision_at_threshold']:.4f} | {c['train_seconds']} |",
+        ]
+    lines += [
+        "",
+        "## Per class (test split)",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for c in classes:
+        lines.append(
+            f"| {c} | {card.per_class_precision.get(c, float('nan')):.4f} | "
+            f"{card.per_class_recall.get(c, float('nan')):.4f} | {card.per_class_f1.get(c, float('nan')):.4f} | "
+            f"{card.per_class_support.get(c, '')} |"
+        )
+    if card.confusion_matrix:
+        lines += [
+            "",
+            "## Confusion matrix (test split; rows: true class, columns: predicted)",
+            "",
+            "| true ↓ predicted → | " + " | ".join(classes) + " |",
+            "| --- |" + " --- |" * len(classes),
+            *[
+                f"| {c} | " + " | ".join(str(v) for v in row) + " |"
+                for c, row in zip(classes, card.confusion_matrix, strict=True)
+            ],
+        ]
+    if card.notes:
+        lines += ["", "## Notes", "", card.notes]
+    lines.append("")
     return "\n".join(lines)

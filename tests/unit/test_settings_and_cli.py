@@ -35,6 +35,7 @@ COMMANDS = [
     ["classifier"],
     ["classifier", "train"],
     ["classifier", "score"],
+    ["classifier", "predict"],
     ["marts"],
     ["marts", "prepare"],
     ["marts", "build"],
