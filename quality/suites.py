@@ -11,31 +11,7 @@ from great_expectations import expectations as gxe
 
 from civiclake.catalogue import CASE_STATUSES, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
-
-GOVERNANCE_CASES_COLUMNS = [
-    "case_id",
-    "channel",
-    "category",
-    "department",
-    "description",
-    "district_code",
-    "street_code",
-    "community_code",
-    "grid_code",
-    "lon",
-    "lat",
-    "reporter_name_token",
-    "reporter_phone_token",
-    "reporter_id_token",
-    "reporter_id_valid",
-    "reported_at",
-    "dispatched_at",
-    "closed_at",
-    "status",
-    "satisfaction",
-    "updated_at",
-    "batch_date",
-]
+from civiclake.tables import GOVERNANCE_CASES_COLUMNS
 
 
 def governance_cases() -> gx.ExpectationSuite:
@@ -45,7 +21,7 @@ def governance_cases() -> gx.ExpectationSuite:
         name="silver.governance_cases",
         expectations=[
             # Exactly these columns: a raw personal-data column appearing here is a failure.
-            gxe.ExpectTableColumnsToMatchSet(column_set=GOVERNANCE_CASES_COLUMNS, exact_match=True),
+            gxe.ExpectTableColumnsToMatchSet(column_set=list(GOVERNANCE_CASES_COLUMNS), exact_match=True),
             gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
             gxe.ExpectColumnValuesToBeUnique(column="case_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="reported_at"),

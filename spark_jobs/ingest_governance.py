@@ -21,6 +21,7 @@ from civiclake.catalogue import CATEGORY_CODES
 from civiclake.geography import load_geography
 from civiclake.pii import is_valid_id_number, tokenise
 from civiclake.settings import Settings
+from civiclake.tables import GOVERNANCE_CASES_COLUMNS
 from spark_jobs import load_reference
 
 log = logging.getLogger(__name__)
@@ -171,30 +172,7 @@ def run(spark, settings: Settings, logical_date: date) -> IngestResult:
     latest = (
         good.where("_version_rank = 1")
         .withColumn("district_code", F.lit(load_geography().district.code))
-        .select(
-            "case_id",
-            "channel",
-            "category",
-            "department",
-            "description",
-            "district_code",
-            "street_code",
-            "community_code",
-            "grid_code",
-            "lon",
-            "lat",
-            "reporter_name_token",
-            "reporter_phone_token",
-            "reporter_id_token",
-            "reporter_id_valid",
-            "reported_at",
-            "dispatched_at",
-            "closed_at",
-            "status",
-            "satisfaction",
-            "updated_at",
-            "batch_date",
-        )
+        .select(*GOVERNANCE_CASES_COLUMNS)
     )
     silver_rows = latest.count()
     duplicates = source_rows - quarantined - silver_rows
