@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     sim_cases_per_day: int = 600
     # Days of history a source system is given before the first simulated day.
     sim_history_days: int = 30
+    # Share of the district's full size that registries and exports simulate:
+    # 1.0 is Longhua at scale (about 2.5 million residents, ~1 million cases a year).
+    sim_scale: float = 0.01
 
     # Jurisdiction whose boundary checks apply to incoming coordinates.
     jurisdiction: str = "longhua"
