@@ -35,3 +35,4 @@ lint:
 stop:
 	-bash infra/superset/stop.sh
 	-bash infra/airflow/stop.sh
+	-bash infra/open311/stop.sh

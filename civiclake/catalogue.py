@@ -40,4 +40,16 @@ CHANNEL_NAMES = {
     "mini_program": "i龙华小程序",
     "grid_patrol": "网格员巡查",
 }
-CASE_STATUSES = ("created", "dispatched", "accepted", "handled", "fed_back", "closed")
+# A case's status is the type of its latest lifecycle event.
+CASE_EVENT_TYPES = (
+    "created",
+    "dispatched",
+    "transferred",
+    "accepted",
+    "handled",
+    "returned",
+    "fed_back",
+    "closed",
+    "reopened",
+)
+CASE_STATUSES = CASE_EVENT_TYPES

@@ -134,6 +134,17 @@ def classifier_train(
     encoding: str = typer.Option(
         None, "--encoding", help="File mode: CSV encoding [default: UTF-8, else GBK]."
     ),
+    metadata_columns: str = typer.Option(
+        None,
+        "--metadata-columns",
+        help="File mode: comma-separated columns read beside the text as categories (e.g. channel,street).",
+    ),
+    max_age_days: int = typer.Option(
+        None,
+        "--max-age-days",
+        help="Platform mode: keep the registered model if one was trained fewer than this many days "
+        "before --date (the daily run only trains when the weekly model is missing or stale).",
+    ),
 ) -> None:
     """Train the case classifier: on silver history up to --date (registered), or on your own --input file."""
     if (day is None) == (input_file is None):
@@ -151,6 +162,7 @@ def classifier_train(
             "--seed": seed,
             "--model": model,
             "--encoding": encoding,
+            "--metadata-columns": metadata_columns,
         }
         given = [name for name, value in file_only.items() if value is not None]
         if compare_baseline:
@@ -162,7 +174,16 @@ def classifier_train(
             )
         from spark_jobs import train_classifier as job
 
-        card = job.run(_spark(f"train_classifier_{day}"), get_settings(), _date(day))
+        spark = _spark(f"train_classifier_{day}")
+        logical_date = _date(day)
+        if max_age_days is not None:
+            latest = job.latest_registered(spark, get_settings(), logical_date)
+            if latest is not None:
+                trained_before = job.version_date(latest[0])
+                if (logical_date - trained_before).days < max_age_days:
+                    console.print(f"keeping model {latest[0]} (trained before {trained_before})")
+                    return
+        card = job.run(spark, get_settings(), logical_date)
         console.print(f"{card.name} {card.version}: threshold {card.threshold:.3f}, metrics {card.metrics}")
         return
 
@@ -192,6 +213,7 @@ def classifier_train(
             model=model,
             compare_with=BASELINE_MODEL if compare_baseline and model != BASELINE_MODEL else None,
             encoding=encoding,
+            metadata_columns=tuple(c.strip() for c in (metadata_columns or "").split(",") if c.strip()),
         )
     except ClassifierFileError as error:
         console.print(f"[red]{error}[/red]")
@@ -242,11 +264,106 @@ def classifier_predict(
 
 @classifier_app.command("score")
 def classifier_score(day: str = DateOption) -> None:
-    """Score the cases reported on --date and decide automatic dispatch or review."""
+    """Score the cases reported on --date and dispatch them: routed by the rules, review queue or duplicate."""
+    from civiclake.dispatch.rules import RoutingRulesError
     from spark_jobs import score_cases as job
 
-    result = job.run(_spark(f"score_cases_{day}"), get_settings(), _date(day))
+    try:
+        result = job.run(_spark(f"score_cases_{day}"), get_settings(), _date(day))
+    except RoutingRulesError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     console.print_json(json.dumps(result))
+
+
+# --- dispatch: routing rules and the review queue's decisions -------------------------------
+dispatch_app = typer.Typer(
+    help="Case dispatch: check routing rules, record reviewers' decisions.", no_args_is_help=True
+)
+app.add_typer(dispatch_app, name="dispatch")
+
+
+@dispatch_app.command("check-rules")
+def dispatch_check_rules(
+    rules: str = typer.Option(None, "--rules", help="A routing rules YAML file [default: the shipped one]."),
+) -> None:
+    """Validate a routing rules file and compare it with the catalogue's default departments."""
+    from civiclake.dispatch.rules import RoutingRulesError, catalogue_conflicts, load_rules
+
+    try:
+        rule_set = load_rules(rules)
+    except RoutingRulesError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    conflicts = catalogue_conflicts(rule_set)
+    for conflict in conflicts:
+        console.print(f"[yellow]differs from the catalogue: {conflict}[/yellow]")
+    console.print(f"{rule_set.source}: {len(rule_set.rules)} rules, valid; last is the catch-all")
+
+
+@dispatch_app.command("review")
+def dispatch_review(
+    case_id: str = typer.Option(..., "--case-id", help="The case decided."),
+    category: str = typer.Option(..., "--category", help="The category the reviewer chose (a code)."),
+    reviewer: str = typer.Option(..., "--reviewer", help="Who decided (stored only as a keyed token)."),
+    reviewed_at: str = typer.Option(
+        None, "--reviewed-at", help="When, local time YYYY-MM-DDTHH:MM[:SS] [default: now]."
+    ),
+    department: str = typer.Option(
+        None, "--department", help="A department chosen by the reviewer [default: the routing rules']."
+    ),
+) -> None:
+    """Record one reviewer's decision on a case of the review queue (a label for training)."""
+    from datetime import datetime
+
+    from civiclake.dispatch.corrections import CorrectionError, record_one
+
+    # The moment of a person's decision is an input, taken here at the edge when not given.
+    when = reviewed_at or datetime.now().replace(microsecond=0).isoformat()
+    try:
+        record_one(get_settings(), case_id, category, when, reviewer, department)
+    except CorrectionError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"case {case_id}: corrected to {category} ({when}); the next scoring run routes it again")
+
+
+@dispatch_app.command("corrections")
+def dispatch_corrections(
+    input_file: str = typer.Option(
+        ...,
+        "--input",
+        help="UTF-8 CSV with case_id, corrected_category, reviewed_at, reviewer [, corrected_department].",
+    ),
+) -> None:
+    """Record reviewers' decisions in bulk; bad rows are reported (file line, field) and the good ones kept."""
+    from pathlib import Path
+
+    from civiclake.dispatch.corrections import CorrectionError, record_file
+
+    try:
+        outcome = record_file(get_settings(), Path(input_file))
+    except CorrectionError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    for message in outcome.errors:
+        console.print(f"[red]{message}[/red]")
+    console.print(
+        f"{input_file}: {outcome.written} corrections recorded, {len(outcome.errors)} rows rejected"
+    )
+    if outcome.errors:
+        raise typer.Exit(1)
+
+
+@dispatch_app.command("simulate-reviews")
+def dispatch_simulate_reviews(day: str = DateOption) -> None:
+    """Demo: the simulated reviewers decide the review queue of --date (the simulator's true category)."""
+    from civiclake.dispatch.simulated_review import simulate_reviews
+
+    console.print_json(json.dumps(simulate_reviews(get_settings(), _date(day))))
+
+
+# --- end of dispatch ---------------------------------------------------------------------------
 
 
 @marts_app.command("prepare")
@@ -328,6 +445,273 @@ def summary(
             f"[b]{d['area_name']}[/b]", d["area_code"], str(d["cases_reported"]), str(d["cases_closed"])
         )
     out.print(streets)
+
+
+# --- file-export sources: party building (党建) and people services (民生服务) ---------------
+FILE_SOURCES = ("party", "services")
+FileSourceArgument = typer.Argument(..., help="party (党建) or services (民生服务).")
+
+
+def _file_source(source: str) -> str:
+    if source not in FILE_SOURCES:
+        raise typer.BadParameter(f"choose one of {', '.join(FILE_SOURCES)}, got {source!r}")
+    return source
+
+
+@simulate_app.command("party")
+def simulate_party(day: str = DateOption) -> None:
+    """One day of party-building exports (Excel, GBK/UTF-8 CSV) into the landing folder."""
+    from civiclake.sources.party_sim import simulate_day
+
+    written = simulate_day(_date(day), get_settings())
+    console.print(f"party exports for {day}: {sum(written.values())} rows in {len(written)} files")
+
+
+@simulate_app.command("services")
+def simulate_services(day: str = DateOption) -> None:
+    """One day of people-services exports (care visits, welfare coupons, service requests)."""
+    from civiclake.sources.services_sim import simulate_day
+
+    written = simulate_day(_date(day), get_settings())
+    console.print(f"services exports for {day}: {sum(written.values())} rows in {len(written)} files")
+
+
+def _ingest_files(source: str, day: str) -> None:
+    from importlib import import_module
+
+    job = import_module(f"spark_jobs.ingest_{source}")
+    try:
+        result = job.run(_spark(f"ingest_{source}_{day}"), get_settings(), _date(day))
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps([t.summary() for t in result.tables], ensure_ascii=False, indent=2))
+    for error in result.failed_files:
+        console.print(f"[red]file not loaded: {error}[/red]")
+    if result.failed_files:
+        console.print(f"[red]{len(result.failed_files)} file(s) not loaded; the other files were[/red]")
+        raise typer.Exit(1)
+
+
+@ingest_app.command("party")
+def ingest_party(day: str = DateOption) -> None:
+    """Party-building exports of --date → bronze → MERGE into silver (exit 1 when a file fails)."""
+    _ingest_files("party", day)
+
+
+@ingest_app.command("services")
+def ingest_services(day: str = DateOption) -> None:
+    """People-services exports of --date → bronze → MERGE into silver (exit 1 when a file fails)."""
+    _ingest_files("services", day)
+
+
+@quality_app.command("files")
+def quality_files(source: str = FileSourceArgument, day: str = DateOption) -> None:
+    """Validate the silver tables of a file-export source (party or services)."""
+    from quality.gate import QualityGateError, enforce
+    from quality.suites import FILE_EXPORT_SUITES
+
+    _date(day)
+    settings = get_settings()
+    spark = _spark(f"quality_{_file_source(source)}_{day}")
+    failed = False
+    for table, make_suite in FILE_EXPORT_SUITES[source].items():
+        df = spark.read.format("delta").load(settings.table_path("silver", table))
+        try:
+            report = enforce(df, make_suite())
+        except QualityGateError as error:
+            console.print(f"[red]{error}[/red]")
+            failed = True
+            continue
+        console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
+    if failed:
+        raise typer.Exit(1)
+
+
+# --- end of file-export sources ----------------------------------------------------------------
+
+
+# --- basic-resource registries and city management ---------------------------------------
+
+
+@simulate_app.command("resources")
+def simulate_resources(day: str = DateOption) -> None:
+    """The registries' full extracts of --date (Parquet + manifest under var/sources/resources)."""
+    from civiclake.sources.resources_sim import simulate_day
+
+    counts = simulate_day(_date(day), get_settings())
+    console.print(f"registry extracts of {day}: {counts}")
+
+
+@simulate_app.command("city")
+def simulate_city(
+    day: str = DateOption,
+    history_days: int = typer.Option(
+        None,
+        help="Days before --date to simulate first when the source lacks them [default: CIVICLAKE_SIM_HISTORY_DAYS].",
+    ),
+) -> None:
+    """One day of city-management cases, manhole covers and repairs into PostgreSQL."""
+    from civiclake.sources.city_sim import simulate_day
+
+    settings = get_settings()
+    history = settings.sim_history_days if history_days is None else history_days
+    counts = simulate_day(_date(day), settings, history_days=history)
+    console.print(f"city source: rows created or changed on {day}: {counts}")
+
+
+@ingest_app.command("resources")
+def ingest_resources(day: str = DateOption) -> None:
+    """Registry extracts → bronze → SCD2 history in silver."""
+    from civiclake.sources.resources_sim import SnapshotMissingError
+    from spark_jobs import ingest_resources as job
+
+    try:
+        results = job.run(_spark(f"ingest_resources_{day}"), get_settings(), _date(day))
+    except (SnapshotMissingError, job.ExtractIncompleteError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print_json(json.dumps([r.__dict__ for r in results]))
+
+
+@ingest_app.command("city")
+def ingest_city(day: str = DateOption) -> None:
+    """City management: watermark extraction with lookback → bronze → MERGE into silver."""
+    from spark_jobs import ingest_city as job
+
+    results = job.run(_spark(f"ingest_city_{day}"), get_settings(), _date(day))
+    console.print_json(json.dumps([r.__dict__ for r in results]))
+
+
+def _quality_gate(day: str, family: str) -> None:
+    from quality.gate import QualityGateError, validate
+    from quality.suites import CITY_SUITES, RESOURCE_SUITES
+
+    _date(day)
+    settings = get_settings()
+    spark = _spark(f"quality_{family}_{day}")
+    failed = False
+    for table, make_suite in (RESOURCE_SUITES if family == "resources" else CITY_SUITES).items():
+        report = validate(spark.read.format("delta").load(settings.table_path("silver", table)), make_suite())
+        if report.success:
+            console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
+        else:
+            failed = True
+            console.print(f"[red]{QualityGateError(report)}[/red]")
+    if failed:
+        raise typer.Exit(1)
+
+
+@quality_app.command("resources")
+def quality_resources(day: str = DateOption) -> None:
+    """Validate the silver registry tables (SCD2); exits non-zero when an expectation fails."""
+    _quality_gate(day, "resources")
+
+
+@quality_app.command("city")
+def quality_city(day: str = DateOption) -> None:
+    """Validate the silver city-management tables; exits non-zero when an expectation fails."""
+    _quality_gate(day, "city")
+
+
+# --- Open311 GeoReport v2 source: simulator server, ingest and its quality gate ------------
+serve_app = typer.Typer(help="Serve simulated source systems (for the demo and tests).", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.command("open311")
+def serve_open311(
+    dataset: str = typer.Option("longhua", "--dataset", help="longhua (simulated i龙华 channel) or nyc311."),
+    port: int = typer.Option(8311, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    day: str = typer.Option(
+        None, "--date", help="longhua: the last simulated day YYYY-MM-DD (required for longhua)."
+    ),
+    days: int = typer.Option(7, "--days", help="longhua: days of requests up to --date."),
+    nyc311_dir: str = typer.Option(
+        None, "--nyc311-dir", help="nyc311: folder of NYC 311 CSV files (default: ../shared/data/nyc311)."
+    ),
+) -> None:
+    """Run an Open311 GeoReport v2 API at http://HOST:PORT/open311/v2/ until stopped."""
+    import uvicorn
+
+    from civiclake.sources.nyc311 import Nyc311DataMissingError
+    from civiclake.sources.open311_server import create_app, make_dataset
+
+    if dataset not in ("longhua", "nyc311"):
+        raise typer.BadParameter(f"choose longhua or nyc311, got {dataset!r}", param_hint="'--dataset'")
+    if dataset == "longhua" and day is None:
+        raise typer.BadParameter(
+            "the longhua dataset needs --date (its last simulated day)", param_hint="'--date'"
+        )
+    try:
+        data = make_dataset(dataset, day=_date(day) if day else None, days=days, nyc311_dir=nyc311_dir)
+    except Nyc311DataMissingError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Open311 {dataset} at http://{host}:{port}/open311/v2/services.json")
+    uvicorn.run(create_app(data), host=host, port=port, log_level="warning")
+
+
+@ingest_app.command("open311")
+def ingest_open311(
+    day: str = DateOption,
+    base_url: str = typer.Option(
+        "http://127.0.0.1:8311", "--base-url", help="Root of the Open311 server (before /open311/v2)."
+    ),
+    jurisdiction: str = typer.Option(
+        None,
+        "--jurisdiction",
+        help="Jurisdiction whose box and time zone apply (default: CIVICLAKE_JURISDICTION).",
+    ),
+    page_size: int = typer.Option(200, "--page-size", help="Requests per page."),
+) -> None:
+    """Open311 requests: paged API extraction (resumable) → bronze → MERGE into silver."""
+    from civiclake.jurisdiction import UnknownJurisdictionError, load_jurisdiction
+    from civiclake.sources.open311 import Open311Error
+    from spark_jobs import ingest_open311 as job
+
+    try:
+        load_jurisdiction(jurisdiction)
+    except UnknownJurisdictionError as error:
+        raise typer.BadParameter(str(error), param_hint="'--jurisdiction'") from None
+    logical_date = _date(day)
+    try:
+        result = job.run(
+            _spark(f"ingest_open311_{day}"),
+            get_settings(),
+            logical_date,
+            base_url,
+            jurisdiction,
+            page_size=page_size,
+        )
+    except Open311Error as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print_json(json.dumps(result.__dict__, ensure_ascii=False))
+
+
+@quality_app.command("open311")
+def quality_open311(
+    day: str = DateOption,
+    jurisdiction: str = typer.Option(
+        None, "--jurisdiction", help="Whose rows to check (default: CIVICLAKE_JURISDICTION)."
+    ),
+) -> None:
+    """Validate silver open311_requests of one jurisdiction; exits non-zero when an expectation fails."""
+    from quality.gate import QualityGateError, validate
+    from quality.suites import open311_requests
+
+    _date(day)
+    settings = get_settings()
+    code = jurisdiction or settings.jurisdiction
+    spark = _spark(f"quality_open311_{day}")
+    df = spark.read.format("delta").load(settings.table_path("silver", "open311_requests"))
+    report = validate(df.where(df.jurisdiction == code), open311_requests(code))
+    if not report.success:
+        console.print(f"[red]{QualityGateError(report)}[/red]")
+        raise typer.Exit(1)
+    console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
 
 
 def main() -> None:

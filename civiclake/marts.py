@@ -2,18 +2,20 @@
 
 dbt builds and tests the marts in a build file (``marts/build/civiclake.duckdb``), which
 starts as a copy of the published file so incremental models continue from it. Only when
-``dbt build`` (models and tests) succeeds is the build file moved over the published one
+``dbt build`` (models, unit tests and data tests) succeeds is the build file moved over the published one
 with an atomic rename: readers see the old file or the new one, never a half-built one,
 and a failed build leaves the previous file published.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -27,6 +29,12 @@ REQUIRED_TABLES = (
     "mart_cases_by_community_daily",
     "mart_cases_by_level_daily",
     "mart_cases_by_category_daily",
+    "mart_case_measures_daily",
+    "mart_case_volume_daily",
+    "mart_sla_daily",
+    "mart_scorecard_measures_daily",
+    "mart_scorecard_daily",
+    "mart_leader_brief_daily",
 )
 
 
@@ -38,6 +46,11 @@ def build_file(settings: Settings) -> Path:
     return settings.marts / "build" / "civiclake.duckdb"
 
 
+def spark_warehouse(settings: Settings) -> Path:
+    """Where the spark target keeps its Delta tables and metastore."""
+    return settings.data_dir / "dbt" / "spark-warehouse"
+
+
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """Variables the dbt project reads (also used by the Airflow DAG's dbt tasks)."""
     return {
@@ -45,6 +58,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "CIVICLAKE_DBT_DUCKDB_PATH": str(build_file(settings)),
         "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
+        # The spark target (CIVICLAKE_DBT_TARGET=spark): Delta jars and its warehouse.
+        "CIVICLAKE_SPARK_JARS": ",".join(str(p) for p in sorted(Path(settings.jars).glob("*.jar"))),
+        "CIVICLAKE_DBT_SPARK_WAREHOUSE": str(spark_warehouse(settings)),
+        "CIVICLAKE_SPARK_MASTER": settings.spark_master,
+        "CIVICLAKE_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
     }
 
 
@@ -92,7 +110,12 @@ def publish(settings: Settings) -> dict[str, int]:
     return counts
 
 
-def build(settings: Settings) -> dict[str, int]:
+def dbt_vars(as_of: date | None) -> list[str]:
+    """``--vars`` for a build as of a logical date (none: the lake's last day with events)."""
+    return [] if as_of is None else ["--vars", json.dumps({"as_of": as_of.isoformat()})]
+
+
+def build(settings: Settings, as_of: date | None = None) -> dict[str, int]:
     prepare(settings)
-    run_dbt(settings, "build")
+    run_dbt(settings, "build", *dbt_vars(as_of))
     return publish(settings)

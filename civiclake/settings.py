@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # 1.0 is Longhua at scale (about 2.5 million residents, ~1 million cases a year).
     sim_scale: float = 0.01
 
+    # Incremental extraction re-reads this much before the previous high watermark, so a
+    # row committed late with an older ``updated_at`` is still picked up; rows already in
+    # silver at the same version count as known duplicates.
+    extract_lookback_minutes: int = 120
+
     # Jurisdiction whose boundary checks apply to incoming coordinates.
     jurisdiction: str = "longhua"
 

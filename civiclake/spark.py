@@ -42,12 +42,19 @@ def spark_session(settings: Settings, app_name: str):
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
-        .config("spark.sql.session.timeZone", "Asia/Shanghai")
+        # Source systems record wall-clock times without a zone; the lake keeps them as
+        # the UTC instant of the same digits. A UTC session and JVM make Spark's dates,
+        # hours and string forms show those digits on any machine, whatever its zone.
+        .config("spark.sql.session.timeZone", "UTC")
         # Spark's progress bar on a terminal; plain logs (Airflow, CI) stay readable.
         .config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
         .config("spark.ui.enabled", "false")
         .config("spark.sql.warehouse.dir", str(Path(settings.data_dir) / "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={settings.data_dir}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={settings.data_dir} -Duser.timezone=UTC",
+        )
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         # Small local lakes: a few partitions to rebuild a table's state, not Delta's 50.
         .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_shuffle_partitions))
         # Keep tables readable by delta-rs (dbt-duckdb's delta plugin reads the lake with it).

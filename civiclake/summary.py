@@ -1,4 +1,5 @@
-"""What a run produced: rows per layer, the reconciliation and the mart totals by street.
+"""What a run produced: rows per layer, the reconciliation, the mart totals by street and
+the district's headline numbers of the day from the leader brief (mart_leader_brief_daily).
 
 Read with delta-rs and DuckDB (no Spark), so the summary is quick and can be printed at
 the end of a DAG run or by the demo.
@@ -31,6 +32,72 @@ def _count(settings: Settings, layer: str, table: str, batch_date: date | None =
     return dataset.count_rows(filter=pc.field("batch_date") == pc.scalar(batch_date))
 
 
+HEADLINE_COLUMNS = (
+    "cases_reported",
+    "closures",
+    "backlog_open",
+    "overdue_open",
+    "response_rate",
+    "on_time_rate",
+    "satisfaction_avg",
+    "score",
+)
+# Chinese labels of the headline numbers, as the leader brief shows them.
+HEADLINE_LABELS = {
+    "cases_reported": "新增案件",
+    "closures": "办结",
+    "backlog_open": "积压",
+    "overdue_open": "超期未结",
+    "response_rate": "按时响应率",
+    "on_time_rate": "按期办结率",
+    "satisfaction_avg": "满意度",
+    "score": "综合评分",
+}
+
+
+def district_headline(con, logical_date: date) -> dict:
+    """The district's row of the leader brief for the day: each headline number with its
+    change from the day before and from the same day a week before (empty when absent)."""
+    present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    if "mart_leader_brief_daily" not in present:
+        return {}
+    columns = ["area_name", *HEADLINE_COLUMNS]
+    columns += [f"{c}_change_{p}" for c in HEADLINE_COLUMNS for p in ("1d", "7d")]
+    rows = con.execute(
+        f"select {', '.join(columns)} from mart_leader_brief_daily where report_date = ? and level = 'district'",
+        [logical_date],
+    ).fetchall()
+    return dict(zip(columns, rows[0], strict=True)) if rows else {}
+
+
+def _number(value, rate: bool) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if rate else f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _change(value, rate: bool) -> str:
+    if value is None:
+        return "–"
+    if rate:
+        return f"{value * 100:+.1f} pt"
+    return f"{value:+.2f}" if isinstance(value, float) else f"{value:+,}"
+
+
+def headline_lines(headline: dict) -> list[str]:
+    """The district's headline numbers as lines of text (the demo's closing print)."""
+    if not headline:
+        return []
+    lines = [f"{headline['area_name']} headline (较前一日 / 较上周同日):"]
+    for column in HEADLINE_COLUMNS:
+        rate = column.endswith("_rate")
+        lines.append(
+            f"  {HEADLINE_LABELS[column]} {column}: {_number(headline[column], rate)}"
+            f"  ({_change(headline[column + '_change_1d'], rate)} / {_change(headline[column + '_change_7d'], rate)})"
+        )
+    return lines
+
+
 def run_summary(settings: Settings, logical_date: date) -> dict:
     layers = {
         "bronze.governance_cases (batch)": _count(settings, "bronze", "governance_cases", logical_date),
@@ -53,6 +120,7 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
             dispatch[decision] = int(pc.sum(pc.equal(table["decision"], decision)).as_py() or 0)
     streets: list[dict] = []
     district: dict = {}
+    headline: dict = {}
     marts_file = settings.published_marts_file
     if marts_file.exists():
         with duckdb.connect(str(marts_file), read_only=True) as con:
@@ -75,6 +143,7 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
             layers["marts.mart_cases_by_community_daily (all)"] = con.execute(
                 "select count(*) from mart_cases_by_community_daily"
             ).fetchall()[0][0]
+            headline = district_headline(con, logical_date)
     return {
         "logical_date": str(logical_date),
         "rows": layers,
@@ -82,6 +151,8 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
         "dispatch": dispatch,
         "district": district,
         "streets": streets,
+        "headline": headline,
+        "headline_text": "\n".join(headline_lines(headline)),
         "marts_file": str(marts_file),
         "lake": settings.lake,
     }

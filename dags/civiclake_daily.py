@@ -1,8 +1,15 @@
 """civiclake_daily: one logical day through the whole platform.
 
-simulate -> ingest (Spark: watermark extract, Delta bronze, MERGE silver) -> quality gate
--> classifier train -> classifier score/dispatch -> marts prepare -> dbt build (cosmos)
--> marts publish (atomic swap) -> summary.
+sources (one task group per source family: [simulate ->] ingest -> quality gate)
+-> classifier (train only when the weekly model is missing or stale) -> score and
+dispatch [-> simulated reviewers] -> marts prepare -> dbt build (cosmos) -> marts publish
+(atomic swap) -> summary.
+
+Source families: governance (PostgreSQL, watermark), city management (PostgreSQL,
+watermark), basic resources (daily registry snapshots, SCD2), party building and people
+services (Excel/CSV exports), Open311 (GeoReport v2 API at ``CIVICLAKE_OPEN311_URL``).
+With ``CIVICLAKE_SIMULATE=true`` (the embedded default) each family is first given the
+day's data by its simulator; a deployment on the real systems sets it to ``false``.
 
 Every step is the ``civiclake`` CLI of the core environment (``.venvs/core``), run as a
 subprocess with ``--date {{ ds }}``; nothing from Spark or dbt is imported here, and
@@ -28,7 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import CronDataIntervalTimetable, TaskGroup, chain, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
@@ -38,6 +45,8 @@ CIVICLAKE = CORE_VENV / "bin" / "civiclake"
 DBT = CORE_VENV / "bin" / "dbt"
 DBT_PROJECT = Path(os.environ.get("CIVICLAKE_DBT_PROJECT_DIR") or ROOT / "dbt")
 DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
+SIMULATE = os.environ.get("CIVICLAKE_SIMULATE", "true").lower() in ("1", "true", "yes")
+OPEN311_URL = os.environ.get("CIVICLAKE_OPEN311_URL", "http://127.0.0.1:8311")
 # What the dbt project reads, mirroring civiclake.marts.dbt_environment (the core
 # package is not importable here): the Delta lake and the write-audit-publish build
 # file, as absolute paths (cosmos runs dbt from a temporary copy of the project).
@@ -76,6 +85,42 @@ def _cli_task(task_id: str, *args: str, doc: str, **task_kwargs):
     return _run()
 
 
+# family: (simulate args or None, ingest args, quality args); each runs with --date {{ ds }}.
+SOURCE_FAMILIES = {
+    "governance": (("simulate", "governance"), ("ingest", "governance"), ("quality", "silver")),
+    "city": (("simulate", "city"), ("ingest", "city"), ("quality", "city")),
+    "resources": (("simulate", "resources"), ("ingest", "resources"), ("quality", "resources")),
+    "party": (("simulate", "party"), ("ingest", "party"), ("quality", "files", "party")),
+    "services": (
+        ("simulate", "services"),
+        ("ingest", "services"),
+        ("quality", "files", "services"),
+    ),
+    # The Open311 server is an external system (in the demo, `civiclake serve open311`).
+    "open311": (None, ("ingest", "open311", "--base-url", OPEN311_URL), ("quality", "open311")),
+}
+
+
+def _source_group(family: str) -> None:
+    simulate, ingest, quality = SOURCE_FAMILIES[family]
+    with TaskGroup(family):
+        steps = []
+        if simulate and SIMULATE:
+            steps.append(_cli_task("simulate", *simulate, doc=f"Simulated {family} source: the day's data."))
+        steps.append(
+            _cli_task(
+                "ingest",
+                *ingest,
+                doc=f"Spark: {family} source -> Delta bronze -> silver (bad rows to quarantine, reconciled).",
+            )
+        )
+        # No retries: a failed expectation is a finding about the data, not a glitch.
+        steps.append(
+            _cli_task("quality", *quality, doc="Great Expectations on the family's silver tables.", retries=0)
+        )
+        chain(*steps)
+
+
 @dag(
     dag_id="civiclake_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
@@ -95,38 +140,37 @@ def _cli_task(task_id: str, *args: str, doc: str, **task_kwargs):
     doc_md=__doc__,
 )
 def civiclake_daily():
-    simulate = _cli_task(
-        "simulate_governance",
-        "simulate",
-        "governance",
-        doc="One day of simulated governance cases into the PostgreSQL source database.",
-    )
-    ingest = _cli_task(
-        "ingest_governance",
-        "ingest",
-        "governance",
-        doc="Spark: watermark extract -> Delta bronze -> MERGE into silver (quarantine bad rows).",
-    )
-    # No retries: a failed expectation is a finding about the data, not a glitch.
-    quality = _cli_task(
-        "quality_silver",
-        "quality",
-        "silver",
-        doc="Great Expectations on silver; a failing suite stops the run here.",
-        retries=0,
-    )
+    with TaskGroup("sources", tooltip="Every source family into bronze and silver, gated") as sources:
+        for family in SOURCE_FAMILIES:
+            _source_group(family)
+
     train = _cli_task(
         "classifier_train",
         "classifier",
         "train",
-        doc="Train the case classifier on the silver cases before the logical date.",
+        "--max-age-days",
+        "7",
+        doc="Train the case classifier on silver cases before the logical date, unless the "
+        "weekly DAG (civiclake_weekly_training) registered one in the last 7 days.",
     )
     score = _cli_task(
         "classifier_score",
         "classifier",
         "score",
-        doc="Spark batch scoring and dispatch decision (confident -> routed, unsure -> review).",
+        doc="Spark batch scoring and dispatch: routing rules, duplicate linking, confident -> "
+        "routed automatically, unsure -> review queue.",
     )
+    dispatched = [score]
+    if SIMULATE:
+        dispatched.append(
+            _cli_task(
+                "simulate_reviews",
+                "dispatch",
+                "simulate-reviews",
+                doc="Simulated reviewers answer the day's review queue (their corrections "
+                "become labels for the next training).",
+            )
+        )
     prepare = _cli_task(
         "marts_prepare",
         "marts",
@@ -174,7 +218,7 @@ def civiclake_daily():
     )
     summary = _cli_task("summary", "summary", doc="Print the run summary.")
 
-    chain(simulate, ingest, quality, train, score, prepare, dbt_build, publish, summary)
+    chain(sources, train, *dispatched, prepare, dbt_build, publish, summary)
 
 
 civiclake_daily()

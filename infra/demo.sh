@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded defaults: the civiclake_daily DAG in
-# Airflow for one logical date (simulate → ingest → quality → classifier →
-# dbt marts → publish), then Superset with the dashboards and the Airflow UI.
+# Airflow for one logical date (every source family: simulate → ingest → quality;
+# classifier → dispatch → dbt marts → publish), then Superset with the dashboards and
+# the Airflow UI.
 # Ends with the summary and where to look. Called by `make demo` after set-up.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,6 +12,7 @@ day="${1:-2026-11-25}"
 source var/secrets.env
 bash infra/postgres/setup.sh >/dev/null
 
+bash infra/open311/start.sh "$day"   # the Open311 API the pipeline pulls from
 bash infra/airflow/run_dag.sh "$day"
 bash infra/superset/start.sh
 .venvs/core/bin/python -m dashboards.importer

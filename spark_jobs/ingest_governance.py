@@ -1,35 +1,36 @@
-"""Governance cases: PostgreSQL source → Delta bronze → validated MERGE into silver.
+"""Governance case system: PostgreSQL source → Delta bronze → validated MERGE into silver.
 
-For a logical date D the job
-1. extracts the rows with ``updated_at`` in the window [previous high watermark, D+1 00:00)
+Two source tables, the cases (current state) and their status history (one row per
+lifecycle event). For a logical date D, for each table the job
+1. extracts the rows changed in the window [previous high watermark − lookback, D+1 00:00)
    (the window is recorded, so the batch is extracted once; a rerun reprocesses bronze),
    replacing personal data by HMAC tokens before anything is written;
 2. appends them to bronze as partition ``batch_date = D`` with batch metadata;
-3. checks every row, sends failures to ``governance_cases_quarantine`` with a reason,
-   keeps the newest version of each case and MERGEs it into silver;
+3. checks every row, sends failures to ``<table>_quarantine`` with a reason, keeps the
+   newest version of each key, sets aside versions silver already holds (the lookback
+   overlap) as known duplicates, and MERGEs the rest into silver;
 4. stores the batch's reconciliation: source = silver + quarantine + duplicates.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from civiclake import lake
-from civiclake.catalogue import CATEGORY_CODES
+from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_CODES
 from civiclake.geography import load_geography
 from civiclake.pii import is_valid_id_number, tokenise
 from civiclake.settings import Settings
-from civiclake.tables import GOVERNANCE_CASES_COLUMNS
+from civiclake.tables import GOVERNANCE_CASE_EVENTS_COLUMNS, GOVERNANCE_CASES_COLUMNS
 from spark_jobs import load_reference
 
 log = logging.getLogger(__name__)
 
 SOURCE_TABLE = "governance.cases"
-BRONZE = "governance_cases"
 SILVER = "governance_cases"
-QUARANTINE = "governance_cases_quarantine"
 PII_COLUMNS = {"reporter_name": "name", "reporter_phone": "phone", "reporter_id_number": "id_number"}
 
 
@@ -44,6 +45,9 @@ class IngestResult:
     quarantined_rows: int
     duplicate_rows: int
     silver_total: int
+    table: str = SILVER
+    # Results of the other tables of the source, by silver table name.
+    related: dict[str, IngestResult] = field(default_factory=dict)
 
 
 def _tokenise_batches(key: bytes):
@@ -72,27 +76,39 @@ def _tokenised_schema(raw_schema):
     return T.StructType(fields)
 
 
-def extract(spark, settings: Settings, start: datetime | None, end: datetime):
-    """Rows of the source table changed in [start, end), tokenised."""
-    where = f"updated_at < '{end:%Y-%m-%d %H:%M:%S}'"
+def extract(spark, settings: Settings, spec: TableSpec, start: datetime | None, end: datetime):
+    """Rows of ``spec``'s source table changed in [start, end), personal data tokenised."""
+    column = spec.updated_column
+    where = f"{column} < '{end:%Y-%m-%d %H:%M:%S}'"
     if start is not None:
-        where += f" and updated_at >= '{start:%Y-%m-%d %H:%M:%S.%f}'"
+        where += f" and {column} >= '{start:%Y-%m-%d %H:%M:%S.%f}'"
     raw = (
         spark.read.format("jdbc")
         .option("url", settings.pg_jdbc_url())
         .option("driver", "org.postgresql.Driver")
         .option("user", settings.pg_user)
         .option("password", settings.pg_password.get_secret_value() if settings.pg_password else "")
-        .option("query", f"select * from {SOURCE_TABLE} where {where}")
+        .option("query", f"select * from {spec.source_table} where {where}")
         .option("fetchsize", "5000")
         .load()
     )
+    if not spec.tokenise:
+        return raw
     key = settings.require_pii_key()
     return raw.mapInPandas(_tokenise_batches(key), _tokenised_schema(raw.schema))
 
 
+def _first_reason(reasons):
+    from pyspark.sql import functions as F
+
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(reasons):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    return reason
+
+
 def validate(spark, bronze_batch, window_end: datetime):
-    """Adds ``quarantine_reason`` (null when the row is good) to every bronze row."""
+    """Adds ``quarantine_reason`` (null when the row is good) to every bronze case row."""
     from pyspark.sql import functions as F
 
     geography = load_geography()
@@ -119,78 +135,147 @@ def validate(spark, bronze_batch, window_end: datetime):
         ),
         ((F.col("reported_at") >= end) | (F.col("updated_at") >= end), "timestamp in the future"),
     ]
-    reason = F.lit(None).cast("string")
-    for condition, text in reversed(reasons):
-        reason = F.when(condition, F.lit(text)).otherwise(reason)
-    return checked.withColumn("quarantine_reason", reason)
+    return checked.withColumn("quarantine_reason", _first_reason(reasons)).withColumn(
+        "district_code", F.lit(geography.district.code)
+    )
+
+
+def validate_events(spark, bronze_batch, window_end: datetime):
+    """Adds ``quarantine_reason`` to every bronze status-history row."""
+    from pyspark.sql import functions as F
+
+    end = F.lit(window_end).cast("timestamp")
+    reasons = [
+        (F.col("event_id").isNull(), "missing event_id"),
+        (F.col("case_id").isNull(), "missing case_id"),
+        (F.col("occurred_at").isNull(), "missing occurred_at"),
+        (~F.col("event_type").isin(*CASE_EVENT_TYPES), "unknown event_type"),
+        ((F.col("occurred_at") >= end) | (F.col("recorded_at") >= end), "timestamp in the future"),
+    ]
+    return bronze_batch.withColumn("quarantine_reason", _first_reason(reasons))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One source table and the silver table it feeds."""
+
+    source_table: str
+    silver: str
+    key: str
+    updated_column: str
+    columns: tuple[str, ...]
+    validate: Callable
+    tokenise: bool = False
+
+    @property
+    def quarantine(self) -> str:
+        return f"{self.silver}_quarantine"
+
+
+CASES = TableSpec(
+    SOURCE_TABLE, SILVER, "case_id", "updated_at", GOVERNANCE_CASES_COLUMNS, validate, tokenise=True
+)
+EVENTS = TableSpec(
+    "governance.case_events",
+    "governance_case_events",
+    "event_id",
+    "recorded_at",
+    GOVERNANCE_CASE_EVENTS_COLUMNS,
+    validate_events,
+)
+TABLES = (CASES, EVENTS)
 
 
 def run(spark, settings: Settings, logical_date: date) -> IngestResult:
+    """Ingests every governance table for ``logical_date``; returns the cases' result
+    with the other tables' results in ``related``."""
+    load_reference.run(spark, settings)
+    cases = ingest_table(spark, settings, CASES, logical_date)
+    for spec in TABLES[1:]:
+        cases.related[spec.silver] = ingest_table(spark, settings, spec, logical_date)
+    return cases
+
+
+def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date) -> IngestResult:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    load_reference.run(spark, settings)
-    bronze_path = settings.table_path("bronze", BRONZE)
+    bronze_path = settings.table_path("bronze", spec.silver)
+    silver_path = settings.table_path("silver", spec.silver)
     window_end = datetime.combine(logical_date + timedelta(days=1), time())
-    recorded = lake.recorded_window(spark, settings, SOURCE_TABLE, logical_date)
+    recorded = lake.recorded_window(spark, settings, spec.source_table, logical_date)
 
     extracted = recorded is None
     if extracted:
-        window_start = lake.high_watermark(spark, settings, SOURCE_TABLE, before=logical_date)
+        watermark = lake.high_watermark(spark, settings, spec.source_table, before=logical_date)
+        window_start = (
+            None if watermark is None else watermark - timedelta(minutes=settings.extract_lookback_minutes)
+        )
         batch = (
-            extract(spark, settings, window_start, window_end)
-            .withColumn("_batch_id", F.lit(f"{SOURCE_TABLE}:{logical_date}"))
-            .withColumn("_source", F.lit(f"postgresql:{settings.pg_sources_db}.{SOURCE_TABLE}"))
+            extract(spark, settings, spec, window_start, window_end)
+            .withColumn("_batch_id", F.lit(f"{spec.source_table}:{logical_date}"))
+            .withColumn("_source", F.lit(f"postgresql:{settings.pg_sources_db}.{spec.source_table}"))
             .withColumn("_window_end", F.lit(window_end).cast("timestamp"))
             .withColumn("batch_date", F.lit(logical_date).cast("date"))
         )
         lake.overwrite_partition(batch, bronze_path, "batch_date", logical_date)
     else:
         window_start = recorded[0]
-        log.info("batch %s was extracted before; reprocessing it from bronze", logical_date)
+        log.info("%s batch %s was extracted before; reprocessing it from bronze", spec.silver, logical_date)
 
     bronze_batch = (
         spark.read.format("delta").load(bronze_path).where(F.col("batch_date") == F.lit(logical_date))
     )
-    checked = validate(spark, bronze_batch, window_end).cache()
+    checked = spec.validate(spark, bronze_batch, window_end).cache()
     source_rows = checked.count()
     if extracted:
-        lake.record_window(spark, settings, SOURCE_TABLE, logical_date, window_start, window_end, source_rows)
+        lake.record_window(
+            spark, settings, spec.source_table, logical_date, window_start, window_end, source_rows
+        )
 
     quarantine = checked.where(F.col("quarantine_reason").isNotNull())
     lake.overwrite_partition(
-        quarantine, settings.table_path("silver", QUARANTINE), "batch_date", logical_date
+        quarantine, settings.table_path("silver", spec.quarantine), "batch_date", logical_date
     )
     quarantined = quarantine.count()
 
-    newest_first = Window.partitionBy("case_id").orderBy(
-        F.col("updated_at").desc(), F.xxhash64(*[c for c in checked.columns if not c.startswith("_")])
-    )
-    good = checked.where(F.col("quarantine_reason").isNull()).withColumn(
-        "_version_rank", F.row_number().over(newest_first)
+    updated = spec.updated_column
+    newest_first = Window.partitionBy(spec.key).orderBy(
+        F.col(updated).desc(), F.xxhash64(*[c for c in checked.columns if not c.startswith("_")])
     )
     latest = (
-        good.where("_version_rank = 1")
-        .withColumn("district_code", F.lit(load_geography().district.code))
-        .select(*GOVERNANCE_CASES_COLUMNS)
+        checked.where(F.col("quarantine_reason").isNull())
+        .withColumn("_version_rank", F.row_number().over(newest_first))
+        .where("_version_rank = 1")
+        .select(*spec.columns)
     )
+    if lake.table_exists(spark, silver_path):
+        # The lookback overlap brings back versions that an earlier batch put in silver;
+        # versions this batch wrote itself are merged again, so a rerun repeats its counts.
+        held = (
+            spark.read.format("delta")
+            .load(silver_path)
+            .where(F.col("batch_date") != F.lit(logical_date))
+            .select(spec.key, updated)
+        )
+        latest = latest.join(held, [spec.key, updated], "left_anti")
+    latest = latest.cache()
     silver_rows = latest.count()
     duplicates = source_rows - quarantined - silver_rows
-    lake.merge_upsert(
-        spark, latest, settings.table_path("silver", SILVER), ["case_id"], newer_than="updated_at"
-    )
+    lake.merge_upsert(spark, latest, silver_path, [spec.key], newer_than=updated)
     lake.record_reconciliation(
         spark,
         settings,
-        SILVER,
+        spec.silver,
         logical_date,
         source_rows=source_rows,
         silver_rows=silver_rows,
         quarantined=quarantined,
         duplicates=duplicates,
     )
+    latest.unpersist()
     checked.unpersist()
-    silver_total = spark.read.format("delta").load(settings.table_path("silver", SILVER)).count()
+    silver_total = spark.read.format("delta").load(silver_path).count()
     result = IngestResult(
         batch_date=str(logical_date),
         extracted=extracted,
@@ -201,8 +286,14 @@ def run(spark, settings: Settings, logical_date: date) -> IngestResult:
         quarantined_rows=quarantined,
         duplicate_rows=duplicates,
         silver_total=silver_total,
+        table=spec.silver,
     )
-    log.info("ingest governance %s: %s", logical_date, asdict(result))
+    log.info(
+        "ingest %s %s: %s",
+        spec.silver,
+        logical_date,
+        {k: v for k, v in asdict(result).items() if k != "related"},
+    )
     return result
 
 

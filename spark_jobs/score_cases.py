@@ -1,26 +1,60 @@
 """Scores the cases reported on a logical date and decides their dispatch.
 
-A case whose calibrated confidence reaches the registered model's threshold is routed
-automatically to the category's department; the rest go to the review queue. The model
-is loaded once per Python worker (mapInPandas), from a registered version only.
+For each case of the day: the registered classifier predicts its category with a
+calibrated confidence (auto at or above the model's threshold, else review); a confident
+case of the same category within 100 m and 72 h of a still-open case is linked to it
+(``duplicate_of``, dispatch_mode ``duplicate``) instead of being dispatched again; the
+routing rules (civiclake/reference/dispatch/routing_rules.yaml) give its department and
+team. The model is loaded once per Python worker (mapInPandas), from a registered
+version only.
+
+Earlier cases whose routing inputs changed since they were routed — a reviewer's
+correction, a new community or grid in silver — are routed again in the same run; the
+others keep their route. Everything is a function of the lake's state, so rerunning a
+day leaves silver.case_dispatch as one run did.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from civiclake import lake
-from civiclake.catalogue import CATEGORY_BY_CODE
+from civiclake.dispatch.duplicates import DEFAULT_RADIUS_M, DEFAULT_WINDOW
+from civiclake.dispatch.rules import load_rules
 from civiclake.settings import Settings
 from spark_jobs.train_classifier import latest_registered
 
 log = logging.getLogger(__name__)
 
 OUTPUT = "case_dispatch"
+CORRECTIONS = "case_label_corrections"
+# Columns dbt reads first (stg_lake__case_dispatch), then the dispatch decision and the
+# inputs the route was computed from.
 OUTPUT_SCHEMA = (
     "case_id string, predicted_category string, confidence double, decision string, "
-    "routed_department string, model_version string, batch_date date"
+    "routed_department string, model_version string, batch_date date, "
+    "department string, team string, rule_id string, duplicate_of string, dispatch_mode string, "
+    "route_input_category string, route_input_community_code string, route_input_grid_code string, "
+    "route_input_department string, route_input_reviewed boolean"
+)
+OUTPUT_COLUMNS = [c.split()[0] for c in OUTPUT_SCHEMA.split(", ")]
+SCORE_SCHEMA = (
+    "case_id string, predicted_category string, confidence double, decision string, "
+    "model_version string, batch_date date"
+)
+CASE_COLUMNS = (
+    "case_id",
+    "description",
+    "channel",
+    "street_code",
+    "community_code",
+    "grid_code",
+    "lon",
+    "lat",
+    "reported_at",
+    "closed_at",
 )
 
 
@@ -28,29 +62,22 @@ class NoRegisteredModelError(RuntimeError):
     pass
 
 
-def _scorer(model_dir: str, version: str, threshold: float, batch_date: date):
-    departments = {code: c.department for code, c in CATEGORY_BY_CODE.items()}
-
+def _scorer(model_dir: str, version: str, batch_date: date):
     def score(batches):
-        from pathlib import Path
-
+        from models.case_classifier.metadata import add_report_hour, model_inputs
         from models.case_classifier.train import load
 
-        pipeline, _ = load(Path(model_dir))
+        pipeline, card = load(Path(model_dir))
         for pdf in batches:
             if pdf.empty:
                 continue
-            proba = pipeline.predict_proba(pdf["description"].astype(str))
-            predicted = pipeline.classes_[proba.argmax(axis=1)]
+            inputs = model_inputs(add_report_hour(pdf), card.text_column, card.metadata_columns)
+            proba = pipeline.predict_proba(inputs)
             confidence = proba.max(axis=1)
             out = pdf[["case_id"]].copy()
-            out["predicted_category"] = predicted
+            out["predicted_category"] = pipeline.classes_[proba.argmax(axis=1)]
             out["confidence"] = confidence.astype(float)
-            out["decision"] = ["auto" if c >= threshold else "review" for c in confidence]
-            out["routed_department"] = [
-                departments.get(p) if d == "auto" else None
-                for p, d in zip(predicted, out["decision"], strict=True)
-            ]
+            out["decision"] = ["auto" if c >= card.threshold else "review" for c in confidence]
             out["model_version"] = version
             out["batch_date"] = batch_date
             yield out
@@ -58,7 +85,79 @@ def _scorer(model_dir: str, version: str, threshold: float, batch_date: date):
     return score
 
 
-def run(spark, settings: Settings, logical_date: date) -> dict[str, int]:
+def _duplicate_finder(radius_m: float, window: timedelta):
+    def find(pdf):
+        import pandas as pd
+
+        from civiclake.dispatch.duplicates import find_duplicates
+
+        new = pdf[pdf["is_new"]]
+        linked = find_duplicates(new, pdf[~pdf["is_new"]], radius_m=radius_m, window=window)
+        return pd.DataFrame({"case_id": new["case_id"], "duplicate_of": linked})
+
+    return find
+
+
+def _decider(rules_path: str | None, *, only_changed: bool):
+    def decide_batches(batches):
+        from civiclake.dispatch.decide import decide, needs_rerouting
+        from civiclake.dispatch.rules import load_rules
+
+        rules = load_rules(rules_path)
+        for pdf in batches:
+            if only_changed:
+                pdf = pdf[needs_rerouting(pdf)]
+            if pdf.empty:
+                continue
+            yield decide(pdf, rules)[OUTPUT_COLUMNS]
+
+    return decide_batches
+
+
+def _wall_clock(spark, column: str):
+    """The source's wall-clock time of ``column``, as pandas will see it inside mapInPandas.
+
+    Ingestion keeps the source's ``timestamp without time zone`` as the UTC instant of the
+    same digits; should a session show instants in another zone than UTC, hour and weekday
+    rules must still read the digits the source recorded.
+    """
+    from pyspark.sql import functions as F
+
+    return F.to_utc_timestamp(F.col(column), spark.conf.get("spark.sql.session.timeZone"))
+
+
+def _corrections(spark, settings: Settings):
+    """Reviewers' decisions (empty when none were recorded yet)."""
+    path = settings.table_path("silver", CORRECTIONS)
+    if lake.table_exists(spark, path):
+        return (
+            spark.read.format("delta")
+            .load(path)
+            .select("case_id", "corrected_category", "corrected_department")
+        )
+    return spark.createDataFrame([], "case_id string, corrected_category string, corrected_department string")
+
+
+def _add_missing_columns(spark, path: str) -> None:
+    """A case_dispatch table written before the dispatch columns existed gets them (empty)."""
+    if not lake.table_exists(spark, path):
+        return
+    present = set(spark.read.format("delta").load(path).columns)
+    types = dict(c.split() for c in OUTPUT_SCHEMA.split(", "))
+    missing = [f"`{c}` {types[c]}" for c in OUTPUT_COLUMNS if c not in present]
+    if missing:
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({', '.join(missing)})")
+
+
+def run(
+    spark,
+    settings: Settings,
+    logical_date: date,
+    *,
+    rules_path: str | None = None,
+    radius_m: float = DEFAULT_RADIUS_M,
+    window: timedelta = DEFAULT_WINDOW,
+) -> dict[str, int]:
     from pyspark.sql import functions as F
 
     from models.case_classifier.train import load
@@ -70,28 +169,110 @@ def run(spark, settings: Settings, logical_date: date) -> dict[str, int]:
             f"--date {logical_date}` first"
         )
     version, model_dir = registered
-    from pathlib import Path
-
     _, card = load(Path(model_dir))
+    load_rules(rules_path)  # a bad rules file fails here, on the driver, with its message
+    output_path = settings.table_path("silver", OUTPUT)
+    _add_missing_columns(spark, output_path)
+
     start = datetime.combine(logical_date, time())
-    cases = (
-        spark.read.format("delta")
-        .load(settings.table_path("silver", "governance_cases"))
-        .where(
-            (F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(start + timedelta(days=1)))
-        )
-        .select("case_id", "description")
+    end = start + timedelta(days=1)
+    silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases"))
+    corrections = _corrections(spark, settings)
+    day_cases = silver.where(
+        (F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(end))
+    ).select(*CASE_COLUMNS)
+    scored = day_cases.withColumn("reported_at", _wall_clock(spark, "reported_at")).mapInPandas(
+        _scorer(model_dir, version, logical_date), SCORE_SCHEMA
     )
-    scored = cases.mapInPandas(
-        _scorer(model_dir, version, card.threshold, logical_date), OUTPUT_SCHEMA
-    ).cache()
-    lake.merge_upsert(spark, scored, settings.table_path("silver", OUTPUT), ["case_id"])
-    counts = {r.decision: r["count"] for r in scored.groupBy("decision").count().collect()}
-    scored.unpersist()
+    day = (
+        scored.join(day_cases.drop("description"), "case_id")
+        .join(corrections, "case_id", "left")
+        .localCheckpoint()  # score once: the steps below read it twice
+    )
+
+    # Duplicates: the day's confident cases against each other and the open cases of the window before.
+    trusted = F.col("corrected_category").isNotNull() | (F.col("decision") == "auto")
+    new = day.where(trusted).select(
+        "case_id",
+        F.coalesce("corrected_category", "predicted_category").alias("category"),
+        "lon",
+        "lat",
+        "reported_at",
+        "closed_at",
+        F.lit(True).alias("is_new"),
+    )
+    earlier = silver.where(
+        (F.col("reported_at") >= F.lit(start - window)) & (F.col("reported_at") < F.lit(start))
+    ).select("case_id", "category", "lon", "lat", "reported_at", "closed_at")
+    if lake.table_exists(spark, output_path):
+        routed_before = (
+            spark.read.format("delta").load(output_path).select("case_id", "predicted_category", "decision")
+        )
+        earlier = earlier.join(routed_before, "case_id", "left")
+    else:
+        earlier = earlier.withColumn("predicted_category", F.lit(None).cast("string")).withColumn(
+            "decision", F.lit(None).cast("string")
+        )
+    # An earlier case's category: its reviewer's, else a confident prediction, else (never
+    # scored, e.g. history) the source's; a case still waiting in review is left out.
+    earlier = earlier.join(corrections.select("case_id", "corrected_category"), "case_id", "left").select(
+        "case_id",
+        F.coalesce(
+            "corrected_category",
+            F.when(F.col("decision") == "auto", F.col("predicted_category")),
+            F.when(F.col("decision").isNull(), F.col("category")),
+        ).alias("category"),
+        "lon",
+        "lat",
+        "reported_at",
+        "closed_at",
+        F.lit(False).alias("is_new"),
+    )
+    candidates = new.unionByName(earlier).where(F.col("category").isNotNull())
+    duplicates = candidates.groupBy("category").applyInPandas(
+        _duplicate_finder(radius_m, window), "case_id string, duplicate_of string"
+    )
+    day_decided = (
+        day.join(duplicates, "case_id", "left")
+        .withColumn("reported_at", _wall_clock(spark, "reported_at"))
+        .mapInPandas(_decider(rules_path, only_changed=False), OUTPUT_SCHEMA)
+        .localCheckpoint()
+    )
+
+    # Earlier cases whose category, place or reviewer's department changed since their route.
+    rerouted = None
+    if lake.table_exists(spark, output_path):
+        current = silver.select(
+            "case_id",
+            "street_code",
+            "community_code",
+            "grid_code",
+            _wall_clock(spark, "reported_at").alias("reported_at"),
+        )
+        stored = (
+            spark.read.format("delta")
+            .load(output_path)
+            .where(F.col("batch_date") != F.lit(logical_date))
+            .drop("department", "team", "rule_id", "dispatch_mode", "routed_department")
+        )
+        rerouted = (
+            stored.join(current, "case_id")
+            .join(corrections, "case_id", "left")
+            .mapInPandas(_decider(rules_path, only_changed=True), OUTPUT_SCHEMA)
+            .localCheckpoint()
+        )
+
+    result_rows = day_decided if rerouted is None else day_decided.unionByName(rerouted)
+    lake.merge_upsert(spark, result_rows, output_path, ["case_id"])
+    counts = {r.dispatch_mode: r["count"] for r in day_decided.groupBy("dispatch_mode").count().collect()}
     result = {
         "scored": sum(counts.values()),
         "auto": counts.get("auto", 0),
         "review": counts.get("review", 0),
+        "duplicate": counts.get("duplicate", 0),
+        "rerouted": 0 if rerouted is None else rerouted.count(),
     }
-    log.info("scored cases of %s with %s (threshold %.3f): %s", logical_date, version, card.threshold, result)
+    log.info(
+        "dispatched cases of %s with %s (threshold %.3f): %s", logical_date, version, card.threshold, result
+    )
     return result

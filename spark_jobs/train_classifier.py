@@ -1,6 +1,9 @@
 """Trains the case classifier on the silver cases reported before a logical date and registers it.
 
 The model trained for day D has seen nothing of D, so scoring D's cases with it is honest.
+It reads the case text and, beside it, the channel, street and hour of report. Where a
+reviewer corrected a case's category before D (silver.case_label_corrections), the
+corrected category is the label instead of the source's; the card counts them.
 """
 
 from __future__ import annotations
@@ -12,15 +15,22 @@ from datetime import date, datetime, time
 from civiclake import lake
 from civiclake.settings import Settings
 from models.case_classifier import train as trainer
+from models.case_classifier.metadata import PLATFORM_METADATA, add_report_hour
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "case_classifier"
 REGISTRY = "model_registry"
+CORRECTIONS = "case_label_corrections"
 
 
 def model_version(logical_date: date) -> str:
     return f"v{logical_date:%Y%m%d}"
+
+
+def version_date(version: str) -> date:
+    """The date a version was trained before (inverse of :func:`model_version`)."""
+    return datetime.strptime(version, "v%Y%m%d").date()
 
 
 def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
@@ -28,25 +38,56 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
     from pyspark.sql import types as T
 
     cutoff = datetime.combine(logical_date, time())
-    history = (
+    cases = (
         spark.read.format("delta")
         .load(settings.table_path("silver", "governance_cases"))
         .where(F.col("reported_at") < F.lit(cutoff))
-        .select("case_id", "description", "category")
-        .orderBy("case_id")  # a fixed order: the same history trains the same model
-        .toPandas()
+        .select(
+            "case_id",
+            "description",
+            "category",
+            "channel",
+            "street_code",
+            # The source's wall clock (the lake keeps it as the UTC instant of the same digits).
+            F.to_utc_timestamp("reported_at", spark.conf.get("spark.sql.session.timeZone")).alias(
+                "reported_at"
+            ),
+        )
     )
+    corrections_path = settings.table_path("silver", CORRECTIONS)
+    if lake.table_exists(spark, corrections_path):
+        # Only decisions taken before the cutoff: the model for D knows nothing of D.
+        corrected = (
+            spark.read.format("delta")
+            .load(corrections_path)
+            .where(F.col("reviewed_at") < F.lit(cutoff))
+            .select("case_id", "corrected_category")
+        )
+        cases = cases.join(corrected, "case_id", "left")
+    else:
+        cases = cases.withColumn("corrected_category", F.lit(None).cast("string"))
+    # A fixed order: the same history trains the same model.
+    history = add_report_hour(cases.orderBy("case_id").toPandas())
+    has_correction = history["corrected_category"].notna()
+    corrections_used = {
+        "used": int(has_correction.sum()),
+        "changed_label": int((has_correction & (history["corrected_category"] != history["category"])).sum()),
+    }
+    history["label"] = history["corrected_category"].where(has_correction, history["category"])
     version = model_version(logical_date)
     pipeline, card = trainer.train(
         history,
         "description",
-        "category",
+        "label",
         name=MODEL_NAME,
         version=version,
         seed=settings.seed,
         target_precision=settings.dispatch_target_precision,
         data_description=f"silver.governance_cases reported before {cutoff:%Y-%m-%d %H:%M} "
-        f"({len(history)} cases)",
+        f"({len(history)} cases); label: the reviewer's corrected category where one was recorded "
+        f"before then ({corrections_used['used']} cases), else the source's category",
+        metadata_columns=PLATFORM_METADATA,
+        label_corrections=corrections_used,
     )
     directory = settings.model_store / MODEL_NAME / version
     trainer.save(pipeline, card, directory)
@@ -60,6 +101,7 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
             T.StructField("accuracy", T.DoubleType(), False),
             T.StructField("macro_f1", T.DoubleType(), False),
             T.StructField("coverage_at_threshold", T.DoubleType(), False),
+            T.StructField("corrections_used", T.LongType(), True),
         ]
     )
     row = (
@@ -71,7 +113,9 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
         card.metrics["accuracy"],
         card.metrics["macro_f1"],
         card.metrics["coverage_at_threshold"],
+        corrections_used["used"],
     )
+    _add_missing_columns(spark, lake.state_path(settings, REGISTRY), {"corrections_used": "bigint"})
     lake.merge_upsert(
         spark,
         spark.createDataFrame([row], schema),
@@ -80,6 +124,16 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
     )
     log.info("trained %s %s: %s", MODEL_NAME, version, asdict(card)["metrics"])
     return card
+
+
+def _add_missing_columns(spark, path: str, columns: dict[str, str]) -> None:
+    """Adds nullable columns a table written by an earlier version of this job lacks."""
+    if not lake.table_exists(spark, path):
+        return
+    present = set(spark.read.format("delta").load(path).columns)
+    missing = [f"`{name}` {kind}" for name, kind in columns.items() if name not in present]
+    if missing:
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({', '.join(missing)})")
 
 
 def latest_registered(spark, settings: Settings, on_or_before: date):

@@ -1,11 +1,15 @@
 """Simulator of the governance case system (基层治理), writing to its PostgreSQL database.
 
-Deterministic by seed and date: every case reported on a day X has a plan (when it is
-dispatched, handled and closed) drawn from a generator seeded by ``(seed, X)``.
+Deterministic by seed and date: every case reported on a day X has a plan drawn from a
+generator seeded by ``(seed, X)``: its lifecycle as a list of events — created →
+dispatched → accepted → handled → fed back → closed, with some cases transferred to
+another department, returned for rework, or reopened after closing.
 Simulating day D writes, for each case reported in the last ``LIFECYCLE_DAYS`` days,
-its state as of the end of D — new cases, and older ones whose status changed on D.
-Writes are upserts guarded by ``updated_at``, so simulating a day twice, or an earlier
-day after a later one, never changes or rolls back a row.
+its state as of the end of D — new cases, and older ones whose status changed on D —
+into ``governance.cases``, and the events of D into the append-only
+``governance.case_events``. Writes are upserts guarded by ``updated_at`` (events by their
+id), so simulating a day twice, or an earlier day after a later one, never changes or
+rolls back a row.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 import psycopg
 
@@ -33,6 +38,10 @@ _HOURLY = [1, 0.5, 0.3, 0.3, 0.3, 0.6, 1.5, 3, 6, 8, 8, 7, 5, 5, 7, 7.5, 7, 6.5,
 HOURLY_PROFILE = [h / sum(_HOURLY) for h in _HOURLY]
 WEEKDAY_FACTOR = (1.1, 1.05, 1.0, 1.0, 1.05, 0.8, 0.7)
 CHANNEL_WEIGHTS = (0.25, 0.35, 0.25, 0.15)
+# Shares of cases that take a detour through their lifecycle.
+TRANSFER_SHARE = 0.08  # sent to the wrong department first, transferred on
+REWORK_SHARE = 0.06  # handling rejected by the community, returned for rework
+REOPEN_SHARE = 0.04  # closed, then reopened by the resident
 
 DDL = """
 create schema if not exists governance;
@@ -56,7 +65,21 @@ create table if not exists governance.cases (
     satisfaction       smallint,
     updated_at         timestamp not null
 );
+alter table governance.cases add column if not exists accepted_at timestamp;
+alter table governance.cases add column if not exists handled_at timestamp;
+alter table governance.cases add column if not exists fed_back_at timestamp;
 create index if not exists cases_updated_at on governance.cases (updated_at);
+-- Status history: one row per lifecycle event, never updated.
+create table if not exists governance.case_events (
+    event_id     text primary key,
+    case_id      text not null,
+    seq          smallint not null,
+    event_type   text not null,
+    department   text not null,
+    occurred_at  timestamp not null,
+    recorded_at  timestamp not null
+);
+create index if not exists case_events_recorded_at on governance.case_events (recorded_at);
 -- The simulator's own ledger of the days it has written (not part of the real system).
 create table if not exists governance.simulated_days (
     day          date primary key,
@@ -83,6 +106,14 @@ _COLUMNS = (
     "status",
     "satisfaction",
     "updated_at",
+    "accepted_at",
+    "handled_at",
+    "fed_back_at",
+)
+EVENT_COLUMNS = ("event_id", "case_id", "seq", "event_type", "department", "occurred_at", "recorded_at")
+_INSERT_EVENT = (
+    f"insert into governance.case_events ({', '.join(EVENT_COLUMNS)}) "
+    f"values ({', '.join(['%s'] * len(EVENT_COLUMNS))}) on conflict (event_id) do nothing"
 )
 _UPSERT = (
     f"insert into governance.cases ({', '.join(_COLUMNS)}) values ({', '.join(['%s'] * len(_COLUMNS))}) "
@@ -90,6 +121,44 @@ _UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "case_id")
     + " where governance.cases.updated_at < excluded.updated_at"
 )
+
+
+class CaseRow(NamedTuple):
+    """A row of ``governance.cases`` as the source system holds it."""
+
+    case_id: str
+    channel: str
+    category: str
+    department: str
+    description: str
+    community_code: str
+    grid_code: str
+    lon: float
+    lat: float
+    reporter_name: str | None
+    reporter_phone: str | None
+    reporter_id_number: str | None
+    reported_at: datetime
+    dispatched_at: datetime | None
+    closed_at: datetime | None
+    status: str
+    satisfaction: int | None
+    updated_at: datetime
+    accepted_at: datetime | None
+    handled_at: datetime | None
+    fed_back_at: datetime | None
+
+
+class CaseEvent(NamedTuple):
+    """A row of ``governance.case_events``: the case entered ``event_type`` at ``occurred_at``."""
+
+    event_id: str
+    case_id: str
+    seq: int
+    event_type: str
+    department: str
+    occurred_at: datetime
+    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -108,26 +177,36 @@ class CasePlan:
     handled_at: datetime
     closed_at: datetime | None  # None: still open at the end of the plan
     satisfaction: int | None
+    seed: int = 0
 
-    def state_at(self, moment: datetime) -> tuple | None:
+    @property
+    def events(self) -> tuple[tuple[str, datetime, str], ...]:
+        """The lifecycle as (event_type, time, responsible department), in time order.
+
+        Detours are drawn from a generator of the case's own, so the main plan (and the
+        numbers that depend on it) is the same with or without them.
+        """
+        return _lifecycle(self)
+
+    def state_at(self, moment: datetime) -> CaseRow | None:
         """The source row as it stood at ``moment`` (None before the case existed)."""
         if moment < self.reported_at:
             return None
-        events = [
-            ("created", self.reported_at),
-            ("dispatched", self.dispatched_at),
-            ("handled", self.handled_at),
-        ]
-        if self.closed_at is not None:
-            events.append(("closed", self.closed_at))
-        status, updated_at = max(((s, t) for s, t in events if t <= moment), key=lambda e: e[1])
-        closed = self.closed_at if self.closed_at is not None and self.closed_at <= moment else None
+        happened = [e for e in self.events if e[1] <= moment]
+        status, updated_at, department = happened[-1]
+
+        def last(kind: str) -> datetime | None:
+            times = [t for k, t, _ in happened if k == kind]
+            return times[-1] if times else None
+
+        # A reopened case is open again: its earlier close no longer stands.
+        closed = last("closed") if status == "closed" else None
         r = self.reporter
-        return (
+        return CaseRow(
             self.case_id,
             self.channel,
             self.category,
-            CATEGORY_BY_CODE[self.category].department,
+            department,
             self.description,
             self.community_code,
             self.grid_code,
@@ -137,12 +216,65 @@ class CasePlan:
             r.mobile if r else None,
             r.id_number if r else None,
             self.reported_at,
-            self.dispatched_at if self.dispatched_at <= moment else None,
+            last("dispatched"),
             closed,
             status,
             self.satisfaction if closed else None,
             updated_at,
+            last("accepted"),
+            last("handled"),
+            last("fed_back"),
         )
+
+    def events_between(self, start: datetime, end: datetime) -> list[CaseEvent]:
+        """Status-history rows of the events in [start, end]."""
+        return [
+            CaseEvent(f"{self.case_id}-{seq:02d}", self.case_id, seq, kind, department, at, at)
+            for seq, (kind, at, department) in enumerate(self.events, start=1)
+            if start <= at <= end
+        ]
+
+
+def _lifecycle(plan: CasePlan) -> tuple[tuple[str, datetime, str], ...]:
+    rng = random.Random(f"lifecycle-{plan.seed}-{plan.case_id}")
+    home = CATEGORY_BY_CODE[plan.category].department
+    departments = sorted({c.department for c in CATEGORIES} - {home})
+    first_department = rng.choice(departments) if rng.random() < TRANSFER_SHARE else home
+    rework = rng.random() < REWORK_SHARE
+    reopen = plan.closed_at is not None and rng.random() < REOPEN_SHARE
+
+    def between(a: datetime, b: datetime, share: float) -> datetime:
+        return a + (b - a) * share
+
+    events = [("created", plan.reported_at, home), ("dispatched", plan.dispatched_at, first_department)]
+    accepted_at = between(plan.dispatched_at, plan.handled_at, 0.2)
+    if first_department != home:
+        transferred_at = between(plan.dispatched_at, accepted_at, 0.5)
+        events += [("transferred", transferred_at, home), ("dispatched", transferred_at, home)]
+    events.append(("accepted", accepted_at, home))
+    handled_at = plan.handled_at
+    if rework:
+        # Handled once, returned by the community, handled again before feedback.
+        first_handled = between(accepted_at, plan.handled_at, 0.5)
+        events += [
+            ("handled", first_handled, home),
+            ("returned", between(first_handled, plan.handled_at, 0.3), home),
+        ]
+    events.append(("handled", handled_at, home))
+    if plan.closed_at is None:
+        return tuple(events)
+    if reopen:
+        # Fed back and closed once, reopened by the resident, finally closed at the plan's end.
+        span = plan.closed_at - handled_at
+        events += [
+            ("fed_back", handled_at + span * 0.2, home),
+            ("closed", handled_at + span * 0.3, home),
+            ("reopened", handled_at + span * 0.5, home),
+            ("handled", handled_at + span * 0.7, home),
+        ]
+        handled_at = handled_at + span * 0.7
+    events += [("fed_back", between(handled_at, plan.closed_at, 0.5), home), ("closed", plan.closed_at, home)]
+    return tuple(events)
 
 
 def _community_weights(seed: int, geography: Geography) -> dict[str, float]:
@@ -199,9 +331,24 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
                 handled_at=handled_at,
                 closed_at=closed_at,
                 satisfaction=rng.choices((1, 2, 3, 4, 5), weights=(3, 4, 10, 33, 50))[0],
+                seed=settings.seed,
             )
         )
     return plans
+
+
+def _recent_plans(day: date, settings: Settings, geography: Geography | None, plans_cache: dict | None):
+    plans_cache = {} if plans_cache is None else plans_cache
+    for offset in range(LIFECYCLE_DAYS, -1, -1):
+        reported_day = day - timedelta(days=offset)
+        if reported_day not in plans_cache:
+            plans_cache[reported_day] = cases_reported_on(reported_day, settings, geography)
+        yield from plans_cache[reported_day]
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    day_start = datetime.combine(day, time())
+    return day_start, day_start + timedelta(days=1) - timedelta(microseconds=1)
 
 
 def rows_changed_on(
@@ -211,23 +358,32 @@ def rows_changed_on(
     plans_cache: dict | None = None,
     *,
     backlog: bool = False,
-) -> Iterable[tuple]:
+) -> Iterable[CaseRow]:
     """Source rows as of the end of ``day`` for every case that was created or changed on it.
 
     With ``backlog``, every case of the last ``LIFECYCLE_DAYS`` days as it stands at the
     end of ``day`` (what a source system already holds when the simulation starts).
     """
-    plans_cache = {} if plans_cache is None else plans_cache
-    day_start = datetime.combine(day, time())
-    day_end = day_start + timedelta(days=1) - timedelta(microseconds=1)
-    for offset in range(LIFECYCLE_DAYS, -1, -1):
-        reported_day = day - timedelta(days=offset)
-        if reported_day not in plans_cache:
-            plans_cache[reported_day] = cases_reported_on(reported_day, settings, geography)
-        for plan in plans_cache[reported_day]:
-            row = plan.state_at(day_end)
-            if row is not None and (backlog or row[-1] >= day_start):
-                yield row
+    day_start, day_end = _day_bounds(day)
+    for plan in _recent_plans(day, settings, geography, plans_cache):
+        row = plan.state_at(day_end)
+        if row is not None and (backlog or row.updated_at >= day_start):
+            yield row
+
+
+def events_on(
+    day: date,
+    settings: Settings,
+    geography: Geography | None = None,
+    plans_cache: dict | None = None,
+    *,
+    backlog: bool = False,
+) -> Iterable[CaseEvent]:
+    """Status-history rows of the events that happened on ``day`` (with ``backlog``: up to it)."""
+    day_start, day_end = _day_bounds(day)
+    since = datetime.min if backlog else day_start
+    for plan in _recent_plans(day, settings, geography, plans_cache):
+        yield from plan.events_between(since, day_end)
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -258,16 +414,23 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
             if offset > 0 and current in done:
                 continue
             rows = list(rows_changed_on(current, settings, geography, plans_cache, backlog=empty))
+            events = list(events_on(current, settings, geography, plans_cache, backlog=empty))
             empty = False
             with conn.cursor() as cur:
                 cur.executemany(_UPSERT, rows)
+                cur.executemany(_INSERT_EVENT, events)
                 cur.execute(
                     "insert into governance.simulated_days values (%s, %s) "
                     "on conflict (day) do update set rows_written = excluded.rows_written",
                     (current, len(rows)),
                 )
             conn.commit()
-            log.info("simulated governance cases for %s: %d rows created or changed", current, len(rows))
+            log.info(
+                "simulated governance cases for %s: %d rows created or changed, %d events",
+                current,
+                len(rows),
+                len(events),
+            )
             if current == day:
                 written = len(rows)
     return written

@@ -1,19 +1,31 @@
--- The district's count equals the sum of its streets, and each street's the sum of its communities.
-with levels as (select * from {{ ref('mart_cases_by_level_daily') }}),
-street_sums as (
-    select report_date, sum(cases_reported) as reported, sum(cases_closed) as closed
-    from levels where level = 'street' group by report_date
+-- Additive measures reconcile across 1+6+N: the district equals the sum of its streets,
+-- each street the sum of its communities, in every mart that has levels.
+with by_level as (
+    {{ level_mismatches('mart_cases_by_level_daily', ['cases_reported', 'cases_closed']) }}
 ),
-community_sums as (
-    select report_date, street_code, sum(cases_reported) as reported, sum(cases_closed) as closed
-    from levels where level = 'community' group by report_date, street_code
+
+measures as (
+    {{ level_mismatches('mart_case_measures_daily', [
+        'cases_reported', 'cases_dispatched', 'dispatches', 'transfers', 'acceptances', 'handlings',
+        'returns_for_rework', 'closures', 'closures_after_feedback', 'reopens', 'backlog_open',
+        'overdue_open', 'response_due', 'responded_on_time', 'resolve_due', 'resolved_on_time',
+        'satisfaction_ratings', 'satisfaction_points', 'dispatched_automatically',
+        'dispatched_by_reviewer', 'linked_as_duplicate'
+    ]) }}
+),
+
+volume as (
+    {{ level_mismatches('mart_case_volume_daily', ['cases_reported'], by=['category_code', 'channel_code', 'case_source']) }}
+),
+
+sla as (
+    {{ level_mismatches('mart_sla_daily', ['response_due', 'responded_on_time', 'resolve_due', 'resolved_on_time', 'overdue_open'], by=['category_code']) }}
 )
-select 'district' as level, d.report_date, d.area_code
-from levels as d
-join street_sums as s using (report_date)
-where d.level = 'district' and (d.cases_reported <> s.reported or d.cases_closed <> s.closed)
+
+select * from by_level
 union all
-select 'street', st.report_date, st.area_code
-from levels as st
-join community_sums as c on c.report_date = st.report_date and c.street_code = st.area_code
-where st.level = 'street' and (st.cases_reported <> c.reported or st.cases_closed <> c.closed)
+select * from measures
+union all
+select * from volume
+union all
+select * from sla

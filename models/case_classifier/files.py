@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.case_classifier import train as trainer
+from models.case_classifier.metadata import feature_frame
 from models.case_classifier.pipeline import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,14 @@ def train_from_file(
     version: str | None = None,
     encoding: str | None = None,
     notes: str = "",
+    metadata_columns: tuple[str, ...] | list[str] = (),
 ):
-    """Train on a labelled file, write the model directory; returns (directory, card)."""
+    """Train on a labelled file, write the model directory; returns (directory, card).
+
+    ``metadata_columns`` (e.g. channel, street) are read beside the text as categories.
+    """
     table = read_table(path, encoding)
-    require_columns(table, text_column, label_column)
+    require_columns(table, text_column, label_column, *metadata_columns)
     try:
         pipeline, card = trainer.train(
             table.frame,
@@ -131,26 +136,38 @@ def train_from_file(
             target_precision=target_precision,
             data_description=f"{Path(path).name} ({len(table.frame)} rows"
             + (f", read as {table.encoding}" if table.encoding else "")
-            + f"), text `{text_column}`, label `{label_column}`",
+            + f"), text `{text_column}`, label `{label_column}`"
+            + (f", metadata {list(metadata_columns)}" if metadata_columns else ""),
             model=model,
             compare_with=compare_with,
             notes=notes,
+            metadata_columns=tuple(metadata_columns),
         )
     except trainer.TrainingDataError as error:
         raise ClassifierFileError(f"{path}: {error}") from None
     return trainer.save(pipeline, card, Path(output)), card
 
 
-def predict_frame(pipeline, card: trainer.ModelCard, texts: pd.Series) -> pd.DataFrame:
+def predict_frame(
+    pipeline, card: trainer.ModelCard, texts: pd.Series, metadata: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """predicted_label, confidence and decision (auto at or above the card's threshold, else review).
 
-    A missing or blank text gets no label, confidence NaN and goes to review.
+    A missing or blank text gets no label, confidence NaN and goes to review. A model
+    with metadata columns (``card.metadata_columns``) reads them from ``metadata``.
     """
     present = texts.notna() & (texts.astype(str).str.strip() != "")
     label = pd.Series(pd.NA, index=texts.index, dtype="object")
     confidence = pd.Series(np.nan, index=texts.index, dtype="float64")
     if present.any():
-        proba = pipeline.predict_proba(texts[present].astype(str))
+        if card.metadata_columns:
+            if metadata is None:
+                raise ValueError(f"the model reads metadata columns {card.metadata_columns}: pass them")
+            inputs = metadata.loc[present[present].index].assign(**{card.text_column: texts[present]})
+            inputs = feature_frame(inputs, card.text_column, card.metadata_columns)
+        else:
+            inputs = texts[present].astype(str)
+        proba = pipeline.predict_proba(inputs)
         label[present] = pipeline.classes_[proba.argmax(axis=1)]
         confidence[present] = proba.max(axis=1)
     decision = np.where(confidence.to_numpy() >= card.threshold, "auto", "review")
@@ -171,9 +188,14 @@ def predict_file(
     pipeline, card = trainer.load(Path(model_dir))
     text_column = text_column or card.text_column
     table = read_table(path, encoding)
-    require_columns(table, text_column)
+    require_columns(table, text_column, *card.metadata_columns)
     _kind(Path(output), "output")
-    added = predict_frame(pipeline, card, table.frame[text_column])
+    added = predict_frame(
+        pipeline,
+        card,
+        table.frame[text_column],
+        table.frame[card.metadata_columns] if card.metadata_columns else None,
+    )
     frame = table.frame.drop(columns=[c for c in added.columns if c in table.frame.columns])
     result = pd.concat([frame, added], axis=1)
     counts = {

@@ -25,6 +25,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
+from models.case_classifier import metadata as meta
 from models.case_classifier.pipeline import (
     BASELINE_MODEL,
     CALIBRATION_FOLDS,
@@ -69,6 +70,10 @@ class ModelCard:
     # Another model fitted and evaluated on exactly the same split, for comparison.
     comparison: dict | None = None
     notes: str = ""
+    # Columns read beside the text (one-hot); empty for a text-only model.
+    metadata_columns: list[str] = field(default_factory=list)
+    # Reviewers' corrections used as labels: {"used": n, "changed_label": k} (platform training).
+    label_corrections: dict[str, int] = field(default_factory=dict)
 
 
 class TrainingDataError(ValueError):
@@ -105,18 +110,29 @@ def coverage_and_precision(
 
 @dataclass
 class Split:
-    x_train: pd.Series
-    x_val: pd.Series
-    x_test: pd.Series
+    # Texts (a Series), or frames of text and metadata columns.
+    x_train: pd.Series | pd.DataFrame
+    x_val: pd.Series | pd.DataFrame
+    x_test: pd.Series | pd.DataFrame
     y_train: pd.Series
     y_val: pd.Series
     y_test: pd.Series
     dropped_classes: dict[str, int]
 
 
-def labelled_rows(frame: pd.DataFrame, text_column: str, label_column: str) -> tuple[pd.Series, pd.Series]:
-    """Texts and labels as strings, without rows whose text or label is missing or blank."""
-    missing = [c for c in (text_column, label_column) if c not in frame.columns]
+def labelled_rows(
+    frame: pd.DataFrame, text_column: str, label_column: str, metadata_columns: tuple[str, ...] = ()
+) -> tuple[pd.Series | pd.DataFrame, pd.Series]:
+    """Texts and labels as strings, without rows whose text or label is missing or blank.
+
+    With ``metadata_columns`` the inputs are a frame of the text and those columns
+    (:func:`models.case_classifier.metadata.feature_frame`) instead of the texts alone.
+    """
+    if text_column in metadata_columns or label_column in metadata_columns:
+        raise TrainingDataError(
+            f"metadata columns {list(metadata_columns)} must not include the text or label column"
+        )
+    missing = [c for c in (text_column, label_column, *metadata_columns) if c not in frame.columns]
     if missing:
         raise TrainingDataError(
             f"column(s) {missing} not in the training data; its columns are {list(frame.columns)}"
@@ -124,12 +140,25 @@ def labelled_rows(frame: pd.DataFrame, text_column: str, label_column: str) -> t
     data = frame[[text_column, label_column]].dropna()
     texts, labels = data[text_column].astype(str), data[label_column].astype(str).str.strip()
     keep = (texts.str.strip() != "") & (labels != "")
-    return texts[keep], labels[keep]
+    texts, labels = texts[keep], labels[keep]
+    if metadata_columns:
+        return meta.feature_frame(frame.loc[texts.index], text_column, metadata_columns), labels
+    return texts, labels
 
 
-def split(frame: pd.DataFrame, text_column: str, label_column: str, seed: int) -> Split:
-    """The stratified 70/15/15 train/validation/test split every model of a comparison shares."""
-    texts, labels = labelled_rows(frame, text_column, label_column)
+def split(
+    frame: pd.DataFrame,
+    text_column: str,
+    label_column: str,
+    seed: int,
+    metadata_columns: tuple[str, ...] = (),
+) -> Split:
+    """The stratified 70/15/15 train/validation/test split every model of a comparison shares.
+
+    The rows chosen depend only on the labels and the seed, so a model with metadata
+    columns and a text-only one are split alike.
+    """
+    texts, labels = labelled_rows(frame, text_column, label_column, metadata_columns)
     counts = labels.value_counts()
     small = {str(k): int(v) for k, v in counts[counts < MIN_ROWS_PER_CLASS].items()}
     if small:
@@ -160,10 +189,19 @@ def split(frame: pd.DataFrame, text_column: str, label_column: str, seed: int) -
     return Split(x_train, x_val, x_test, y_train, y_val, y_test, small)
 
 
-def fit(x_train: pd.Series, y_train: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0):
-    """The named pipeline fitted on the training part (calibration folds fitted to small classes)."""
-    folds = int(min(CALIBRATION_FOLDS, y_train.value_counts().min()))
-    return build_pipeline(seed, model=model, calibration_folds=max(folds, 2)).fit(x_train, y_train)
+def fit(x_train, y_train: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0):
+    """The named pipeline fitted on the training part (calibration folds fitted to small classes).
+
+    A frame of inputs (text first, then metadata columns) gets the metadata pipeline.
+    """
+    folds = max(int(min(CALIBRATION_FOLDS, y_train.value_counts().min())), 2)
+    if isinstance(x_train, pd.DataFrame):
+        text_column, *metadata_columns = list(x_train.columns)
+        pipeline = meta.build_metadata_pipeline(
+            text_column, metadata_columns, seed, model=model, calibration_folds=folds
+        )
+        return pipeline.fit(x_train, y_train)
+    return build_pipeline(seed, model=model, calibration_folds=folds).fit(x_train, y_train)
 
 
 def evaluate(pipeline, parts: Split, target_precision: float) -> dict:
@@ -212,14 +250,18 @@ def train(
     model: str = DEFAULT_MODEL,
     compare_with: str | None = None,
     notes: str = "",
+    metadata_columns: tuple[str, ...] | list[str] = (),
+    label_corrections: dict[str, int] | None = None,
 ):
     """Fits on a stratified 70/15/15 split; the threshold is chosen on validation, reported on test.
 
     ``compare_with`` names a second model (e.g. the baseline) fitted and evaluated on the
     same split; its numbers go into the card's ``comparison``. The returned pipeline is
-    always the ``model`` one.
+    always the ``model`` one. ``metadata_columns`` are read beside the text (one-hot);
+    ``label_corrections`` (counts of reviewers' corrections in the labels) go into the card.
     """
-    parts = split(frame, text_column, label_column, seed)
+    metadata_columns = tuple(metadata_columns)
+    parts = split(frame, text_column, label_column, seed, metadata_columns)
     started = time.perf_counter()
     pipeline = fit(parts.x_train, parts.y_train, model=model, seed=seed)
     seconds = time.perf_counter() - started
@@ -261,6 +303,8 @@ def train(
         dropped_classes=parts.dropped_classes,
         comparison=comparison,
         notes=notes,
+        metadata_columns=list(metadata_columns),
+        label_corrections=dict(label_corrections or {}),
     )
     return pipeline, card
 
@@ -321,11 +365,25 @@ def render_card(card: ModelCard) -> str:
         "",
         f"Model `{card.model}`: {MODELS.get(card.model, card.model)}.",
         f"Text column `{card.text_column}`, label column `{card.label_column}`.",
+    ]
+    if card.metadata_columns:
+        lines.append(
+            "Metadata columns (one-hot, beside the text): "
+            + ", ".join(f"`{c}`" for c in card.metadata_columns)
+            + "."
+        )
+    lines += [
         "",
         f"Data: {card.data_description or 'not described'}",
         f"Split (stratified, seed {card.seed if card.seed is not None else 'not recorded'}): "
         f"{card.training_rows} train / {card.validation_rows} validation / {card.test_rows} test.",
     ]
+    if card.label_corrections:
+        lc = card.label_corrections
+        lines.append(
+            f"Reviewers' corrections used as labels: {lc.get('used', 0)} "
+            f"({lc.get('changed_label', 0)} of them changed the source's label)."
+        )
     if card.dropped_classes:
         lines.append(f"Labels left out (too few rows, their cases go to review): {card.dropped_classes}")
     if card.train_seconds is not None:

@@ -39,14 +39,27 @@ def dag_run(tmp_path_factory) -> dict:
         "CIVICLAKE_SIM_CASES_PER_DAY": "200",
         "CIVICLAKE_SIM_HISTORY_DAYS": "7",
     }
-    proc = subprocess.run(
-        ["bash", "infra/airflow/run_dag.sh", RUN_DATE],
+    # The Open311 API the pipeline pulls from, as the demo starts it.
+    server = subprocess.run(
+        ["bash", "infra/open311/start.sh", RUN_DATE, "7"],
         cwd=ROOT,
         env=os.environ | overrides,
         capture_output=True,
         text=True,
-        timeout=3600,
+        timeout=300,
     )
+    assert server.returncode == 0, f"infra/open311/start.sh failed:\n{server.stdout}\n{server.stderr}"
+    try:
+        proc = subprocess.run(
+            ["bash", "infra/airflow/run_dag.sh", RUN_DATE],
+            cwd=ROOT,
+            env=os.environ | overrides,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    finally:
+        subprocess.run(["bash", "infra/open311/stop.sh"], cwd=ROOT, env=os.environ | overrides, timeout=120)
     settings = Settings(
         data_dir=data_dir,
         pg_sources_db=SOURCE_DB,

@@ -32,21 +32,37 @@ ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VENV = ROOT / ".venvs" / "airflow"
 CORE_VENV = ROOT / ".venvs" / "core"
 DAG_ID = "civiclake_daily"
-CLI_TASKS_BEFORE_DBT = [
-    "simulate_governance",
-    "ingest_governance",
-    "quality_silver",
-    "classifier_train",
-    "classifier_score",
-    "marts_prepare",
-]
+# Task groups of the source families: (task id, CLI words before --date), in order.
+OPEN311_URL = "http://127.0.0.1:8311"
+SOURCE_STEPS = {
+    "governance": [
+        ("simulate", "simulate governance"),
+        ("ingest", "ingest governance"),
+        ("quality", "quality silver"),
+    ],
+    "city": [("simulate", "simulate city"), ("ingest", "ingest city"), ("quality", "quality city")],
+    "resources": [
+        ("simulate", "simulate resources"),
+        ("ingest", "ingest resources"),
+        ("quality", "quality resources"),
+    ],
+    "party": [("simulate", "simulate party"), ("ingest", "ingest party"), ("quality", "quality files party")],
+    "services": [
+        ("simulate", "simulate services"),
+        ("ingest", "ingest services"),
+        ("quality", "quality files services"),
+    ],
+    "open311": [("ingest", f"ingest open311 --base-url {OPEN311_URL}"), ("quality", "quality open311")],
+}
+SOURCE_TASKS = {
+    f"sources.{family}.{step}": words for family, steps in SOURCE_STEPS.items() for step, words in steps
+}
+CLI_TASKS_BEFORE_DBT = ["classifier_train", "classifier_score", "simulate_reviews", "marts_prepare"]
 CLI_TASKS_AFTER_DBT = ["marts_publish", "summary"]
-CLI_COMMANDS = {
-    "simulate_governance": "simulate governance",
-    "ingest_governance": "ingest governance",
-    "quality_silver": "quality silver",
-    "classifier_train": "classifier train",
+CLI_COMMANDS = SOURCE_TASKS | {
+    "classifier_train": "classifier train --max-age-days 7",
     "classifier_score": "classifier score",
+    "simulate_reviews": "dispatch simulate-reviews",
     "marts_prepare": "marts prepare",
     "marts_publish": "marts publish",
     "summary": "summary",
@@ -127,11 +143,20 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
     tasks = dag["tasks"]
     dbt_tasks = sorted(t for t in tasks if t.startswith("dbt."))
     assert dbt_tasks, "the cosmos dbt task group rendered no tasks"
-    expected = set(CLI_TASKS_BEFORE_DBT) | set(CLI_TASKS_AFTER_DBT) | set(dbt_tasks)
+    expected = set(SOURCE_TASKS) | set(CLI_TASKS_BEFORE_DBT) | set(CLI_TASKS_AFTER_DBT) | set(dbt_tasks)
     assert set(tasks) == expected, f"unexpected tasks: {sorted(set(tasks) ^ expected)}"
 
+    # Each family: its steps in a line, starting the run; the families side by side.
+    last_steps = []
+    for family, steps in SOURCE_STEPS.items():
+        ids = [f"sources.{family}.{step}" for step, _ in steps]
+        assert tasks[ids[0]]["upstream"] == [], f"{ids[0]} must start the run"
+        for up, down in zip(ids, ids[1:], strict=False):
+            assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
+        last_steps.append(ids[-1])
+    # Nothing downstream of the sources starts before every family passed its gate.
+    assert sorted(tasks["classifier_train"]["upstream"]) == sorted(last_steps)
     chain_before = CLI_TASKS_BEFORE_DBT
-    assert tasks[chain_before[0]]["upstream"] == []
     for up, down in zip(chain_before, chain_before[1:], strict=False):
         assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
     for t in dbt_tasks:
@@ -150,6 +175,7 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
     positions = {t: order.index(t) for t in tasks}
     main_line = CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT
     assert [positions[t] for t in main_line] == sorted(positions[t] for t in main_line)
+    assert all(positions[t] < positions["classifier_train"] for t in SOURCE_TASKS)
     assert all(positions["marts_prepare"] < positions[t] < positions["marts_publish"] for t in dbt_tasks)
     return dbt_tasks
 
@@ -186,8 +212,9 @@ def test_dag_settings_and_task_order(repo_dagbag):
         cmd = tasks[task_id]["command"]
         assert cmd.endswith(f"civiclake {sub} --date {{{{ ds }}}}"), cmd
         assert cmd.startswith(str(CORE_VENV / "bin" / "civiclake")), cmd
-    assert tasks["simulate_governance"]["retries"] >= 1
-    assert 0 < tasks["simulate_governance"]["retry_delay_s"] <= 600
+    assert tasks["sources.governance.simulate"]["retries"] >= 1
+    assert 0 < tasks["sources.governance.simulate"]["retry_delay_s"] <= 600
+    assert all(tasks[f"sources.{family}.quality"]["retries"] == 0 for family in SOURCE_STEPS)
 
 
 # --- DAG mechanics in an isolated Airflow, with a fixture dbt project --------------
@@ -286,7 +313,7 @@ def test_cosmos_renders_dbt_between_prepare_and_publish(isolated):
     detached = [t for t in dbt_tasks if t.startswith("dbt.relationships_")]
     assert len(detached) == 1 and set(dag["tasks"][detached[0]]["upstream"]) == builds
     assert all(dag["tasks"][t]["retries"] == 0 for t in dbt_tasks)
-    assert dag["tasks"]["quality_silver"]["retries"] == 0
+    assert dag["tasks"]["sources.governance.quality"]["retries"] == 0
 
 
 def test_dags_test_runs_every_step_in_order(isolated):
@@ -302,8 +329,14 @@ def test_dags_test_runs_every_step_in_order(isolated):
     )
     assert proc.returncode == 0, explain(proc)
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
+    n_sources = len(SOURCE_TASKS)
+    # The families in any order, each family's steps in order; then the main line.
+    assert sorted(calls[:n_sources]) == sorted(f"{words} --date {date}" for words in SOURCE_TASKS.values())
+    for steps in SOURCE_STEPS.values():
+        seen = [calls.index(f"{words} --date {date}") for _, words in steps]
+        assert seen == sorted(seen), steps
     expected = [f"{CLI_COMMANDS[t]} --date {date}" for t in CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT]
-    assert calls == expected
+    assert calls[n_sources:] == expected
     states = states_for(isolated, date)
     assert states and set(states.values()) == {"success"}, states
     assert Path(isolated["CIVICLAKE_DBT_DUCKDB_PATH"]).exists(), "dbt did not build the DuckDB file"
@@ -322,11 +355,13 @@ def test_failed_quality_gate_stops_before_publish(isolated):
     )
     assert proc.returncode != 0, "a failed quality gate must fail the run"
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
-    assert calls[-1] == f"quality silver --date {date}", calls  # retries=0: called once, then stop
+    assert calls.count(f"quality silver --date {date}") == 1, calls  # retries=0: called once
+    assert not any(c.startswith(("classifier", "marts")) for c in calls), calls
     states = states_for(isolated, date)
-    assert states["quality_silver"] == "failed"
-    assert states["marts_publish"] == "upstream_failed"
-    assert states["summary"] == "upstream_failed"
+    assert states["sources.governance.quality"] == "failed"
+    assert states["sources.city.quality"] == "success"  # the other families still land
+    for task in ("classifier_train", "marts_publish", "summary"):
+        assert states[task] == "upstream_failed", (task, states[task])
 
 
 # --- the services, as infra/airflow/start.sh runs them ------------------------------

@@ -13,7 +13,8 @@ import pytest
 
 from civiclake.settings import PROJECT_ROOT, Settings
 
-TEST_DB = "civiclake_it"
+# One database per test session, so that sessions running side by side don't share it.
+TEST_DB = f"civiclake_it_{os.getpid()}"
 
 
 def _require_env(*names: str) -> None:
@@ -26,19 +27,21 @@ def _require_env(*names: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory) -> Settings:
+def settings(tmp_path_factory):
     _require_env("CIVICLAKE_PG_PASSWORD", "CIVICLAKE_PII_KEY")
     base = Settings()
     with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
         conn.execute(f"drop database if exists {TEST_DB} with (force)")
         conn.execute(f"create database {TEST_DB}")
-    return Settings(
+    yield Settings(
         data_dir=tmp_path_factory.mktemp("civiclake"),
         jars_dir=PROJECT_ROOT / "var" / "jars",
         pg_sources_db=TEST_DB,
         sim_cases_per_day=80,
         sim_history_days=3,
     )
+    with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {TEST_DB} with (force)")
 
 
 @pytest.fixture(scope="session")

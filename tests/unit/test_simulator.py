@@ -1,16 +1,16 @@
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from civiclake.catalogue import CATEGORY_CODES, CHANNELS
+from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_BY_CODE, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
-from civiclake.sources.governance_sim import cases_reported_on, rows_changed_on
+from civiclake.sources.governance_sim import cases_reported_on, events_on, rows_changed_on
 
 DAY = date(2026, 11, 25)
 
 
 def settings(**overrides):
-    return Settings(sim_cases_per_day=200, **overrides)
+    return Settings(**({"sim_cases_per_day": 200} | overrides))
 
 
 def test_same_seed_and_day_give_the_same_cases():
@@ -45,18 +45,64 @@ def test_state_follows_the_lifecycle():
     plan = next(p for p in cases_reported_on(DAY, settings()) if p.closed_at is not None)
     assert plan.state_at(plan.reported_at - timedelta(seconds=1)) is None
     created = plan.state_at(plan.reported_at)
-    assert created[15] == "created" and created[13] is None  # status, dispatched_at
+    assert created.status == "created" and created.dispatched_at is None
     closed = plan.state_at(plan.closed_at)
-    assert closed[15] == "closed" and closed[14] == plan.closed_at and closed[17] == plan.closed_at
+    assert closed.status == "closed" and closed.closed_at == plan.closed_at == closed.updated_at
+    assert closed.accepted_at <= closed.handled_at <= closed.fed_back_at <= closed.closed_at
+
+
+def test_lifecycles_take_detours_in_order():
+    plans = cases_reported_on(DAY, settings(sim_cases_per_day=2000))
+    kinds = Counter(kind for p in plans for kind, _, _ in p.events)
+    assert set(kinds) == set(CASE_EVENT_TYPES)
+    for plan in plans:
+        times = [at for _, at, _ in plan.events]
+        assert times == sorted(times), plan.case_id
+        types = [kind for kind, _, _ in plan.events]
+        assert types[:2] == ["created", "dispatched"]
+        if plan.closed_at is not None:
+            assert types[-2:] == ["fed_back", "closed"]
+        # Every case ends with the department its category belongs to.
+        assert plan.events[-1][2] == CATEGORY_BY_CODE[plan.category].department
+    transferred = next(p for p in plans if any(k == "transferred" for k, _, _ in p.events))
+    first_department = transferred.events[1][2]
+    assert first_department != CATEGORY_BY_CODE[transferred.category].department
+    assert transferred.state_at(transferred.events[1][1]).department == first_department
+
+
+def test_a_reopened_case_is_open_until_closed_again():
+    plans = cases_reported_on(DAY, settings(sim_cases_per_day=2000))
+    plan = next(p for p in plans if any(k == "reopened" for k, _, _ in p.events))
+    reopened_at = next(at for k, at, _ in plan.events if k == "reopened")
+    first_close = next(at for k, at, _ in plan.events if k == "closed")
+    assert plan.state_at(first_close).status == "closed"
+    reopened = plan.state_at(reopened_at)
+    assert reopened.status == "reopened" and reopened.closed_at is None and reopened.satisfaction is None
+    assert plan.state_at(plan.closed_at).closed_at == plan.closed_at > first_close
+
+
+def test_events_of_a_day_are_the_history_rows_written_that_day():
+    s = settings()
+    events = list(events_on(DAY, s))
+    day_start = datetime(2026, 11, 25)
+    assert events and all(day_start <= e.occurred_at < day_start + timedelta(days=1) for e in events)
+    assert len({e.event_id for e in events}) == len(events)
+    # Each case's status written that day is the type of its latest event up to the day's end.
+    latest = {}
+    for e in sorted(events, key=lambda e: (e.case_id, e.seq)):
+        latest[e.case_id] = e.event_type
+    rows = {r.case_id: r for r in rows_changed_on(DAY, s)}
+    assert set(latest) == set(rows)
+    assert all(rows[c].status == kind for c, kind in latest.items())
 
 
 def test_rows_changed_on_a_day_are_new_cases_and_updates_of_older_ones():
     s = settings()
     rows = list(rows_changed_on(DAY, s))
     day_start = datetime(2026, 11, 25)
-    assert all(day_start <= row[17] < day_start + timedelta(days=1) for row in rows)
+    assert all(day_start <= row.updated_at < day_start + timedelta(days=1) for row in rows)
     reported_today = {p.case_id for p in cases_reported_on(DAY, s)}
-    ids = [row[0] for row in rows]
+    ids = [row.case_id for row in rows]
     assert len(ids) == len(set(ids))
     assert reported_today <= set(ids)
     assert len(set(ids) - reported_today) > 0  # older cases that moved on that day

@@ -1,8 +1,11 @@
--- One row per case with its report and close dates and, when scored, its dispatch decision.
+-- One row per case with its report and close dates, where it came from and, when
+-- scored, its dispatch decision.
 select
     cases.case_id,
     cases.channel_code,
+    case when cases.channel_code = 'grid_patrol' then 'grid_worker' else 'resident' end as case_source,
     cases.category_code,
+    cases.district_code,
     cases.street_code,
     cases.community_code,
     cases.reported_at,
@@ -10,6 +13,8 @@ select
     cases.closed_at,
     cast(cases.closed_at as date) as closed_date,
     cases.status,
-    dispatch.dispatch_decision
+    cases.satisfaction,
+    dispatch.dispatch_decision,
+    dispatch.dispatch_mode
 from {{ ref('stg_lake__governance_cases') }} as cases
-left join {{ ref('stg_lake__case_dispatch') }} as dispatch using (case_id)
+left join {{ ref('stg_lake__case_dispatch') }} as dispatch on dispatch.case_id = cases.case_id

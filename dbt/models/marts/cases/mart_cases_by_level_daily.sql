@@ -8,9 +8,9 @@ select
     'district' as level,
     district_code as area_code,
     any_value(district_name) as area_name,
-    cast(null as varchar) as parent_code,
-    cast(null as varchar) as street_code,
-    cast(null as varchar) as community_code,
+    cast(null as string) as parent_code,
+    cast(null as string) as street_code,
+    cast(null as string) as community_code,
     cast(sum(cases_reported) as bigint) as cases_reported,
     cast(sum(cases_closed) as bigint) as cases_closed
 from by_community
@@ -25,7 +25,7 @@ select
     any_value(street_name) as area_name,
     any_value(district_code) as parent_code,
     street_code,
-    cast(null as varchar) as community_code,
+    cast(null as string) as community_code,
     cast(sum(cases_reported) as bigint) as cases_reported,
     cast(sum(cases_closed) as bigint) as cases_closed
 from by_community

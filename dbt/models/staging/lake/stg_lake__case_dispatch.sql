@@ -4,5 +4,10 @@ select
     cast(confidence as double) as confidence,
     decision as dispatch_decision,
     routed_department,
-    model_version
+    model_version,
+    department as responsible_department,
+    team as responsible_team,
+    rule_id as routing_rule_id,
+    duplicate_of as duplicate_of_case_id,
+    dispatch_mode
 from {{ source('lake', 'case_dispatch') }}

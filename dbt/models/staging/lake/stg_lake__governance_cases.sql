@@ -9,10 +9,13 @@ select
     grid_code,
     cast(lon as double) as lon,
     cast(lat as double) as lat,
-    cast(reported_at as timestamp) as reported_at,
-    cast(dispatched_at as timestamp) as dispatched_at,
-    cast(closed_at as timestamp) as closed_at,
+    {{ local_timestamp('reported_at') }} as reported_at,
+    {{ local_timestamp('dispatched_at') }} as dispatched_at,
+    {{ local_timestamp('accepted_at') }} as accepted_at,
+    {{ local_timestamp('handled_at') }} as handled_at,
+    {{ local_timestamp('fed_back_at') }} as fed_back_at,
+    {{ local_timestamp('closed_at') }} as closed_at,
     status,
     cast(satisfaction as integer) as satisfaction,
-    cast(updated_at as timestamp) as updated_at
+    {{ local_timestamp('updated_at') }} as updated_at
 from {{ source('lake', 'governance_cases') }}

@@ -1,0 +1,1 @@
+"""Case dispatch after the classifier: routing rules, duplicate detection and reviewers' corrections."""

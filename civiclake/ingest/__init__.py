@@ -1,0 +1,1 @@
+"""Periodic file exports (CSV, Excel) into the lake: contracts, reader, validator, loader."""

@@ -1,0 +1,43 @@
+-- One composite score per area and day: the mean of its measures' capped ratios (measures
+-- without a ratio that day are left out). An area is ranked within its level only when it
+-- had at least `scorecard_min_cases` cases reported that day; rank 1 is the best score.
+with scores as (
+    select
+        report_date,
+        level,
+        area_code,
+        count(ratio) as measures_scored,
+        round(avg(ratio), 9) as score
+    from {{ ref('mart_scorecard_measures_daily') }}
+    group by report_date, level, area_code
+),
+
+volumes as (
+    select
+        measures.report_date,
+        measures.level,
+        measures.area_code,
+        measures.area_name,
+        measures.parent_code,
+        measures.street_code,
+        measures.community_code,
+        measures.cases_reported,
+        scores.measures_scored,
+        scores.score,
+        measures.cases_reported >= {{ var('scorecard_min_cases', 5) }} and scores.score is not null as is_ranked
+    from {{ ref('mart_case_measures_daily') }} as measures
+    inner join scores
+        on scores.report_date = measures.report_date and scores.level = measures.level
+        and scores.area_code = measures.area_code
+)
+
+select
+    volumes.*,
+    cast(case
+        when is_ranked then rank() over (
+            partition by report_date, level, is_ranked order by score desc
+        )
+    end as integer) as rank_in_level,
+    cast(sum(case when is_ranked then 1 else 0 end) over (partition by report_date, level) as integer)
+        as areas_ranked
+from volumes

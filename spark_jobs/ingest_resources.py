@@ -1,0 +1,266 @@
+"""Basic-resource registries: daily full extracts → Delta bronze → SCD2 history in silver.
+
+For a logical date D and each registry (households, buildings, legal entities, cameras,
+public-service vehicles, teams, departments) the job
+1. reads the registry's extract of D (Parquet + manifest, see
+   ``civiclake.sources.resources_sim``), checks it is complete against the manifest and
+   replaces personal data by HMAC tokens; the tokenised extract is written once to bronze
+   as partition ``batch_date = D`` (a rerun reprocesses bronze, as received);
+2. checks every row and sends failures to ``resources_<registry>_quarantine`` with a
+   reason (unknown community/street code, coordinates outside the jurisdiction, dates
+   after D, one id with two different rows in the extract); exact copies of a row count
+   as duplicates; a bad ID-number check character is only flagged (``*_id_valid``);
+3. applies the remaining rows to ``silver.resources_<registry>`` with
+   ``civiclake.lake.scd2_merge`` (new versions for new and changed rows, soft deletes for
+   rows gone from the extract; quarantined ids are held as they were);
+4. stores the reconciliation: extract rows = silver + quarantine + duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+
+from civiclake import lake
+from civiclake.geography import load_geography
+from civiclake.jurisdiction import load_jurisdiction
+from civiclake.pii import is_valid_id_number, tokenise
+from civiclake.settings import Settings
+from civiclake.sources.resources_sim import REGISTRIES, REGISTRY_NAMES, read_manifest, snapshot_file
+from civiclake.tables import RESOURCE_SILVER_COLUMNS
+
+log = logging.getLogger(__name__)
+
+
+class ExtractIncompleteError(RuntimeError):
+    """An extract file does not hold the rows its manifest announces."""
+
+
+@dataclass(frozen=True)
+class RegistryResult:
+    registry: str
+    batch_date: str
+    extracted: bool
+    source_rows: int
+    silver_rows: int
+    quarantined_rows: int
+    duplicate_rows: int
+    opened: int
+    changed: int
+    deleted: int
+    unchanged: int
+    current_rows: int
+    versions_total: int
+
+
+def token_column(column: str) -> str:
+    """``head_id_number`` → ``head_id_token``, ``head_phone`` → ``head_phone_token``."""
+    return f"{column.removesuffix('_number')}_token"
+
+
+def tokenise_columns(df, pii: dict[str, str], key: bytes):
+    """Replaces each raw personal column by its token (and ID numbers also by a validity flag).
+
+    Runs in the Python workers (``mapInPandas``) with the same ``civiclake.pii.tokenise``
+    as every other job, so a resident gets the same token in every table.
+    """
+    from pyspark.sql import types as T
+
+    if not pii:
+        return df
+    fields = [f for f in df.schema.fields if f.name not in pii]
+    for column, kind in pii.items():
+        if kind == "id_number":
+            fields.append(T.StructField(f"{column.removesuffix('_number')}_valid", T.BooleanType(), True))
+        fields.append(T.StructField(token_column(column), T.StringType(), True))
+
+    def apply(batches):
+        for pdf in batches:
+            for column, kind in pii.items():
+                if kind == "id_number":
+                    pdf[f"{column.removesuffix('_number')}_valid"] = pdf[column].map(
+                        lambda v: None if v is None else is_valid_id_number(v)
+                    )
+                pdf[token_column(column)] = pdf[column].map(lambda v, kind=kind: tokenise(v, kind, key))
+            yield pdf.drop(columns=list(pii))
+
+    return df.mapInPandas(apply, T.StructType(fields))
+
+
+def silver_name(registry: str) -> str:
+    return f"resources_{registry}"
+
+
+def _extract(spark, settings: Settings, registry: str, day: date):
+    manifest = read_manifest(settings, day)
+    announced = manifest.get("rows", {}).get(registry)
+    path = snapshot_file(settings, registry, day)
+    if announced is None or not path.exists():
+        raise ExtractIncompleteError(
+            f"the registry extract of {day} has no {registry} file ({path}); the manifest lists "
+            f"{sorted(manifest.get('rows', {}))}. Ask for the extract to be delivered again."
+        )
+    raw = spark.read.parquet(str(path))
+    rows = raw.count()
+    if rows != announced:
+        raise ExtractIncompleteError(
+            f"{path} holds {rows} rows but the manifest of {day} announces {announced}: the extract "
+            "is truncated or was replaced; it is not loaded. Deliver the extract again."
+        )
+    spec, _ = REGISTRIES[registry]
+    return tokenise_columns(raw, spec.pii, settings.require_pii_key()), str(path)
+
+
+def validate(spark, settings: Settings, batch, registry: str, day: date):
+    """Adds ``quarantine_reason`` (null for a good row) and ``_copy`` (1 for the row kept)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    spec, _ = REGISTRIES[registry]
+    geography = load_geography()
+    box = load_jurisdiction(settings.jurisdiction).box
+    columns = batch.columns
+    content = [c for c in columns if not c.startswith("_") and c != "batch_date"]
+    by_key = Window.partitionBy(spec.key)
+    checked = (
+        batch.withColumn("_content_hash", lake.row_hash(sorted(content)))
+        .withColumn("_versions_of_key", F.size(F.collect_set("_content_hash").over(by_key)))
+        .withColumn("_copy", F.row_number().over(by_key.orderBy("_content_hash")))
+    )
+    reasons = [(F.col(spec.key).isNull() | (F.trim(spec.key) == ""), f"missing {spec.key}")]
+    reasons.append((F.col("_versions_of_key") > 1, f"one {spec.key} with different rows in the extract"))
+    if "community_code" in columns:
+        known = F.col("community_code").isin(*sorted(geography.communities))
+        # Street-level teams have no community; every other registry row needs one.
+        allowed_null = F.lit(registry == "teams")
+        reasons.append(
+            (
+                (F.col("community_code").isNull() & ~allowed_null)
+                | (F.col("community_code").isNotNull() & ~known),
+                "unknown community_code",
+            )
+        )
+    if "street_code" in columns:
+        reasons.append(
+            (
+                ~F.coalesce(F.col("street_code").isin(*sorted(geography.streets)), F.lit(False)),
+                "unknown street_code",
+            )
+        )
+    if "lon" in columns:
+        reasons.append(
+            (
+                F.col("lon").isNull()
+                | F.col("lat").isNull()
+                | (F.col("lon") < box.min_lon)
+                | (F.col("lon") > box.max_lon)
+                | (F.col("lat") < box.min_lat)
+                | (F.col("lat") > box.max_lat),
+                "coordinates outside the jurisdiction",
+            )
+        )
+    day_literal = F.lit(day).cast("date")
+    reasons.append(
+        (
+            (F.col("registered_on") > day_literal) | (F.col("updated_on") > day_literal),
+            "date after the snapshot date",
+        )
+    )
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(reasons):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    return checked.withColumn("quarantine_reason", reason)
+
+
+def ingest_registry(spark, settings: Settings, registry: str, logical_date: date) -> RegistryResult:
+    from pyspark.sql import functions as F
+
+    spec, _ = REGISTRIES[registry]
+    source_name = f"resources.{registry}"
+    bronze_path = settings.table_path("bronze", silver_name(registry))
+    silver_path = settings.table_path("silver", silver_name(registry))
+    extracted = lake.recorded_window(spark, settings, source_name, logical_date) is None
+    if extracted:
+        tokenised, source_path = _extract(spark, settings, registry, logical_date)
+        batch = (
+            tokenised.withColumn("_batch_id", F.lit(f"{source_name}:{logical_date}"))
+            .withColumn("_source", F.lit(f"file:{source_path}"))
+            .withColumn("batch_date", F.lit(logical_date).cast("date"))
+        )
+        lake.overwrite_partition(batch, bronze_path, "batch_date", logical_date)
+    else:
+        log.info("%s %s was extracted before; reprocessing it from bronze", registry, logical_date)
+    bronze = spark.read.format("delta").load(bronze_path).where(F.col("batch_date") == F.lit(logical_date))
+    checked = validate(spark, settings, bronze, registry, logical_date).cache()
+    source_rows = checked.count()
+    if extracted:
+        end = datetime.combine(logical_date + timedelta(days=1), time())
+        lake.record_window(spark, settings, source_name, logical_date, None, end, source_rows)
+
+    quarantine = checked.where("quarantine_reason is not null").drop(
+        "_content_hash", "_versions_of_key", "_copy"
+    )
+    lake.overwrite_partition(
+        quarantine,
+        settings.table_path("silver", f"{silver_name(registry)}_quarantine"),
+        "batch_date",
+        logical_date,
+    )
+    quarantined = quarantine.count()
+    good = checked.where("quarantine_reason is null and _copy = 1").select(*RESOURCE_SILVER_COLUMNS[registry])
+    silver_rows = good.count()
+    held = checked.where(f"quarantine_reason is not null and {spec.key} is not null").select(spec.key)
+    counts = lake.scd2_merge(
+        spark,
+        good,
+        silver_path,
+        keys=[spec.key],
+        tracked_columns=list(spec.tracked),
+        valid_from=logical_date,
+        held_keys_df=held,
+    )
+    lake.record_reconciliation(
+        spark,
+        settings,
+        silver_name(registry),
+        logical_date,
+        source_rows=source_rows,
+        silver_rows=silver_rows,
+        quarantined=quarantined,
+        duplicates=source_rows - silver_rows - quarantined,
+    )
+    checked.unpersist()
+    silver = spark.read.format("delta").load(silver_path)
+    result = RegistryResult(
+        registry=registry,
+        batch_date=str(logical_date),
+        extracted=extracted,
+        source_rows=source_rows,
+        silver_rows=silver_rows,
+        quarantined_rows=quarantined,
+        duplicate_rows=source_rows - silver_rows - quarantined,
+        **counts,
+        current_rows=silver.where("is_current").count(),
+        versions_total=silver.count(),
+    )
+    log.info("ingest resources %s %s: %s", registry, logical_date, asdict(result))
+    return result
+
+
+def run(
+    spark, settings: Settings, logical_date: date, registries: tuple[str, ...] = REGISTRY_NAMES
+) -> list[RegistryResult]:
+    unknown = [r for r in registries if r not in REGISTRIES]
+    if unknown:
+        raise KeyError(f"unknown registries {unknown}; known: {', '.join(REGISTRY_NAMES)}")
+    return [ingest_registry(spark, settings, registry, logical_date) for registry in registries]
+
+
+def main(logical_date: str) -> list[RegistryResult]:
+    from civiclake.settings import get_settings
+    from civiclake.spark import spark_session
+
+    settings = get_settings()
+    spark = spark_session(settings, f"ingest_resources_{logical_date}")
+    return run(spark, settings, date.fromisoformat(logical_date))
