@@ -426,12 +426,17 @@ def summary(
     for name, rows in result["rows"].items():
         layers.add_row(name, str(rows))
     out.print(layers)
-    for table, recon in result["reconciliation"].items():
-        out.print(f"reconciliation {table}: {recon}")
-    if result["dispatch"]:
+    if result["sources_text"]:
+        out.print(f"sources of the {day} batch (source = silver + quarantine + duplicate):")
+        out.print(result["sources_text"], markup=False, highlight=False)
+    d = result["dispatch"]
+    if d:
         out.print(
-            f"dispatch: {result['dispatch']['auto']} automatic, {result['dispatch']['review']} to review"
+            f"dispatch of the day's cases: {d['auto']} automatic, {d['review']} waiting for review, "
+            f"{d['duplicate']} linked to an open case as duplicates"
         )
+        for department, cases in sorted(d.get("auto_by_department", {}).items(), key=lambda x: -x[1]):
+            out.print(f"  automatic → {department}: {cases}")
     streets = Table(title=f"cases on {day} by street (mart_cases_by_level_daily)")
     for column in ("street", "code", "reported", "closed"):
         streets.add_column(column)
@@ -445,6 +450,8 @@ def summary(
             f"[b]{d['area_name']}[/b]", d["area_code"], str(d["cases_reported"]), str(d["cases_closed"])
         )
     out.print(streets)
+    if result["headline_text"]:
+        out.print(result["headline_text"], markup=False, highlight=False)
 
 
 # --- file-export sources: party building (党建) and people services (民生服务) ---------------

@@ -35,11 +35,18 @@ def merge_upsert(spark, df, path: str, keys: list[str], newer_than: str | None =
     equal version, so applying an old batch after a new one never rolls a row back.
     """
     from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
 
     if not table_exists(spark, path):
         df.limit(0).write.format("delta").save(path)
     target = DeltaTable.forPath(spark, path)
     condition = " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    # The batch's range of the first key, as a condition on the target alone: Delta skips
+    # every file whose min/max statistics lie outside it, so a batch of recent keys
+    # rewrites recent files only, not the whole table.
+    low, high = df.agg(F.min(keys[0]), F.max(keys[0])).first()
+    if low is not None:
+        condition += f" and t.`{keys[0]}` between {_sql_literal(low)} and {_sql_literal(high)}"
     update_when = f"s.`{newer_than}` >= t.`{newer_than}`" if newer_than else None
     (
         target.alias("t")
@@ -48,6 +55,19 @@ def merge_upsert(spark, df, path: str, keys: list[str], newer_than: str | None =
         .whenNotMatchedInsertAll()
         .execute()
     )
+
+
+def _sql_literal(value) -> str:
+    """A Spark SQL literal for a key value (string, number, date or timestamp)."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, datetime):
+        return f"timestamp'{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"date'{value.isoformat()}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def state_path(settings: Settings, name: str) -> str:

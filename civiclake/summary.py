@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from civiclake.settings import Settings
+from civiclake.source_summary import batch_counts, quarantine_reasons, source_lines
 
 
 def _dataset(settings: Settings, layer: str, table: str):
@@ -116,8 +117,14 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
     dispatch_ds = _dataset(settings, "silver", "case_dispatch")
     if dispatch_ds is not None:
         table = dispatch_ds.to_table(filter=pc.field("batch_date") == pc.scalar(logical_date))
-        for decision in ("auto", "review"):
-            dispatch[decision] = int(pc.sum(pc.equal(table["decision"], decision)).as_py() or 0)
+        mode = "dispatch_mode" if "dispatch_mode" in table.column_names else "decision"
+        for decision in ("auto", "review", "duplicate"):
+            dispatch[decision] = int(pc.sum(pc.equal(table[mode], decision)).as_py() or 0)
+        if "department" in table.column_names:
+            auto = table.filter(pc.equal(table[mode], "auto"))
+            dispatch["auto_by_department"] = {
+                row["values"]: row["counts"] for row in pc.value_counts(auto["department"]).to_pylist()
+            }
     streets: list[dict] = []
     district: dict = {}
     headline: dict = {}
@@ -144,8 +151,13 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
                 "select count(*) from mart_cases_by_community_daily"
             ).fetchall()[0][0]
             headline = district_headline(con, logical_date)
+    sources = batch_counts(settings, logical_date)
+    reasons = quarantine_reasons(settings, logical_date)
     return {
         "logical_date": str(logical_date),
+        "sources": sources,
+        "quarantine_reasons": reasons,
+        "sources_text": "\n".join(source_lines(sources, reasons)),
         "rows": layers,
         "reconciliation": reconciliation,
         "dispatch": dispatch,

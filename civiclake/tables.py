@@ -32,6 +32,19 @@ GOVERNANCE_CASES_COLUMNS = (
     "batch_date",
 )
 
+# silver.governance_grid_workers: the worker on duty in each grid; name and phone as tokens.
+GOVERNANCE_GRID_WORKERS_COLUMNS = (
+    "grid_code",
+    "community_code",
+    "street_code",
+    "worker_id",
+    "worker_name_token",
+    "worker_phone_token",
+    "on_duty_since",
+    "updated_at",
+    "batch_date",
+)
+
 # silver.governance_case_events: the status history, one row per lifecycle event.
 GOVERNANCE_CASE_EVENTS_COLUMNS = (
     "event_id",

@@ -206,7 +206,8 @@ def civiclake_daily():
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False},
+        # Marts as of the run's logical date, not the lake's newest event.
+        operator_args={"install_deps": False, "vars": {"as_of": "{{ ds }}"}},
         default_args={"retries": 0},  # a failing dbt test is not fixed by retrying
     )
 

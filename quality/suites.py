@@ -11,7 +11,11 @@ from great_expectations import expectations as gxe
 
 from civiclake.catalogue import CASE_EVENT_TYPES, CASE_STATUSES, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
-from civiclake.tables import GOVERNANCE_CASE_EVENTS_COLUMNS, GOVERNANCE_CASES_COLUMNS
+from civiclake.tables import (
+    GOVERNANCE_CASE_EVENTS_COLUMNS,
+    GOVERNANCE_CASES_COLUMNS,
+    GOVERNANCE_GRID_WORKERS_COLUMNS,
+)
 
 
 def governance_cases() -> gx.ExpectationSuite:
@@ -44,7 +48,9 @@ def governance_case_events() -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name="silver.governance_case_events",
         expectations=[
-            gxe.ExpectTableColumnsToMatchSet(column_set=list(GOVERNANCE_CASE_EVENTS_COLUMNS), exact_match=True),
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=list(GOVERNANCE_CASE_EVENTS_COLUMNS), exact_match=True
+            ),
             gxe.ExpectColumnValuesToNotBeNull(column="event_id"),
             gxe.ExpectColumnValuesToBeUnique(column="event_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
@@ -55,7 +61,28 @@ def governance_case_events() -> gx.ExpectationSuite:
     )
 
 
-SUITES = {"governance_cases": governance_cases, "governance_case_events": governance_case_events}
+def governance_grid_workers() -> gx.ExpectationSuite:
+    geo = load_geography()
+    return gx.ExpectationSuite(
+        name="silver.governance_grid_workers",
+        expectations=[
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=list(GOVERNANCE_GRID_WORKERS_COLUMNS), exact_match=True
+            ),
+            gxe.ExpectColumnValuesToBeUnique(column="grid_code"),
+            gxe.ExpectColumnValuesToBeInSet(column="grid_code", value_set=sorted(geo.grids)),
+            gxe.ExpectColumnValuesToNotBeNull(column="worker_id"),
+            gxe.ExpectColumnValuesToMatchRegex(column="worker_name_token", regex=r"^name_[0-9a-f]{32}$"),
+            gxe.ExpectColumnValuesToMatchRegex(column="worker_phone_token", regex=r"^phone_[0-9a-f]{32}$"),
+        ],
+    )
+
+
+SUITES = {
+    "governance_cases": governance_cases,
+    "governance_case_events": governance_case_events,
+    "governance_grid_workers": governance_grid_workers,
+}
 
 
 # --- File-export sources (party building, people services): one suite per silver table ---

@@ -1,7 +1,7 @@
 """Governance case system: PostgreSQL source → Delta bronze → validated MERGE into silver.
 
-Two source tables, the cases (current state) and their status history (one row per
-lifecycle event). For a logical date D, for each table the job
+Three source tables: the cases (current state), their status history (one row per
+lifecycle event) and the grid workers' roster. For a logical date D, for each table the job
 1. extracts the rows changed in the window [previous high watermark − lookback, D+1 00:00)
    (the window is recorded, so the batch is extracted once; a rerun reprocesses bronze),
    replacing personal data by HMAC tokens before anything is written;
@@ -24,7 +24,11 @@ from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_CODES
 from civiclake.geography import load_geography
 from civiclake.pii import is_valid_id_number, tokenise
 from civiclake.settings import Settings
-from civiclake.tables import GOVERNANCE_CASE_EVENTS_COLUMNS, GOVERNANCE_CASES_COLUMNS
+from civiclake.tables import (
+    GOVERNANCE_CASE_EVENTS_COLUMNS,
+    GOVERNANCE_CASES_COLUMNS,
+    GOVERNANCE_GRID_WORKERS_COLUMNS,
+)
 from spark_jobs import load_reference
 
 log = logging.getLogger(__name__)
@@ -50,29 +54,38 @@ class IngestResult:
     related: dict[str, IngestResult] = field(default_factory=dict)
 
 
-def _tokenise_batches(key: bytes):
-    """mapInPandas function: raw personal columns in, tokens and an ID validity flag out."""
+def _token_column(column: str) -> str:
+    return f"{column.removesuffix('_number')}_token"
+
+
+def _tokenise_batches(key: bytes, pii: dict[str, str]):
+    """mapInPandas function: raw personal columns in, tokens (and, for ID numbers, a
+    check-digit validity flag) out."""
 
     def apply(batches):
         for pdf in batches:
-            pdf["reporter_id_valid"] = pdf["reporter_id_number"].map(
-                lambda v: None if v is None else is_valid_id_number(v)
-            )
-            for column, kind in PII_COLUMNS.items():
-                token_column = f"{column.removesuffix('_number')}_token"
-                pdf[token_column] = pdf[column].map(lambda v, kind=kind: tokenise(v, kind, key))
-            yield pdf.drop(columns=list(PII_COLUMNS))
+            # Columns in the order of _tokenised_schema: validity flags, then tokens.
+            for column, kind in pii.items():
+                if kind == "id_number":
+                    pdf[f"{column.removesuffix('_number')}_valid"] = pdf[column].map(
+                        lambda v: None if v is None else is_valid_id_number(v)
+                    )
+            for column, kind in pii.items():
+                pdf[_token_column(column)] = pdf[column].map(lambda v, kind=kind: tokenise(v, kind, key))
+            yield pdf.drop(columns=list(pii))
 
     return apply
 
 
-def _tokenised_schema(raw_schema):
+def _tokenised_schema(raw_schema, pii: dict[str, str]):
     from pyspark.sql import types as T
 
-    fields = [f for f in raw_schema.fields if f.name not in PII_COLUMNS]
-    fields.append(T.StructField("reporter_id_valid", T.BooleanType(), True))
-    for column in PII_COLUMNS:
-        fields.append(T.StructField(f"{column.removesuffix('_number')}_token", T.StringType(), True))
+    fields = [f for f in raw_schema.fields if f.name not in pii]
+    for column, kind in pii.items():
+        if kind == "id_number":
+            fields.append(T.StructField(f"{column.removesuffix('_number')}_valid", T.BooleanType(), True))
+    for column in pii:
+        fields.append(T.StructField(_token_column(column), T.StringType(), True))
     return T.StructType(fields)
 
 
@@ -92,10 +105,10 @@ def extract(spark, settings: Settings, spec: TableSpec, start: datetime | None, 
         .option("fetchsize", "5000")
         .load()
     )
-    if not spec.tokenise:
+    if not spec.pii:
         return raw
     key = settings.require_pii_key()
-    return raw.mapInPandas(_tokenise_batches(key), _tokenised_schema(raw.schema))
+    return raw.mapInPandas(_tokenise_batches(key, spec.pii), _tokenised_schema(raw.schema, spec.pii))
 
 
 def _first_reason(reasons):
@@ -155,6 +168,28 @@ def validate_events(spark, bronze_batch, window_end: datetime):
     return bronze_batch.withColumn("quarantine_reason", _first_reason(reasons))
 
 
+def validate_workers(spark, bronze_batch, window_end: datetime):
+    """Adds ``quarantine_reason`` to every roster row, and the grid's community and street."""
+    from pyspark.sql import functions as F
+
+    geography = load_geography()
+    grids = spark.createDataFrame(
+        [
+            (code, area.parent_code, geography.street_of(area.parent_code))
+            for code, area in geography.grids.items()
+        ],
+        "grid_code string, community_code string, street_code string",
+    )
+    checked = bronze_batch.join(F.broadcast(grids), "grid_code", "left")
+    end = F.lit(window_end).cast("timestamp")
+    reasons = [
+        (F.col("worker_id").isNull(), "missing worker_id"),
+        (F.col("community_code").isNull(), "unknown grid_code"),
+        (F.col("updated_at") >= end, "timestamp in the future"),
+    ]
+    return checked.withColumn("quarantine_reason", _first_reason(reasons))
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """One source table and the silver table it feeds."""
@@ -165,7 +200,8 @@ class TableSpec:
     updated_column: str
     columns: tuple[str, ...]
     validate: Callable
-    tokenise: bool = False
+    # Personal columns and their kind: replaced by ``<column>_token`` at extraction.
+    pii: dict[str, str] = field(default_factory=dict)
 
     @property
     def quarantine(self) -> str:
@@ -173,7 +209,7 @@ class TableSpec:
 
 
 CASES = TableSpec(
-    SOURCE_TABLE, SILVER, "case_id", "updated_at", GOVERNANCE_CASES_COLUMNS, validate, tokenise=True
+    SOURCE_TABLE, SILVER, "case_id", "updated_at", GOVERNANCE_CASES_COLUMNS, validate, PII_COLUMNS
 )
 EVENTS = TableSpec(
     "governance.case_events",
@@ -183,7 +219,16 @@ EVENTS = TableSpec(
     GOVERNANCE_CASE_EVENTS_COLUMNS,
     validate_events,
 )
-TABLES = (CASES, EVENTS)
+WORKERS = TableSpec(
+    "governance.grid_workers",
+    "governance_grid_workers",
+    "grid_code",
+    "updated_at",
+    GOVERNANCE_GRID_WORKERS_COLUMNS,
+    validate_workers,
+    {"worker_name": "name", "worker_phone": "phone"},
+)
+TABLES = (CASES, EVENTS, WORKERS)
 
 
 def run(spark, settings: Settings, logical_date: date) -> IngestResult:

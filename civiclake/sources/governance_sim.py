@@ -28,7 +28,7 @@ from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, CHANNELS
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
 from civiclake.sources.case_text import compose
-from civiclake.sources.people import Resident, resident_pool
+from civiclake.sources.people import Resident, make_resident, resident_pool
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ CHANNEL_WEIGHTS = (0.25, 0.35, 0.25, 0.15)
 TRANSFER_SHARE = 0.08  # sent to the wrong department first, transferred on
 REWORK_SHARE = 0.06  # handling rejected by the community, returned for rework
 REOPEN_SHARE = 0.04  # closed, then reopened by the resident
+WORKER_CHANGE_SHARE = 0.01  # grids whose worker is replaced on a given day
+ROSTER_START = date(2025, 1, 1)  # the roster as it stood when the grids were drawn
 
 DDL = """
 create schema if not exists governance;
@@ -80,6 +82,17 @@ create table if not exists governance.case_events (
     recorded_at  timestamp not null
 );
 create index if not exists case_events_recorded_at on governance.case_events (recorded_at);
+-- The grid workers' roster: the worker on duty in each grid (staff, not residents, but
+-- their names and phones are personal data all the same).
+create table if not exists governance.grid_workers (
+    grid_code      text primary key,
+    worker_id      text not null,
+    worker_name    text not null,
+    worker_phone   text not null,
+    on_duty_since  date not null,
+    updated_at     timestamp not null
+);
+create index if not exists grid_workers_updated_at on governance.grid_workers (updated_at);
 -- The simulator's own ledger of the days it has written (not part of the real system).
 create table if not exists governance.simulated_days (
     day          date primary key,
@@ -111,6 +124,13 @@ _COLUMNS = (
     "fed_back_at",
 )
 EVENT_COLUMNS = ("event_id", "case_id", "seq", "event_type", "department", "occurred_at", "recorded_at")
+WORKER_COLUMNS = ("grid_code", "worker_id", "worker_name", "worker_phone", "on_duty_since", "updated_at")
+_UPSERT_WORKER = (
+    f"insert into governance.grid_workers ({', '.join(WORKER_COLUMNS)}) "
+    f"values ({', '.join(['%s'] * len(WORKER_COLUMNS))}) on conflict (grid_code) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in WORKER_COLUMNS if c != "grid_code")
+    + " where governance.grid_workers.updated_at < excluded.updated_at"
+)
 _INSERT_EVENT = (
     f"insert into governance.case_events ({', '.join(EVENT_COLUMNS)}) "
     f"values ({', '.join(['%s'] * len(EVENT_COLUMNS))}) on conflict (event_id) do nothing"
@@ -386,6 +406,43 @@ def events_on(
         yield from plan.events_between(since, day_end)
 
 
+class WorkerRow(NamedTuple):
+    """A row of ``governance.grid_workers``: who is on duty in a grid."""
+
+    grid_code: str
+    worker_id: str
+    worker_name: str
+    worker_phone: str
+    on_duty_since: date
+    updated_at: datetime
+
+
+def _worker_changes(seed: int, grid_code: str, day: date) -> bool:
+    return random.Random(f"worker-change-{seed}-{grid_code}-{day}").random() < WORKER_CHANGE_SHARE
+
+
+def grid_worker(seed: int, grid_code: str, day: date) -> WorkerRow:
+    """The worker on duty in ``grid_code`` at the end of ``day``: the roster changes on
+    about 1% of days per grid, each change bringing a new person."""
+    since = day
+    while since > ROSTER_START and not _worker_changes(seed, grid_code, since):
+        since -= timedelta(days=1)
+    person = make_resident(random.Random(f"worker-{seed}-{grid_code}-{since}"))
+    changed_at = datetime.combine(since, time(8, 30))
+    return WorkerRow(grid_code, f"W{grid_code}-{since:%Y%m%d}", person.name, person.mobile, since, changed_at)
+
+
+def workers_changed_on(
+    day: date, settings: Settings, geography: Geography | None = None, *, backlog: bool = False
+) -> list[WorkerRow]:
+    """Roster rows changed on ``day`` (with ``backlog``: the whole roster at the end of it)."""
+    geography = geography or load_geography()
+    grids = sorted(geography.grids)
+    if not backlog:
+        grids = [g for g in grids if _worker_changes(settings.seed, g, day)]
+    return [grid_worker(settings.seed, g, day) for g in grids]
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
     conn.execute(DDL)
 
@@ -415,10 +472,12 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
                 continue
             rows = list(rows_changed_on(current, settings, geography, plans_cache, backlog=empty))
             events = list(events_on(current, settings, geography, plans_cache, backlog=empty))
+            workers = workers_changed_on(current, settings, geography, backlog=empty)
             empty = False
             with conn.cursor() as cur:
                 cur.executemany(_UPSERT, rows)
                 cur.executemany(_INSERT_EVENT, events)
+                cur.executemany(_UPSERT_WORKER, workers)
                 cur.execute(
                     "insert into governance.simulated_days values (%s, %s) "
                     "on conflict (day) do update set rows_written = excluded.rows_written",
@@ -426,10 +485,12 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> int:
                 )
             conn.commit()
             log.info(
-                "simulated governance cases for %s: %d rows created or changed, %d events",
+                "simulated governance cases for %s: %d rows created or changed, %d events, "
+                "%d grid-worker changes",
                 current,
                 len(rows),
                 len(events),
+                len(workers),
             )
             if current == day:
                 written = len(rows)

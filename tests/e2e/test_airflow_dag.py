@@ -459,7 +459,16 @@ def test_dags_test_end_to_end(airflow_ready, dag_run):
         code: expected.get(code, 0) for code in geo.streets
     }
     assert summary["district"]["cases_reported"] == len(plans)
-    assert summary["dispatch"]["auto"] + summary["dispatch"]["review"] == len(plans)
+    dispatch = summary["dispatch"]
+    assert dispatch["auto"] + dispatch["review"] + dispatch["duplicate"] == len(plans)
+    assert sum(dispatch["auto_by_department"].values()) == dispatch["auto"]
+    # Every source family landed its batch, and each batch adds up.
+    families = ("governance_", "city_", "resources_", "party_", "services_", "open311_requests")
+    for family in families:
+        assert any(t.startswith(family) for t in summary["sources"]), (family, sorted(summary["sources"]))
+    for table, c in summary["sources"].items():
+        assert c["source_rows"] == c["silver_rows"] + c["quarantined_rows"] + c["duplicate_rows"], table
+    assert summary["headline"]["cases_reported"] == len(plans)
     recon = summary["reconciliation"]["governance_cases"]
     assert recon["source_rows"] == recon["silver_rows"] + recon["quarantined_rows"] + recon["duplicate_rows"]
     assert summary["rows"]["silver.governance_cases (all)"] == recon["silver_rows"]

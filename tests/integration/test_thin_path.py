@@ -17,7 +17,12 @@ import pytest
 
 from civiclake import marts
 from civiclake.geography import load_geography
-from civiclake.sources.governance_sim import cases_reported_on, rows_changed_on, simulate_day
+from civiclake.sources.governance_sim import (
+    cases_reported_on,
+    rows_changed_on,
+    simulate_day,
+    workers_changed_on,
+)
 from civiclake.sources.people import resident_pool
 from civiclake.summary import run_summary
 from quality.gate import QualityGateError, enforce
@@ -81,6 +86,8 @@ def test_initial_load_takes_every_source_row(spark, settings, first_day):
         "quarantined_rows": 0,
         "duplicate_rows": 0,
     }
+    workers = result.related["governance_grid_workers"]
+    assert workers.source_rows == workers.silver_rows == workers.silver_total == len(load_geography().grids)
     events = result.related["governance_case_events"]
     events_in_source = source_count(
         settings, "recorded_at < %s", (datetime(2026, 11, 25),), table="governance.case_events"
@@ -202,6 +209,8 @@ def test_a_row_committed_late_is_picked_up_by_the_lookback(spark, settings, firs
 def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
     residents = resident_pool(settings.seed, 4000)
     secrets = {r.mobile for r in residents} | {r.id_number for r in residents} | {r.name for r in residents}
+    workers = workers_changed_on(D, settings, backlog=True)
+    secrets |= {w.worker_phone for w in workers} | {w.worker_name for w in workers}
     lake = settings.data_dir / "lake"
     files = list(lake.rglob("*"))
     parquet_files = [f for f in files if f.suffix == ".parquet"]
@@ -214,6 +223,7 @@ def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
             values = set(table.column(column).drop_null().to_pylist())
             assert not values & secrets, f"raw personal data in {path}:{column}"
     raw_bytes = [r.mobile.encode() for r in residents] + [r.id_number.encode() for r in residents]
+    raw_bytes += [w.worker_phone.encode() for w in workers]
     for path in files:
         if path.is_file():
             content = path.read_bytes()
@@ -222,7 +232,7 @@ def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
 
 def test_quality_gate_passes_on_silver_and_fails_on_bad_data(spark, settings, first_day):
     reports = quality_silver.run(spark, settings)
-    assert [r.success for r in reports] == [True, True]  # cases, status history
+    assert [r.success for r in reports] == [True, True, True]  # cases, status history, roster
     silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases")).toPandas()
     silver.loc[0, "community_code"] = "440309999999"
     silver["reporter_phone"] = "13800138000"

@@ -4,7 +4,13 @@ from datetime import date, datetime, timedelta
 from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_BY_CODE, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
-from civiclake.sources.governance_sim import cases_reported_on, events_on, rows_changed_on
+from civiclake.sources.governance_sim import (
+    cases_reported_on,
+    events_on,
+    grid_worker,
+    rows_changed_on,
+    workers_changed_on,
+)
 
 DAY = date(2026, 11, 25)
 
@@ -106,3 +112,18 @@ def test_rows_changed_on_a_day_are_new_cases_and_updates_of_older_ones():
     assert len(ids) == len(set(ids))
     assert reported_today <= set(ids)
     assert len(set(ids) - reported_today) > 0  # older cases that moved on that day
+
+
+def test_the_grid_roster_changes_a_little_each_day():
+    s = settings()
+    roster = workers_changed_on(DAY, s, backlog=True)
+    assert len(roster) == len(load_geography().grids) == len({w.grid_code for w in roster})
+    assert all(w.updated_at.date() == w.on_duty_since <= DAY for w in roster)
+    changes = [len(workers_changed_on(DAY - timedelta(days=k), s)) for k in range(30)]
+    assert 0 < sum(changes) < 0.05 * 30 * len(roster)  # about 1% of grids a day
+    changed = next(w for k in range(30) for w in workers_changed_on(DAY - timedelta(days=k), s))
+    before = grid_worker(s.seed, changed.grid_code, changed.on_duty_since - timedelta(days=1))
+    assert before.worker_id != changed.worker_id and before.updated_at < changed.updated_at
+    assert grid_worker(s.seed, changed.grid_code, DAY) == next(
+        w for w in roster if w.grid_code == changed.grid_code
+    )
