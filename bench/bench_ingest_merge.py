@@ -9,8 +9,10 @@ and the rest as new cases. The three writes take the same batch, materialised on
 * parquet: ``df.write.parquet`` into an empty folder;
 * append: ``df.write.format("delta").mode("append")`` into a copy of silver;
 * merge: ``civiclake.lake.merge_upsert`` (keys ``case_id``, guarded by ``updated_at``)
-  into another copy of silver, exactly as the ingest jobs call it (the batch's key range
-  lets Delta skip the files of older cases).
+  into another copy of silver, exactly as the ingest jobs call it: the batch's key range
+  lets Delta skip the files of older cases, and a batch this large appends its new keys
+  and MERGEs only the keys silver holds;
+* merge_single: the same call as one MERGE of the whole batch (what smaller batches do).
 
 Each is run ``--repeat`` times on a fresh target; the median is reported.
 
@@ -143,27 +145,29 @@ def main() -> None:
     rows = batch.count()
     updates = batch.where("status = 'closed'").count()
 
-    timings: dict[str, list[float]] = {"parquet": [], "append": [], "merge": []}
+    timings: dict[str, list[float]] = {"parquet": [], "append": [], "merge": [], "merge_single": []}
     for n in range(args.repeat):
         target = work / f"run{n}"
         shutil.copytree(silver_seed, target / "append")
         shutil.copytree(silver_seed, target / "merge")
+        shutil.copytree(silver_seed, target / "merge_single")
         timings["parquet"].append(_timed("parquet", lambda t=target: batch.write.parquet(str(t / "parquet"))))
         timings["append"].append(
             _timed(
                 "append", lambda t=target: batch.write.format("delta").mode("append").save(str(t / "append"))
             )
         )
-        timings["merge"].append(
-            _timed(
-                "merge",
-                lambda t=target: lake.merge_upsert(
-                    spark, batch, str(t / "merge"), ["case_id"], newer_than="updated_at"
-                ),
+        for name, split_rows in (("merge", rows), ("merge_single", None)):
+            timings[name].append(
+                _timed(
+                    name,
+                    lambda t=target, name=name, split_rows=split_rows: lake.merge_upsert(
+                        spark, batch, str(t / name), ["case_id"], newer_than="updated_at", rows=split_rows
+                    ),
+                )
             )
-        )
-        merged = spark.read.format("delta").load(str(target / "merge"))
-        assert merged.count() == args.silver_rows + rows - updates, "MERGE lost or duplicated rows"
+            merged = spark.read.format("delta").load(str(target / name))
+            assert merged.count() == args.silver_rows + rows - updates, f"{name} lost or duplicated rows"
         shutil.rmtree(target)
 
     median = {k: statistics.median(v) for k, v in timings.items()}
@@ -174,11 +178,12 @@ def main() -> None:
     )
     print(f"batch {rows:,} rows ({updates:,} updates of recent cases), silver {args.silver_rows:,} rows")
     print(f"median of {args.repeat} runs:")
-    for name in ("parquet", "append", "merge"):
-        print(f"  {name:8s} {median[name]:7.1f} s   {rows / median[name]:>10,.0f} rows/s")
-    print(f"merge / append  = {median['merge'] / median['append']:.2f}x")
-    print(f"merge / parquet = {median['merge'] / median['parquet']:.2f}x")
-    print(f"append / parquet = {median['append'] / median['parquet']:.2f}x")
+    for name in ("parquet", "append", "merge", "merge_single"):
+        print(f"  {name:12s} {median[name]:7.1f} s   {rows / median[name]:>10,.0f} rows/s")
+    print(f"merge / append        = {median['merge'] / median['append']:.2f}x")
+    print(f"merge_single / append = {median['merge_single'] / median['append']:.2f}x")
+    print(f"merge / parquet       = {median['merge'] / median['parquet']:.2f}x")
+    print(f"append / parquet      = {median['append'] / median['parquet']:.2f}x")
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
 

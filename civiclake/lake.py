@@ -28,11 +28,23 @@ def overwrite_partition(df, path: str, column: str, value: date | str) -> None:
     )
 
 
-def merge_upsert(spark, df, path: str, keys: list[str], newer_than: str | None = None) -> None:
+# Batches at least this large MERGE only the keys silver already holds and append the new
+# ones: Delta's MERGE passes over its whole source twice, an append once.
+SPLIT_NEW_KEYS_FROM_ROWS = 100_000
+
+
+def merge_upsert(
+    spark, df, path: str, keys: list[str], newer_than: str | None = None, rows: int | None = None
+) -> None:
     """MERGE ``df`` into the table at ``path`` on ``keys`` (creating it on first use).
 
     With ``newer_than`` (a column), a matched row is only replaced by a strictly newer or
     equal version, so applying an old batch after a new one never rolls a row back.
+
+    ``rows`` (the batch's row count, when the caller knows it): from
+    ``SPLIT_NEW_KEYS_FROM_ROWS`` rows on, keys not in the table yet are appended and only
+    the others MERGEd, in two commits. A crash between them loses nothing: a rerun finds
+    the appended keys present and MERGEs them again as equal versions.
     """
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
@@ -45,12 +57,22 @@ def merge_upsert(spark, df, path: str, keys: list[str], newer_than: str | None =
     # every file whose min/max statistics lie outside it, so a batch of recent keys
     # rewrites recent files only, not the whole table.
     low, high = df.agg(F.min(keys[0]), F.max(keys[0])).first()
+    key_range = None
     if low is not None:
-        condition += f" and t.`{keys[0]}` between {_sql_literal(low)} and {_sql_literal(high)}"
+        key_range = f"`{keys[0]}` between {_sql_literal(low)} and {_sql_literal(high)}"
+        condition += f" and t.{key_range}"
+    source = df
+    if rows is not None and rows >= SPLIT_NEW_KEYS_FROM_ROWS:
+        held = target.toDF().select(*keys)
+        if key_range:
+            held = held.where(key_range)
+        held = held.localCheckpoint()  # the keys as they were before this batch's append
+        df.join(held, keys, "left_anti").write.format("delta").mode("append").save(path)
+        source = df.join(held, keys, "left_semi")
     update_when = f"s.`{newer_than}` >= t.`{newer_than}`" if newer_than else None
     (
         target.alias("t")
-        .merge(df.alias("s"), condition)
+        .merge(source.alias("s"), condition)
         .whenMatchedUpdateAll(condition=update_when)
         .whenNotMatchedInsertAll()
         .execute()

@@ -307,7 +307,7 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
     latest = latest.cache()
     silver_rows = latest.count()
     duplicates = source_rows - quarantined - silver_rows
-    lake.merge_upsert(spark, latest, silver_path, [spec.key], newer_than=updated)
+    lake.merge_upsert(spark, latest, silver_path, [spec.key], newer_than=updated, rows=silver_rows)
     lake.record_reconciliation(
         spark,
         settings,
