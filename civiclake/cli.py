@@ -81,7 +81,7 @@ def ingest_governance(day: str = DateOption) -> None:
     from spark_jobs import ingest_governance as job
 
     result = job.run(_spark(f"ingest_governance_{day}"), get_settings(), _date(day))
-    console.print_json(json.dumps(result.__dict__))
+    console.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
 
 
 @quality_app.command("silver")

@@ -53,6 +53,10 @@ class IngestResult:
     # Results of the other tables of the source, by silver table name.
     related: dict[str, IngestResult] = field(default_factory=dict)
 
+    def as_dict(self) -> dict:
+        """Plain values all the way down (the related tables' results included), for JSON."""
+        return asdict(self)
+
 
 def _token_column(column: str) -> str:
     return f"{column.removesuffix('_number')}_token"

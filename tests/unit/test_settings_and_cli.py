@@ -56,3 +56,31 @@ def test_a_bad_date_is_a_clear_error():
     result = CliRunner().invoke(app, ["summary", "--date", "25/11/2026"])
     assert result.exit_code != 0
     assert "--date must look like 2026-11-25" in result.output
+
+
+def test_an_ingest_result_with_its_related_tables_prints_as_json():
+    import json
+
+    from spark_jobs.ingest_governance import IngestResult
+
+    events = IngestResult(
+        "2026-11-25", True, None, "2026-11-26 00:00:00", 5, 5, 0, 0, 5, "governance_case_events"
+    )
+    cases = IngestResult(
+        "2026-11-25",
+        True,
+        None,
+        "2026-11-26 00:00:00",
+        3,
+        2,
+        1,
+        0,
+        2,
+        related={"governance_case_events": events},
+    )
+    printed = json.loads(json.dumps(cases.as_dict()))
+    assert printed["related"]["governance_case_events"]["source_rows"] == 5
+    assert (
+        printed["source_rows"]
+        == printed["silver_rows"] + printed["quarantined_rows"] + printed["duplicate_rows"]
+    )
