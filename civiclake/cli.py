@@ -428,7 +428,7 @@ def summary(
     out.print(layers)
     if result["sources_text"]:
         out.print(f"sources of the {day} batch (source = silver + quarantine + duplicate):")
-        out.print(result["sources_text"], markup=False, highlight=False)
+        out.print(result["sources_text"], markup=False, highlight=False, soft_wrap=True)
     d = result["dispatch"]
     if d:
         out.print(

@@ -68,12 +68,15 @@ def _reported_at(settings: Settings, case_ids: list[str]) -> dict[str, datetime]
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    wanted = sorted({c for c in case_ids if c})
+    if not wanted:  # an empty review queue (isin() of no values cannot be typed)
+        return {}
     try:
         table = DeltaTable(settings.table_path("silver", "governance_cases"))
     except TableNotFoundError:
         return {}
     data = table.to_pyarrow_dataset().to_table(
-        columns=["case_id", "reported_at"], filter=pc.field("case_id").isin(sorted(set(case_ids)))
+        columns=["case_id", "reported_at"], filter=pc.field("case_id").isin(pa.array(wanted, pa.string()))
     )
     frame = data.to_pandas()
     times = pd.to_datetime(frame["reported_at"], utc=True).dt.tz_convert(STORED_AS).dt.tz_localize(None)

@@ -173,3 +173,19 @@ def test_simulated_reviewers_decide_the_review_queue_with_the_true_category(sett
     assert set(first["reviewer_token"]) <= tokens
     simulate_reviews(settings, DAY)
     pd.testing.assert_frame_equal(corrections.read(settings), first)
+
+
+def test_an_empty_review_queue_validates_to_nothing(tmp_path):
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from civiclake.dispatch import corrections
+    from civiclake.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, pii_key="k" * 32)
+    write_deltalake(
+        settings.table_path("silver", "governance_cases"),
+        pa.table({"case_id": ["GC1"], "reported_at": pa.array([0], pa.timestamp("us", tz="UTC"))}),
+    )
+    frame, errors = corrections.validate([], settings)
+    assert len(frame) == 0 and errors == []
