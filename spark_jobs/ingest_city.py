@@ -27,6 +27,7 @@ from civiclake.geography import load_geography
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.settings import Settings
 from civiclake.sources.city_sim import SETTLEMENT_STATUSES
+from civiclake.sources.jdbc import read_changed_rows
 from civiclake.tables import CITY_SILVER_COLUMNS
 from spark_jobs.ingest_resources import tokenise_columns
 
@@ -60,19 +61,7 @@ def silver_name(table: str) -> str:
 
 def extract(spark, settings: Settings, table: str, start: datetime | None, end: datetime):
     """Rows of ``city.<table>`` changed in [start, end), personal data tokenised."""
-    where = f"updated_at < '{end:%Y-%m-%d %H:%M:%S}'"
-    if start is not None:
-        where += f" and updated_at >= '{start:%Y-%m-%d %H:%M:%S.%f}'"
-    raw = (
-        spark.read.format("jdbc")
-        .option("url", settings.pg_jdbc_url())
-        .option("driver", "org.postgresql.Driver")
-        .option("user", settings.pg_user)
-        .option("password", settings.pg_password.get_secret_value() if settings.pg_password else "")
-        .option("query", f"select * from city.{table} where {where}")
-        .option("fetchsize", "5000")
-        .load()
-    )
+    raw = read_changed_rows(spark, settings, f"city.{table}", "updated_at", start, end)
     return tokenise_columns(raw, PII_COLUMNS.get(table, {}), settings.require_pii_key())
 
 

@@ -24,6 +24,7 @@ from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_CODES
 from civiclake.geography import load_geography
 from civiclake.pii import is_valid_id_number, tokenise
 from civiclake.settings import Settings
+from civiclake.sources.jdbc import read_changed_rows
 from civiclake.tables import (
     GOVERNANCE_CASE_EVENTS_COLUMNS,
     GOVERNANCE_CASES_COLUMNS,
@@ -95,20 +96,7 @@ def _tokenised_schema(raw_schema, pii: dict[str, str]):
 
 def extract(spark, settings: Settings, spec: TableSpec, start: datetime | None, end: datetime):
     """Rows of ``spec``'s source table changed in [start, end), personal data tokenised."""
-    column = spec.updated_column
-    where = f"{column} < '{end:%Y-%m-%d %H:%M:%S}'"
-    if start is not None:
-        where += f" and {column} >= '{start:%Y-%m-%d %H:%M:%S.%f}'"
-    raw = (
-        spark.read.format("jdbc")
-        .option("url", settings.pg_jdbc_url())
-        .option("driver", "org.postgresql.Driver")
-        .option("user", settings.pg_user)
-        .option("password", settings.pg_password.get_secret_value() if settings.pg_password else "")
-        .option("query", f"select * from {spec.source_table} where {where}")
-        .option("fetchsize", "5000")
-        .load()
-    )
+    raw = read_changed_rows(spark, settings, spec.source_table, spec.updated_column, start, end)
     if not spec.pii:
         return raw
     key = settings.require_pii_key()
