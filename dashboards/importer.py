@@ -250,6 +250,7 @@ class SupersetClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["Referer"] = self.url
+        self._credentials = (username, password)
         self._login(username, password)
 
     def _login(self, username: str, password: str) -> None:
@@ -278,6 +279,10 @@ class SupersetClient:
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
         r = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        if r.status_code == 401 and "expired" in r.text.lower():
+            # Superset's access tokens last 15 minutes; a client held longer logs in again once.
+            self._login(*self._credentials)
+            r = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         if r.status_code not in ok:
             raise AssetImportError(f"{method} {path} → HTTP {r.status_code}: {r.text[:1000]}")
         return r.json() if r.content else None
