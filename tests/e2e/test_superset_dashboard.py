@@ -9,10 +9,7 @@ Marts: the file published by this session's run of the civiclake_daily DAG
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,15 +22,11 @@ from dashboards.importer import (
     RLS_PREFIX,
     SupersetClient,
     load_access,
-    read_secret,
     run_import,
 )
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SUPERSET_VENV = ROOT / ".venvs" / "superset"
-URL = os.environ.get("SUPERSET_URL", "http://127.0.0.1:8088")
 DASHBOARD_UUID = "716a865b-c370-51f9-b848-e6f779bc2613"
 DASHBOARD_TITLE = "龙华区案件总览"
 
@@ -62,101 +55,6 @@ EXPECTED_SQL = {
           from mart_cases_by_category_daily where {where} group by 1""",
 }
 BIG_NUMBER_UUID = "eae18513-22ea-5d48-8b93-b1992bea7af2"
-
-
-def _healthy() -> bool:
-    try:
-        return requests.get(f"{URL}/health", timeout=5).text.strip() == "OK"
-    except requests.RequestException:
-        return False
-
-
-def _run(*cmd: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-# --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="session")
-def marts(dag_run) -> dict:
-    """The marts file the DAG run of this test session published."""
-    assert dag_run["proc"].returncode == 0, "the civiclake_daily run failed: see test_dags_test_end_to_end"
-    return {"path": dag_run["marts_file"]}
-
-
-@pytest.fixture(scope="session")
-def superset():
-    """Superset started by infra/superset/start.sh (stopped again if we started it)."""
-    if not (SUPERSET_VENV / "bin" / "superset").exists():
-        pytest.skip(
-            f"{SUPERSET_VENV} does not exist: run `bash infra/superset/setup.sh` "
-            "(or `bash infra/setup.sh`) to test the dashboards"
-        )
-    was_running = _healthy()
-    start = _run("bash", "infra/superset/start.sh")
-    if start.returncode != 0:
-        pytest.fail(f"infra/superset/start.sh failed:\n{start.stdout}\n{start.stderr}")
-    yield URL
-    if not was_running:
-        _run("bash", "infra/superset/stop.sh", timeout=120)
-
-
-@pytest.fixture(scope="session")
-def imported(superset, marts):
-    """Dashboards imported with the project's one command, then once more through
-    the function (must change nothing) to learn the ids."""
-    cli = _run(
-        sys.executable,
-        "-m",
-        "dashboards.importer",
-        "--url",
-        superset,
-        "--marts-file",
-        str(marts["path"]),
-    )
-    assert cli.returncode == 0, f"importer failed:\n{cli.stdout}\n{cli.stderr}"
-    return run_import(url=superset, marts_file=marts["path"])
-
-
-@pytest.fixture(scope="session")
-def admin(superset) -> SupersetClient:
-    return SupersetClient(superset, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
-
-
-@pytest.fixture(scope="session")
-def make_user(admin, imported):
-    """Create (or reset) a user with one civiclake role; removed at the end."""
-    created: list[int] = []
-
-    def make(role: str) -> SupersetClient:
-        username = f"e2e_{role}"
-        password = secrets.token_urlsafe(24)
-        body = {
-            "first_name": "e2e",
-            "last_name": role,
-            "username": username,
-            "email": f"{username}@civiclake.test",
-            "active": True,
-            "password": password,
-            "roles": [imported.role_ids[role]],
-        }
-        existing = [
-            u
-            for u in admin.get_all(
-                "/api/v1/security/users/", f"filters:!((col:username,opr:eq,value:'{username}'))"
-            )
-            if u["username"] == username
-        ]
-        if existing:
-            user_id = existing[0]["id"]
-            admin.request("PUT", f"/api/v1/security/users/{user_id}", json=body)
-        else:
-            user_id = admin.request("POST", "/api/v1/security/users/", json=body)["id"]
-        created.append(user_id)
-        return SupersetClient(admin.url, username, password)
-
-    yield make
-    for user_id in created:
-        admin.request("DELETE", f"/api/v1/security/users/{user_id}", ok=(200, 404))
 
 
 # --------------------------------------------------------------------------- helpers
