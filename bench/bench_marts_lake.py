@@ -1,6 +1,7 @@
 """A silver lake of governance cases for the marts, written with delta-rs (no Spark, no
 PostgreSQL): the simulator's case plans as the source system would hold them at the end
-of a day, with the same tables and columns the ingest writes (civiclake.tables).
+of a day, with the same tables and columns the ingest writes (civiclake.tables); on
+request also the other families' tables (bench_marts_families.py).
 
 Used by the marts tests (small lakes, day by day) and by ``bench_marts_targets.py``
 (a year at district scale). Silver holds the source's wall-clock time (Shenzhen) as
@@ -19,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from bench.bench_marts_families import write_families
 from civiclake.catalogue import CATEGORIES, CHANNEL_NAMES
 from civiclake.geography import CURRENT_VERSION, load_geography, reference_rows
 from civiclake.settings import Settings
@@ -187,9 +189,16 @@ def write_reference(lake: str) -> None:
     write_deltalake(f"{lake}/silver/ref_channels", pa.Table.from_pylist(channels), mode="overwrite")
 
 
-def write_lake(lake: str, case_plans: list[CasePlan], as_of: date) -> dict[str, int]:
-    """Writes (replaces) the silver tables as the source stood at the end of ``as_of``."""
+def write_lake(lake: str, case_plans: list[CasePlan], as_of: date, families: bool = False) -> dict[str, int]:
+    """Writes (replaces) the silver tables as the source stood at the end of ``as_of``; with
+    ``families``, also the party-building, people-services, registry and city-management
+    tables (bench_marts_families) from the first report day on. Without, the lake holds
+    governance only, as in a district that has connected nothing else yet."""
     write_reference(lake)
+    counts = {}
+    if families:
+        first = min((p.reported_at.date() for p in case_plans), default=as_of)
+        counts = write_families(lake, first, as_of)
     tables = {
         "governance_cases": pa.table(case_rows(case_plans, as_of), schema=CASES_SCHEMA),
         "governance_case_events": pa.table(event_rows(case_plans, as_of), schema=EVENTS_SCHEMA),
@@ -197,7 +206,7 @@ def write_lake(lake: str, case_plans: list[CasePlan], as_of: date) -> dict[str, 
     }
     for name, table in tables.items():
         write_deltalake(f"{lake}/silver/{name}", table, mode="overwrite", schema_mode="overwrite")
-    return {name: table.num_rows for name, table in tables.items()}
+    return counts | {name: table.num_rows for name, table in tables.items()}
 
 
 def write_lake_in_chunks(
@@ -242,9 +251,10 @@ def main() -> None:
     parser.add_argument("--first", type=date.fromisoformat, required=True)
     parser.add_argument("--last", type=date.fromisoformat, required=True)
     parser.add_argument("--cases-per-day", type=int, default=600)
+    parser.add_argument("--families", action="store_true", help="also party, services, registries, manholes")
     args = parser.parse_args()
     settings = Settings(sim_cases_per_day=args.cases_per_day)
-    print(write_lake(args.lake, plans(settings, args.first, args.last), args.last))
+    print(write_lake(args.lake, plans(settings, args.first, args.last), args.last, families=args.families))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ delta-rs (bench_marts_lake.py). ``--scale 1.0`` is Longhua at district scale: ab
 cases a day, ≈1 million cases and ≈6.3 million lifecycle events a year. Each target runs
 ``dbt seed`` and ``dbt run`` (models only; the tests are the same SQL on both) for the last
 day as a full refresh; the times include dbt's and Spark's start-up, as a scheduled run
-pays them.
+pays them. ``--families`` adds the other source families' small tables
+(bench_marts_families.py: every community, not scaled); without it their marts are built
+empty.
 
     .venvs/core/bin/python -m bench.bench_marts_targets --scale 0.1
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from bench.bench_marts_families import write_families
 from bench.bench_marts_lake import write_lake_in_chunks
 from civiclake import marts
 from civiclake.settings import PROJECT_ROOT, Settings
@@ -49,17 +52,24 @@ def main() -> None:
     parser.add_argument("--last", type=date.fromisoformat, default=date(2026, 11, 25))
     parser.add_argument("--workdir", type=Path, default=None, help="keep the lake and builds here")
     parser.add_argument("--targets", default="duckdb,spark")
+    parser.add_argument(
+        "--families", action="store_true", help="also the party, services, registry and manhole tables"
+    )
+    parser.add_argument("--reuse-lake", action="store_true", help="build from the lake already in --workdir")
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-marts-"))
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="bench-marts-"))).resolve()
     lake = workdir / "lake"
     cases_per_day = max(1, round(CASES_PER_DAY_AT_SCALE * args.scale))
     first = args.last - timedelta(days=args.days - 1)
     sim = Settings(sim_cases_per_day=cases_per_day)
-    started = time.perf_counter()
-    counts = write_lake_in_chunks(str(lake), sim, first, args.last)
-    print(
-        f"lake {lake}: {counts} ({first} – {args.last}, {cases_per_day}/day) in {time.perf_counter() - started:.0f} s"
-    )
+    if not args.reuse_lake:
+        started = time.perf_counter()
+        counts = write_lake_in_chunks(str(lake), sim, first, args.last)
+        if args.families:
+            counts |= write_families(str(lake), first, args.last)
+        print(
+            f"lake {lake}: {counts} ({first} – {args.last}, {cases_per_day}/day) in {time.perf_counter() - started:.0f} s"
+        )
     seconds = {}
     for target in args.targets.split(","):
         settings = Settings(

@@ -35,6 +35,11 @@ REQUIRED_TABLES = (
     "mart_scorecard_measures_daily",
     "mart_scorecard_daily",
     "mart_leader_brief_daily",
+    "mart_party_building_daily",
+    "mart_people_services_daily",
+    "mart_resources_daily",
+    "mart_manhole_covers_daily",
+    "mart_manhole_repair_costs",
 )
 
 
@@ -66,7 +71,37 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+def _delta_uri(path: str) -> str:
+    """delta-rs spells Hadoop's ``s3a://`` as ``s3://``."""
+    return "s3://" + path.removeprefix("s3a://") if path.startswith("s3a://") else path
+
+
+def create_absent_silver_tables(settings: Settings) -> list[str]:
+    """Creates every optional silver table the marts read that the lake lacks, empty, with
+    the schema the ingest writes (civiclake.silver_schemas): a source family not connected
+    yet gives empty marts, not a failed build. Returns the tables created."""
+    from deltalake import DeltaTable, write_deltalake
+
+    from civiclake.silver_schemas import FAMILY_OF, SILVER_SCHEMAS
+
+    created = []
+    for table, schema in SILVER_SCHEMAS.items():
+        uri = _delta_uri(settings.table_path("silver", table))
+        if DeltaTable.is_deltatable(uri):
+            continue
+        write_deltalake(uri, schema.empty_table(), mode="error")
+        log.info(
+            "silver.%s is absent (source family %s not loaded yet): created it empty at %s",
+            table,
+            FAMILY_OF[table],
+            uri,
+        )
+        created.append(table)
+    return created
+
+
 def prepare(settings: Settings) -> Path:
+    create_absent_silver_tables(settings)
     target = build_file(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(target.name + "*"):

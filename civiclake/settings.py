@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,9 +68,25 @@ class Settings(BaseSettings):
     # dispatched cases are right at least this often on validation data.
     dispatch_target_precision: float = 0.97
 
+    # Outgoing mail for the leaders' brief (civiclake/brief). Unset host: no mail is sent
+    # (the daily DAG's brief_push task is skipped). No defaults for the sender or the
+    # password: they belong to the deployment.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str | None = None  # From: address, e.g. "龙华区指挥中心 <brief@example.org>"
+    # starttls (submission port 587), ssl (implicit TLS, port 465) or none (a local relay).
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+
     @cached_property
     def lake(self) -> str:
-        return self.lake_path or str(self.data_dir / "lake")
+        """The lake's root: a URL (s3a://…) as given, a local path made absolute, because
+        Spark's ``delta.`path``` and dbt's sources would otherwise read it relative to
+        whichever directory each of them runs in."""
+        if self.lake_path and "://" in self.lake_path:
+            return self.lake_path
+        return str(Path(self.lake_path or self.data_dir / "lake").resolve())
 
     @cached_property
     def marts(self) -> Path:

@@ -3,7 +3,7 @@
 sources (one task group per source family: [simulate ->] ingest -> quality gate)
 -> classifier (train only when the weekly model is missing or stale) -> score and
 dispatch [-> simulated reviewers] -> marts prepare -> dbt build (cosmos) -> marts publish
-(atomic swap) -> summary.
+(atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail).
 
 Source families: governance (PostgreSQL, watermark), city management (PostgreSQL,
 watermark), basic resources (daily registry snapshots, SCD2), party building and people
@@ -47,6 +47,9 @@ DBT_PROJECT = Path(os.environ.get("CIVICLAKE_DBT_PROJECT_DIR") or ROOT / "dbt")
 DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
 SIMULATE = os.environ.get("CIVICLAKE_SIMULATE", "true").lower() in ("1", "true", "yes")
 OPEN311_URL = os.environ.get("CIVICLAKE_OPEN311_URL", "http://127.0.0.1:8311")
+# Exit code with which `civiclake brief send --skip-exit-code` says "no SMTP server
+# configured"; the bash task then ends as skipped instead of failed.
+BRIEF_SKIP_EXIT_CODE = 99
 # What the dbt project reads, mirroring civiclake.marts.dbt_environment (the core
 # package is not importable here): the Delta lake and the write-audit-publish build
 # file, as absolute paths (cosmos runs dbt from a temporary copy of the project).
@@ -218,8 +221,21 @@ def civiclake_daily():
         doc="Atomic swap of the tested build file into place (write-audit-publish: publish).",
     )
     summary = _cli_task("summary", "summary", doc="Print the run summary.")
+    brief_push = _cli_task(
+        "brief_push",
+        "brief",
+        "send",
+        "--skip-exit-code",
+        str(BRIEF_SKIP_EXIT_CODE),
+        doc="E-mail each leader of dashboards/users.yaml the day's brief of their own area from "
+        "the published marts (once per leader and day; a rerun sends nothing new). Skipped, with "
+        "a log line, when no SMTP server is configured (CIVICLAKE_SMTP_HOST unset).",
+        skip_on_exit_code=BRIEF_SKIP_EXIT_CODE,
+    )
 
     chain(sources, train, *dispatched, prepare, dbt_build, publish, summary)
+    # Beside the summary, not after it: the brief needs only the published marts.
+    publish >> brief_push
 
 
 civiclake_daily()

@@ -13,9 +13,10 @@ overwrites what Superset holds):
    kept under source control: it overwrites databases, datasets, charts and
    dashboards alike (the per-type ``/dashboard/import/`` only overwrites the
    dashboard and leaves changed charts and datasets as they were);
-2. creates the roles of ``dashboards/access.yaml`` (each = Gamma's permissions +
-   read access to the listed datasets) and one row-level-security rule per
-   filtered role on every listed dataset (Superset's export carries neither).
+2. makes roles, row-level-security rules and users match ``dashboards/access.yaml``
+   and ``dashboards/users.yaml`` (Superset's export carries none of them): see
+   ``dashboards/access.py`` — deny by default on every imported dataset, one rule
+   per street / community role.
 
 It needs only ``requests`` and ``pyyaml`` (the core environment has both): it talks
 HTTP and never imports Superset, so it runs from any environment, CI included.
@@ -44,13 +45,18 @@ from typing import Any
 import requests
 import yaml
 
+from dashboards import access
+from dashboards.boundaries import PLACEHOLDER as BOUNDARIES_PLACEHOLDER
+from dashboards.boundaries import boundaries_values_sql
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-ACCESS_FILE = Path(__file__).resolve().parent / "access.yaml"
 DEFAULT_URL = "http://127.0.0.1:8088"
 DEFAULT_MARTS_FILE = "var/marts/civiclake.duckdb"
 ASSET_KINDS = ("databases", "datasets", "charts", "dashboards")
-RLS_PREFIX = "civiclake: "  # names of the RLS rules this importer owns
+# Charts Superset still renders through its legacy endpoint (/superset/explore_json/):
+# they store no query_context, as Superset's own deck.gl examples do.
+LEGACY_VIZ_TYPES = frozenset({"deck_polygon", "deck_geojson", "deck_scatter", "deck_multi"})
 
 
 class AssetImportError(RuntimeError):
@@ -222,7 +228,11 @@ def build_bundle(assets: dict[str, dict[str, Any]], marts_uri: str) -> bytes:
                 content["sqlalchemy_uri"] = content["sqlalchemy_uri"].replace(
                     "${CIVICLAKE_MARTS_URI}", marts_uri
                 )
-            if rel.startswith("charts/"):
+            if rel.startswith("datasets/") and BOUNDARIES_PLACEHOLDER in (content.get("sql") or ""):
+                content["sql"] = content["sql"].replace(BOUNDARIES_PLACEHOLDER, boundaries_values_sql())
+            if rel.startswith("charts/") and content["params"]["viz_type"] in LEGACY_VIZ_TYPES:
+                content["query_context"] = None
+            elif rel.startswith("charts/"):
                 qc = content.get("query_context")
                 if qc is None:
                     dataset = datasets_by_uuid.get(content["dataset_uuid"])
@@ -306,7 +316,7 @@ def rison_str(value: str) -> str:
     return "'" + value.replace("!", "!!").replace("'", "!'") + "'"
 
 
-# --------------------------------------------------------------------------- access
+# --------------------------------------------------------------------------- result
 @dataclass
 class ImportResult:
     url: str
@@ -316,129 +326,7 @@ class ImportResult:
     dataset_ids: dict[str, int] = field(default_factory=dict)  # table_name -> id
     role_ids: dict[str, int] = field(default_factory=dict)  # role name -> id
     rls_ids: dict[str, int] = field(default_factory=dict)  # rule name -> id
-
-
-def load_access(path: Path = ACCESS_FILE) -> dict[str, Any]:
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    names = [r["name"] for r in cfg.get("roles", [])]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise AssetImportError(f"{path}: role(s) listed twice: {sorted(dupes)}")
-    for r in cfg.get("roles", []):
-        for col, val in (r.get("rls") or {}).items():
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", col) or not re.fullmatch(r"[0-9A-Za-z_-]+", str(val)):
-                raise AssetImportError(
-                    f"{path}: role {r['name']}: rls {col}={val!r} must be a "
-                    "plain column name and a plain code"
-                )
-    return cfg
-
-
-def _find_role(client: SupersetClient, name: str) -> int | None:
-    rows = client.get_all("/api/v1/security/roles/", f"filters:!((col:name,opr:eq,value:{rison_str(name)}))")
-    return next((r["id"] for r in rows if r["name"] == name), None)
-
-
-def ensure_role(client: SupersetClient, name: str) -> int:
-    role_id = _find_role(client, name)
-    if role_id is None:
-        role_id = client.request("POST", "/api/v1/security/roles/", json={"name": name})["id"]
-    return role_id
-
-
-def _datasource_access_ids(client: SupersetClient, dataset_ids: dict[str, int]) -> dict[str, int]:
-    """permission-view id of ``datasource_access`` for each dataset (table name -> id)."""
-    perms = client.get_all(
-        "/api/v1/security/permissions-resources/",
-        f"filters:!((col:permission,opr:rel_o_m,value:{_permission_id(client, 'datasource_access')}))",
-    )
-    out: dict[str, int] = {}
-    for table, ds_id in dataset_ids.items():
-        suffix = f"].[{table}](id:{ds_id})"
-        match = [p["id"] for p in perms if p["view_menu"]["name"].endswith(suffix)]
-        if not match:
-            raise AssetImportError(
-                f"no datasource_access permission for dataset {table} "
-                f"(id {ds_id}); run `bash infra/superset/setup.sh` (superset init)"
-            )
-        out[table] = match[0]
-    return out
-
-
-def _permission_id(client: SupersetClient, name: str) -> int:
-    rows = client.get_all(
-        "/api/v1/security/permissions/", f"filters:!((col:name,opr:eq,value:{rison_str(name)}))"
-    )
-    for r in rows:
-        if r["name"] == name:
-            return r["id"]
-    raise AssetImportError(f"Superset has no permission named {name!r}")
-
-
-def apply_access(
-    client: SupersetClient, cfg: dict[str, Any], dataset_ids: dict[str, int]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Roles (base role's permissions + dataset access) and RLS rules, idempotently."""
-    datasets = cfg.get("datasets") or sorted(dataset_ids)
-    unknown = [d for d in datasets if d not in dataset_ids]
-    if unknown:
-        raise AssetImportError(f"access.yaml lists dataset(s) not in dashboards/assets: {unknown}")
-    wanted_ds = {d: dataset_ids[d] for d in datasets}
-    ds_perm = _datasource_access_ids(client, wanted_ds)
-
-    base_name = cfg.get("base_role", "Gamma")
-    base_id = _find_role(client, base_name)
-    if base_id is None:
-        raise AssetImportError(f"base role {base_name!r} not found; run `superset init`")
-    base_perms = {
-        p["id"] for p in client.request("GET", f"/api/v1/security/roles/{base_id}/permissions/")["result"]
-    }
-    role_ids: dict[str, int] = {}
-    for role in cfg.get("roles", []):
-        role_id = ensure_role(client, role["name"])
-        role_ids[role["name"]] = role_id
-        perm_ids = sorted(base_perms | set(ds_perm.values()))
-        current = {
-            p["id"] for p in client.request("GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]
-        }
-        if current != set(perm_ids):
-            client.request(
-                "POST",
-                f"/api/v1/security/roles/{role_id}/permissions",
-                json={"permission_view_menu_ids": perm_ids},
-            )
-
-    # RLS: one "Regular" rule per filtered role, over every listed dataset.
-    existing = {
-        r["name"]: r for r in client.get_all("/api/v1/rowlevelsecurity/") if r["name"].startswith(RLS_PREFIX)
-    }
-    rls_ids: dict[str, int] = {}
-    for role in cfg.get("roles", []):
-        rls = role.get("rls") or {}
-        if not rls:
-            continue
-        name = f"{RLS_PREFIX}{role['name']}"
-        clause = " AND ".join(f"{col} = '{val}'" for col, val in sorted(rls.items()))
-        body = {
-            "name": name,
-            "description": role.get("description", ""),
-            "filter_type": "Regular",
-            "tables": sorted(wanted_ds.values()),
-            "roles": [role_ids[role["name"]]],
-            "group_key": "civiclake_" + "_".join(sorted(rls)),
-            "clause": clause,
-        }
-        if name in existing:
-            rule_id = existing[name]["id"]
-            client.request("PUT", f"/api/v1/rowlevelsecurity/{rule_id}", json=body)
-        else:
-            rule_id = client.request("POST", "/api/v1/rowlevelsecurity/", json=body)["id"]
-        rls_ids[name] = rule_id
-    # rules this importer made earlier for roles no longer listed: remove them
-    for name, rule in existing.items():
-        if name not in rls_ids:
-            client.request("DELETE", f"/api/v1/rowlevelsecurity/{rule['id']}")
-    return role_ids, rls_ids
+    user_ids: dict[str, int] = field(default_factory=dict)  # username -> id
 
 
 # --------------------------------------------------------------------------- main
@@ -448,7 +336,8 @@ def run_import(
     username: str | None = None,
     password: str | None = None,
     assets_dir: Path = ASSETS_DIR,
-    access_file: Path = ACCESS_FILE,
+    access_file: Path = access.ACCESS_FILE,
+    users_file: Path = access.USERS_FILE,
 ) -> ImportResult:
     url = url or os.environ.get("SUPERSET_URL") or DEFAULT_URL
     marts = resolve_marts_file(marts_file)
@@ -458,7 +347,8 @@ def run_import(
             "CIVICLAKE_MARTS_FILE / --marts-file at an existing DuckDB file"
         )
     assets = load_assets(assets_dir)
-    access = load_access(access_file)
+    access_config = access.load_access(access_file)
+    users = access.load_users(access_config, users_file)
     bundle = build_bundle(assets, duckdb_uri(marts))
 
     client = SupersetClient(
@@ -487,7 +377,15 @@ def run_import(
                 result.chart_ids[a["uuid"]] = in_superset[a["uuid"]]
             else:
                 result.dashboard_ids[a["uuid"]] = in_superset[a["uuid"]]
-    result.role_ids, result.rls_ids = apply_access(client, access, result.dataset_ids)
+    granted = access.apply_access(
+        client,
+        access_config,
+        users,
+        access.user_passwords(users),
+        access.imported_datasets(assets, result.dataset_ids),
+        [a["database_name"] for rel, a in assets.items() if rel.startswith("databases/")],
+    )
+    result.role_ids, result.rls_ids, result.user_ids = granted.role_ids, granted.rls_ids, granted.user_ids
     return result
 
 
@@ -512,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         res = run_import(args.url, args.marts_file, args.username)
-    except AssetImportError as exc:
+    except (AssetImportError, access.AccessError) as exc:
         print(f"[dashboards] import failed: {exc}", file=sys.stderr)
         return 1
     print(f"[dashboards] imported into {res.url} (marts: {res.marts_file})")
@@ -521,7 +419,10 @@ def main(argv: list[str] | None = None) -> int:
         f"[dashboards]   charts {sorted(res.chart_ids.values())}, "
         f"dashboards {sorted(res.dashboard_ids.values())}"
     )
-    print(f"[dashboards]   roles {sorted(res.role_ids)}; RLS rules {len(res.rls_ids)}")
+    print(
+        f"[dashboards]   roles {len(res.role_ids)}, RLS rules {len(res.rls_ids)}, "
+        f"users {sorted(res.user_ids)} (logins: python -m dashboards.access)"
+    )
     for dash_id in res.dashboard_ids.values():
         print(f"[dashboards]   {res.url}/superset/dashboard/{dash_id}/")
     return 0

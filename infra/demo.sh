@@ -29,3 +29,6 @@ civiclake demo for $day is ready.
   Airflow:             http://127.0.0.1:${AIRFLOW_API_PORT:-8080}   user admin, password: AIRFLOW_ADMIN_PASSWORD in var/secrets.env
   Stop the services:   make stop
 TEXT
+echo "  Superset logins, one per level (dashboards/users.yaml; passwords from the environment"
+echo "  or var/superset-users.env, generated once per machine):"
+.venvs/core/bin/python -m dashboards.access

@@ -102,3 +102,31 @@ SUPERSET_WEBSERVER_TIMEOUT = 120
 ROW_LIMIT = 50000
 # Behind a reverse proxy in production set CIVICLAKE_SUPERSET_PROXY_FIX=1.
 ENABLE_PROXY_FIX = os.environ.get("CIVICLAKE_SUPERSET_PROXY_FIX") == "1"
+
+# --- numbers and dates the Chinese way --------------------------------------------
+# d3 locale zh-CN: thousands separated by commas in groups of three, the yuan sign
+# before amounts (format "$,.2f" renders ¥1,234.50), percentages as d3 writes them.
+D3_FORMAT = {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["¥", ""]}
+D3_TIME_FORMAT = {
+    "dateTime": "%Y年%-m月%-d日 %A %X",
+    "date": "%Y/%-m/%-d",
+    "time": "%H:%M:%S",
+    "periods": ["上午", "下午"],
+    "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+    "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+    "months": [
+        f"{m}月" for m in ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
+    ],
+    "shortMonths": [f"{m}月" for m in range(1, 13)],
+}
+CURRENCIES = ["CNY", "USD", "EUR", "HKD"]
+
+
+# --- templates: civiclake's own first ------------------------------------------------
+# infra/superset/templates overrides Superset's template hooks (head_custom_extra.html:
+# a viewport, so that phones lay the leader's dashboard out at their own width).
+def FLASK_APP_MUTATOR(app):  # noqa: N802 - the name Superset looks for
+    import jinja2
+
+    ours = jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates"))
+    app.jinja_env.loader = jinja2.ChoiceLoader([ours, app.jinja_env.loader])

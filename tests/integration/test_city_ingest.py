@@ -89,6 +89,17 @@ def test_unknown_owner_covers_and_street_borne_repairs_reach_silver(spark, city,
     assert repairs.where("settlement_status = 'borne_by_street'").count() == unknown_owner_repairs
 
 
+def test_silver_schemas_declared_for_the_marts_match_the_ingest(city, first_day):
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from civiclake.silver_schemas import SILVER_SCHEMAS
+
+    for table in ("city_cases", "city_manhole_covers", "city_repairs"):
+        written = pa.schema(DeltaTable(city.table_path("silver", table)).schema().to_arrow())
+        assert written.equals(SILVER_SCHEMAS[table]), (table, written)
+
+
 def test_rerun_of_the_same_day_is_identical(spark, city, first_day):
     before = {t: silver(spark, city, t) for t in ingest_city.TABLES}
     again = {r.table: r for r in ingest_city.run(spark, city, D)}

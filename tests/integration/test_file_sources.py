@@ -72,6 +72,17 @@ def test_reconciliation_adds_up_per_table_and_matches_the_files(spark, small, lo
             assert quarantine.where(F.col("quarantine_reason").isNull()).count() == 0
 
 
+def test_silver_schemas_declared_for_the_marts_match_the_ingest(small, loaded):
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from civiclake.silver_schemas import SILVER_SCHEMAS
+
+    for table in [t for t in SILVER_SCHEMAS if t.startswith(("party_", "services_"))]:
+        written = pa.schema(DeltaTable(small.table_path("silver", table)).schema().to_arrow())
+        assert written.equals(SILVER_SCHEMAS[table]), (table, written)
+
+
 def test_truncated_workbook_fails_alone_and_is_in_the_manifest(spark, small, loaded):
     _, first = loaded
     (error,) = first["party"].failed_files

@@ -236,6 +236,29 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, published_marts, case_p
         assert _rows(chained, table) == _rows(full, table), table
 
 
+def test_families_not_loaded_give_empty_well_formed_marts(published_marts, marts_lake):
+    """The lake holds governance only: the build created the other families' silver tables
+    empty, and their marts have every area and day with nothing counted."""
+    from deltalake import DeltaTable
+
+    from civiclake.silver_schemas import SILVER_SCHEMAS
+
+    for table in SILVER_SCHEMAS:
+        assert DeltaTable(str(marts_lake / "silver" / table)).to_pyarrow_table().num_rows == 0, table
+    with duckdb.connect(str(published_marts.published_marts_file), read_only=True) as con:
+        for table in ("mart_resources_daily", "mart_manhole_repair_costs"):
+            assert con.execute(f"select count(*) from {table}").fetchall() == [(0,)], table
+        for table, column in (
+            ("mart_party_building_daily", "members"),
+            ("mart_people_services_daily", "care_households"),
+            ("mart_manhole_covers_daily", "cases_reported"),
+        ):
+            rows = con.execute(
+                f"select count(*), sum({column}) from {table} where report_date = ?", [LAST]
+            ).fetchall()
+            assert rows == [(57, 0)], table
+
+
 def test_a_failed_build_leaves_the_published_marts(tmp_path, published_marts):
     before = published_marts.published_marts_file.read_bytes()
     broken = published_marts.model_copy(update={"lake_path": str(tmp_path / "no-lake")})

@@ -1,6 +1,7 @@
 """Two targets from one dbt project: the same small lake built on the duckdb target and on
 the spark target (dbt-spark, method: session, Delta sources by path) gives the same row
-in every mart."""
+in every mart. The lake holds every source family (governance cases and the party,
+services, registry and manhole tables of test_marts_families), so every mart has rows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from deltalake import DeltaTable
 
 from civiclake import marts
 from civiclake.settings import PROJECT_ROOT, Settings
-from tests.integration.test_marts_dbt import LAST, case_plans, marts_lake, published_marts  # noqa: F401
+from tests.integration.test_marts_families import LAST, families_lake, families_marts  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,15 @@ def _normalised(rows) -> list[tuple]:
     return sorted(out, key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
-def test_duckdb_and_spark_targets_build_the_same_marts(tmp_path, marts_lake, published_marts):  # noqa: F811
-    settings = Settings(data_dir=tmp_path, lake_path=str(marts_lake), jars_dir=PROJECT_ROOT / "var" / "jars")
+def test_duckdb_and_spark_targets_build_the_same_marts(tmp_path, families_lake, families_marts):  # noqa: F811
+    settings = Settings(
+        data_dir=tmp_path, lake_path=str(families_lake), jars_dir=PROJECT_ROOT / "var" / "jars"
+    )
     variables = json.dumps({"as_of": LAST.isoformat()})
     marts.run_dbt(settings, "seed", "--target", "spark")
     marts.run_dbt(settings, "run", "--target", "spark", "--vars", variables)
     warehouse = marts.spark_warehouse(settings)
-    with duckdb.connect(str(published_marts.published_marts_file), read_only=True) as con:
+    with duckdb.connect(str(families_marts.published_marts_file), read_only=True) as con:
         for table in marts.REQUIRED_TABLES:
             cursor = con.execute(f"select * from {table}")
             columns = [d[0] for d in cursor.description]

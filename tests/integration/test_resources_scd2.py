@@ -168,6 +168,19 @@ def test_registry_ingest_keeps_history_and_reconciles(spark, small, ingested):
     assert first.opened == first.source_rows == first.current_rows
 
 
+def test_silver_schemas_declared_for_the_marts_match_the_ingest(small, ingested):
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from civiclake.silver_schemas import SILVER_SCHEMAS
+
+    checked = [t for t in SILVER_SCHEMAS if t.removeprefix("resources_") in REGISTRY_SUBSET]
+    assert checked, "the fixture ingests at least one registry the marts read"
+    for table in checked:
+        written = pa.schema(DeltaTable(small.table_path("silver", table)).schema().to_arrow())
+        assert written.equals(SILVER_SCHEMAS[table]), (table, written)
+
+
 def test_bad_registry_rows_are_quarantined_and_held(spark, small, ingested):
     results, reasons = ingested
     last = results[DAYS[-1]]["households"]

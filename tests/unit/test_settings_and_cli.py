@@ -24,6 +24,12 @@ def test_paths_follow_the_data_dir(monkeypatch, tmp_path):
     assert Settings().table_path("bronze", "x") == "s3a://district-lake/civiclake/bronze/x"
 
 
+def test_a_relative_lake_path_is_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CIVICLAKE_LAKE_PATH", "work/lake")
+    assert Settings().lake == str(tmp_path / "work" / "lake")
+
+
 COMMANDS = [
     [],
     ["simulate"],

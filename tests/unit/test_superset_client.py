@@ -69,5 +69,7 @@ def test_an_expired_token_is_renewed_by_logging_in_again(superset_url):
 
 
 def test_a_wrong_password_names_the_user_and_the_url(superset_url):
-    with pytest.raises(AssetImportError, match=r"login as 'admin' at http://127\.0\.0\.1:\d+ failed \(HTTP 401\)"):
+    with pytest.raises(
+        AssetImportError, match=r"login as 'admin' at http://127\.0\.0\.1:\d+ failed \(HTTP 401\)"
+    ):
         SupersetClient(superset_url, "admin", "wrong")

@@ -1,0 +1,38 @@
+"""Community boundaries as SQL, for the map datasets of the dashboards.
+
+The published marts carry no geometry, and Superset's deck.gl polygon layer reads
+one polygon per row from a column. A virtual dataset's SQL therefore holds the
+placeholder ``${CIVICLAKE_COMMUNITY_BOUNDARIES}``, which the importer replaces with
+a ``VALUES`` list built from the reference geography (``civiclake.geography``):
+community code and its rectangle as a closed JSON ring ``[[lon, lat], ...]``.
+A new geography version reaches the map at the next import.
+"""
+
+from __future__ import annotations
+
+import json
+
+from civiclake.geography import Geography, load_geography
+
+PLACEHOLDER = "${CIVICLAKE_COMMUNITY_BOUNDARIES}"
+
+
+def community_ring(geography: Geography, community_code: str) -> list[list[float]]:
+    b = geography.communities[community_code].box
+    return [
+        [b.min_lon, b.min_lat],
+        [b.max_lon, b.min_lat],
+        [b.max_lon, b.max_lat],
+        [b.min_lon, b.max_lat],
+        [b.min_lon, b.min_lat],
+    ]
+
+
+def boundaries_values_sql(geography: Geography | None = None) -> str:
+    """``(VALUES ('code', '[[lon,lat],...]'), ...) AS boundaries(community_code, polygon)``."""
+    geography = geography or load_geography()
+    rows = []
+    for code in sorted(geography.communities):
+        ring = json.dumps(community_ring(geography, code), separators=(",", ":"))
+        rows.append(f"('{code}', '{ring}')")
+    return "(VALUES " + ",\n  ".join(rows) + ") AS boundaries(community_code, polygon)"

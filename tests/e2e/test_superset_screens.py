@@ -1,0 +1,377 @@
+"""End to end: the command screen (1920×1080) and the leader mobile view (390×844).
+
+Every chart on both dashboards has its numbers compared with DuckDB on the marts, and
+both dashboards are opened in headless Chromium (the Debian ``chromium`` and
+``chromedriver``; nothing downloads a browser): no chart may show an error, every chart
+container must have rendered, and the screenshots are kept as PNG files under
+``var/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+import yaml
+
+from civiclake.geography import load_geography
+from dashboards.boundaries import community_ring
+from dashboards.importer import ASSETS_DIR, read_secret
+from tests.e2e.test_superset_dashboard import chart_rows, dashboard_chart_ids
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM = Path(os.environ.get("CIVICLAKE_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("CIVICLAKE_CHROMEDRIVER", "/usr/bin/chromedriver"))
+
+COMMAND_SCREEN = "0739059c-9461-5695-8c75-4b56267084c4"
+LEADER_MOBILE = "f8688cca-88e4-5980-8f82-545e6cea38c6"
+MAP_CHART = "ee762bec-426d-5fe6-8302-79f19b0a7541"
+WORST_THREE_CHART = "d52074c5-5ba1-5aff-9994-2ae2560a9aaa"
+
+# The newest day of a mart, the day the "today" charts show.
+LATEST = "report_date = (select max(report_date) from {mart})"
+STREET_NAMES = "(select distinct area_code, area_name from mart_scorecard_daily where level = 'street')"
+
+
+def _arrow(col: str) -> str:
+    chg = f"sum({col}_change_1d)"
+    return (
+        f"cast(sum({col}) as varchar) || case when {chg} > 0 then ' ▲' when {chg} < 0 then ' ▼' "
+        f"else ' ＝' end || cast(abs({chg}) as varchar)"
+    )
+
+
+def _headline(col: str) -> str:
+    return f"""select report_date, sum({col}) from mart_leader_brief_daily
+                where level = 'community' and {{where}} group by 1"""
+
+
+# What each chart of the two dashboards must show, as SQL on the marts file; {where} is
+# the viewer's row-level-security predicate ("true" for all rows). Columns in the order
+# of the chart's colnames. A chart without an entry fails test_every_chart_matches_marts.
+EXPECTED_SQL = {
+    # big numbers with trend line: one row per day, the headline is the last one
+    "3d1cdd55-35a4-5bce-96b9-2752f77e429d": _headline("cases_reported"),
+    "aed717c7-f838-5967-92d6-5d90b4194dd9": _headline("closures"),
+    "8a3d5463-6ac8-514c-8c06-7c2b6682cd3b": _headline("backlog_open"),
+    "3436db3b-d485-5eb6-97e6-053bc1a9a5cf": _headline("overdue_open"),
+    # case flow: reported / dispatched / closed per day
+    "edb3250b-cd62-509b-bd71-4c0d8843ee94": """
+        select report_date, sum(cases_reported), sum(cases_dispatched), sum(closures)
+          from mart_case_measures_daily where level = 'community' and {where} group by 1""",
+    # SLA breaches by category on the newest day
+    "3646e339-dfeb-5a9c-b61a-d761f1487544": f"""
+        select category_name, sum(resolve_due), sum(resolved_late), sum(overdue_open),
+               sum(resolved_on_time) * 1.0 / nullif(sum(resolve_due), 0)
+          from mart_sla_daily
+         where level = 'community' and {LATEST.format(mart="mart_sla_daily")} and {{where}}
+         group by 1""",
+    # categories on the newest day
+    "c973ebc3-6a0c-5318-8ea5-0e4fa026fa00": f"""
+        select category_name, sum(cases_reported) from mart_case_volume_daily
+         where level = 'community' and {LATEST.format(mart="mart_case_volume_daily")} and {{where}}
+         group by 1""",
+    # map: each community's reports on the newest day (checked with its polygon)
+    MAP_CHART: f"""
+        select community_name, sum(cases_reported) from (
+          select area_name as community_name, community_code, cases_reported
+            from mart_case_measures_daily
+           where level = 'community' and {LATEST.format(mart="mart_case_measures_daily")}
+             and {{where}})
+         group by community_code, community_name""",
+    # composite score by street (the drill-down's first step)
+    "cbea1608-4813-5627-b033-c0fb5639b1dd": f"""
+        select area_name, avg(score) from mart_scorecard_daily
+         where level = 'street' and {LATEST.format(mart="mart_scorecard_daily")} and {{where}}
+         group by 1""",
+    # composite score by community with its street
+    "ed767444-9eab-5f6f-a494-09f9f100fb51": f"""
+        select st.area_name, s.area_name, avg(s.score), min(s.rank_in_level), sum(s.cases_reported)
+          from mart_scorecard_daily as s left join {STREET_NAMES} as st on st.area_code = s.street_code
+         where s.level = 'community' and s.{LATEST.format(mart="mart_scorecard_daily")} and {{where}}
+         group by 1, 2""",
+    # mobile: the newest day's counts with arrows for the change from the day before
+    "b99f0d17-4aa5-5bb9-b646-0e187dcca4fa": f"""
+        select {_arrow("cases_reported")}, {_arrow("closures")}, {_arrow("backlog_open")},
+               {_arrow("overdue_open")}
+          from mart_leader_brief_daily
+         where level = 'community' and {LATEST.format(mart="mart_leader_brief_daily")} and {{where}}""",
+    # mobile: trend of reports and closures
+    "cee76808-497c-5699-8880-6b1488e2a462": """
+        select report_date, sum(cases_reported), sum(closures) from mart_leader_brief_daily
+         where level = 'community' and {where} group by 1""",
+    # mobile: every ranked community of the newest day; the chart shows the three lowest
+    WORST_THREE_CHART: f"""
+        select s.area_name, st.area_name, avg(s.score)
+          from mart_scorecard_daily as s left join {STREET_NAMES} as st on st.area_code = s.street_code
+         where s.level = 'community' and s.is_ranked
+           and s.{LATEST.format(mart="mart_scorecard_daily")} and {{where}}
+         group by 1, 2""",
+}
+HEADLINES = {
+    "3d1cdd55-35a4-5bce-96b9-2752f77e429d",
+    "aed717c7-f838-5967-92d6-5d90b4194dd9",
+    "8a3d5463-6ac8-514c-8c06-7c2b6682cd3b",
+    "3436db3b-d485-5eb6-97e6-053bc1a9a5cf",
+}
+
+
+# --------------------------------------------------------------------------- numbers
+def _norm(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 9)
+    return value
+
+
+def expected_rows(marts_path: Path, chart_uuid: str, where: str = "true") -> list[tuple]:
+    with duckdb.connect(str(marts_path), read_only=True) as con:
+        rows = con.execute(EXPECTED_SQL[chart_uuid].format(where=where)).fetchall()
+    return [tuple(_norm(v) for v in row) for row in rows]
+
+
+def web_session(url: str, username: str, password: str) -> requests.Session:
+    """A browser-like session (form login, cookie): Superset's legacy chart endpoint
+    takes no API token."""
+    session = requests.Session()
+    page = session.get(f"{url}/login/", timeout=60).text
+    token = re.search(r'id="csrf_token"\s+value="([^"]+)"', page)
+    assert token, "no csrf_token on Superset's login page"
+    r = session.post(
+        f"{url}/login/",
+        data={"csrf_token": token.group(1), "username": username, "password": password},
+        timeout=60,
+    )
+    assert r.status_code == 200 and "/login" not in r.url, f"form login as {username!r} failed"
+    return session
+
+
+def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
+    """(community, reports) of the deck.gl polygon layer, through Superset's legacy
+    endpoint (what the dashboard calls); every polygon must be its community's box."""
+    r = session.get(
+        f"{url}/superset/explore_json/",
+        params={"form_data": json.dumps({"slice_id": chart_id})},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text[:500]
+    payload = r.json()
+    assert not payload.get("error"), payload["error"]
+    geography = load_geography()
+    by_name = {c.name: code for code, c in geography.communities.items()}
+    rows = []
+    for feature in payload["data"]["features"]:
+        name = feature["community_name"]
+        assert feature["polygon"] == community_ring(geography, by_name[name]), name
+        rows.append((name, _norm(feature["sum_cases_reported"])))
+    return rows
+
+
+def assert_chart_matches(client, web, marts_path, chart_uuid, chart_id, where="true") -> list[tuple]:
+    got = map_rows(web, client.url, chart_id) if chart_uuid == MAP_CHART else chart_rows(client, chart_id)
+    want = expected_rows(marts_path, chart_uuid, where)
+    assert want, f"chart {chart_uuid}: the marts have no rows for {where!r}; test is vacuous"
+    if chart_uuid == WORST_THREE_CHART:
+        # the three lowest scores, lowest first; on a tie any of the tied areas may show
+        assert [r[2] for r in got] == sorted(r[2] for r in want)[:3]
+        assert set(got) <= set(want)
+        return got
+    assert Counter(got) == Counter(want), (
+        f"chart {chart_uuid} (id {chart_id}) differs from the marts for {where!r}:\n"
+        f" only in Superset: {list((Counter(got) - Counter(want)).elements())[:5]}\n"
+        f" only in marts:    {list((Counter(want) - Counter(got)).elements())[:5]}"
+    )
+    if chart_uuid in HEADLINES:  # headline = newest day, rows ordered by date
+        assert [r[0] for r in got] == sorted(r[0] for r in got)
+        assert got[-1] == max(want)
+    return got
+
+
+@pytest.mark.parametrize("dashboard_uuid", [COMMAND_SCREEN, LEADER_MOBILE])
+def test_every_chart_matches_marts(imported, admin, marts, dashboard_uuid):
+    dash_id = imported.dashboard_ids[dashboard_uuid]
+    charts = dashboard_chart_ids(admin, dash_id)
+    missing = set(charts) - set(EXPECTED_SQL)
+    assert not missing, f"dashboard charts without an expected-SQL check: {missing}"
+    assert len(charts) >= 5
+    web = web_session(admin.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
+    for chart_uuid, chart_id in charts.items():
+        assert_chart_matches(admin, web, marts["path"], chart_uuid, chart_id)
+
+
+def test_street_role_sees_only_its_street(imported, make_user, marts):
+    """One dashboard for every level: a street's viewer gets its street's numbers."""
+    user = make_user("civiclake_street_440309004")
+    where = "street_code = '440309004'"
+    for chart_uuid in EXPECTED_SQL.keys() - {MAP_CHART}:  # the map: legacy endpoint, admin test
+        assert_chart_matches(user, None, marts["path"], chart_uuid, imported.chart_ids[chart_uuid], where)
+
+
+def test_every_dataset_carries_the_rls_columns():
+    """Row-level security filters on street_code and community_code: every dataset has both."""
+    for f in sorted((ASSETS_DIR / "datasets").rglob("*.yaml")):
+        dataset = yaml.safe_load(f.read_text(encoding="utf-8"))
+        columns = {c["column_name"] for c in dataset["columns"]}
+        assert {"street_code", "community_code"} <= columns, f.name
+        assert dataset["description"], f"{f.name}: no description for SQL Lab"
+
+
+# --------------------------------------------------------------------------- browser
+@contextmanager
+def chromium(width: int, height: int):
+    """Headless Debian Chromium; a fresh profile and no background connections (the
+    machine's closed network refuses them, and Chromium waits on them otherwise)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip(f"{CHROMIUM} / {CHROMEDRIVER} missing: run `bash infra/setup.sh` (Debian chromium)")
+    profile = tempfile.mkdtemp(prefix="civiclake-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--lang=zh-CN",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(arg)
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        # --window-size sets the window; the page's viewport must be the screen's size.
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+        )
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def login(driver, base_url: str, username: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/login/")
+    wait = WebDriverWait(driver, 60)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input#username"))).send_keys(username)
+    driver.find_element(By.CSS_SELECTOR, "input#password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
+    wait.until(lambda d: "/login" not in d.current_url)
+
+
+# Superset's markers: a grid component per chart (text panels have none); inside it the chart's own DOM once drawn.
+CHART_HOLDER = "[data-test='chart-grid-component']"
+DRAWN = (
+    "svg, canvas, table, .header-line, .big_number, .superset-legacy-chart-big-number, [class*='BigNumber']"
+)
+LOADING = ".loading, [data-test='loading-indicator'], .ant-skeleton"
+ERROR = ".ant-alert-error, [data-test='error-tooltip'], [data-test='error-message'], .alert-danger"
+
+CHART_STATE_JS = """
+const out = [];
+for (const h of document.querySelectorAll(arguments[0])) {
+  const title = (h.querySelector('.header-title, [data-test="editable-title"]') || {}).innerText || '';
+  const r = h.getBoundingClientRect();
+  out.push({title: title.trim(), drawn: !!h.querySelector(arguments[1]),
+            loading: !!h.querySelector(arguments[2]), error: !!h.querySelector(arguments[3]),
+            error_text: (h.querySelector(arguments[3]) || {}).innerText || '',
+            height: r.height, width: r.width});
+}
+return out;
+"""
+
+
+# The dashboard scrolls inside its own containers as well as the window.
+SCROLL_TO_TOP_JS = """
+for (const e of document.querySelectorAll('*')) { if (e.scrollTop > 0) e.scrollTop = 0; }
+window.scrollTo({top: 0, behavior: 'instant'});
+"""
+
+
+def wait_for_charts(driver, expected: int, timeout: float = 180) -> list[dict]:
+    """Scroll every chart into view (the dashboard draws charts as they come into view)
+    and wait until each has drawn or shows an error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        holders = driver.find_elements("css selector", CHART_HOLDER)
+        for h in holders:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", h)
+        states = driver.execute_script(CHART_STATE_JS, CHART_HOLDER, DRAWN, LOADING, ERROR)
+        done = len(states) >= expected and all(
+            (s["drawn"] and not s["loading"]) or s["error"] for s in states
+        )
+        if done or time.monotonic() > deadline:
+            driver.execute_script(SCROLL_TO_TOP_JS)
+            time.sleep(2)  # let the echarts animations settle before the picture
+            return states
+        time.sleep(2)
+
+
+def screenshot(driver, name: str, width: int, height: int) -> list[Path]:
+    """The whole page (viewport as tall as the page), and its top ``width × height``:
+    what the screen shows when the dashboard opens."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    full_height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": max(height, full_height), "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    time.sleep(3)
+    full = SCREENSHOTS / f"{name}-full.png"
+    driver.save_screenshot(str(full))
+    screen = SCREENSHOTS / f"{name}.png"
+    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip})
+    screen.write_bytes(base64.b64decode(shot["data"]))
+    return [screen, full]
+
+
+@pytest.mark.parametrize(
+    "dashboard_uuid,name,width,height",
+    [
+        (COMMAND_SCREEN, "command-screen-1920x1080", 1920, 1080),
+        (LEADER_MOBILE, "leader-mobile-390x844", 390, 844),
+    ],
+)
+def test_dashboard_renders_in_chromium(imported, admin, dashboard_uuid, name, width, height):
+    dash_id = imported.dashboard_ids[dashboard_uuid]
+    n_charts = len(dashboard_chart_ids(admin, dash_id))
+    with chromium(width, height) as driver:
+        login(driver, imported.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
+        driver.get(f"{imported.url}/superset/dashboard/{dash_id}/?standalone=1")
+        states = wait_for_charts(driver, n_charts)
+        paths = screenshot(driver, name, width, height)
+    for p in paths:
+        print(f"screenshot: {p}")
+        assert p.stat().st_size > 10_000, f"{p} is suspiciously small"
+    assert len(states) == n_charts, f"{len(states)} chart containers on the page, {n_charts} charts"
+    errors = [s for s in states if s["error"]]
+    assert not errors, f"charts showing an error: {errors}"
+    not_drawn = [s for s in states if not s["drawn"] or s["loading"] or s["height"] < 50]
+    assert not not_drawn, f"charts that did not render: {not_drawn}"
