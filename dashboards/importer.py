@@ -44,6 +44,8 @@ from typing import Any
 
 import requests
 import yaml
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from dashboards import access
 from dashboards.boundaries import PLACEHOLDER as BOUNDARIES_PLACEHOLDER
@@ -259,6 +261,12 @@ class SupersetClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # gunicorn recycles its workers (--max-requests); a request sent on a kept-alive
+        # connection the old worker just closed is reset before Superset sees it, so
+        # connection errors are retried (HTTP error answers are not).
+        retry = Retry(total=3, connect=3, read=2, status=0, allowed_methods=None, backoff_factor=0.5)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.session.headers["Referer"] = self.url
         self._credentials = (username, password)
         self._login(username, password)

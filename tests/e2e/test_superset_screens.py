@@ -60,6 +60,37 @@ def _headline(col: str) -> str:
                 where level = 'community' and {{where}} group by 1"""
 
 
+def _suppressed(kind: str) -> str:
+    """A household count by type as the chart shows it: 1 to 4 stays hidden."""
+    return (
+        f"case when bool_or({kind}_suppressed) then '不公布' else cast(sum({kind}_households) as varchar) end"
+    )
+
+
+def _zh(col: str, names: dict[str, str]) -> str:
+    """The dataset's calculated column giving a code its Chinese name."""
+    whens = " ".join(f"when '{k}' then '{v}'" for k, v in names.items())
+    return f"case {col} {whens} else {col} end"
+
+
+RESOURCE_KIND = _zh("resource_kind", {"camera": "摄像头", "vehicle": "车辆", "team": "队伍"})
+RESOURCE_STATUS = _zh(
+    "status",
+    {
+        "online": "在线",
+        "offline": "离线",
+        "maintenance": "维护中",
+        "in_service": "在用",
+        "standby": "备用",
+        "registered": "在册",
+    },
+)
+SETTLEMENT = _zh(
+    "settlement_status",
+    {"pending": "待结算", "settled_with_owner": "权属单位结算", "borne_by_street": "街道承担"},
+)
+
+
 # What each chart of the two dashboards must show, as SQL on the marts file; {where} is
 # the viewer's row-level-security predicate ("true" for all rows). Columns in the order
 # of the chart's colnames. A chart without an entry fails test_every_chart_matches_marts.
@@ -104,6 +135,42 @@ EXPECTED_SQL = {
           from mart_scorecard_daily as s left join {STREET_NAMES} as st on st.area_code = s.street_code
          where s.level = 'community' and s.{LATEST.format(mart="mart_scorecard_daily")} and {{where}}
          group by 1, 2""",
+    # party building on the newest day: community rows summed, attendance rate recomputed
+    "102625d6-15b6-5b7c-b6fd-5deb10cd4714": f"""
+        select sum(organisations), sum(members),
+               sum(attendees) * 1.0 / nullif(sum(planned_attendance), 0), round(sum(volunteer_hours), 1)
+          from mart_party_building_daily
+         where level = 'community' and {LATEST.format(mart="mart_party_building_daily")} and {{where}}""",
+    # people services: 30-day care-visit coverage, overdue visits, coupon redemption rate
+    "3b93ec74-c8ba-5b12-8995-af3cb4bccd89": f"""
+        select sum(care_households_visited_30d) * 1.0 / nullif(sum(care_households), 0),
+               sum(care_visits_overdue),
+               sum(coupons_redeemed_to_date) * 1.0 / nullif(sum(coupons_issued_to_date), 0)
+          from mart_people_services_daily
+         where level = 'community' and {LATEST.format(mart="mart_people_services_daily")} and {{where}}""",
+    # households receiving care by type, per street; suppressed counts stay hidden
+    "2a7b9763-9611-536f-8ecd-e07e013801a9": f"""
+        select area_name, {_suppressed("elderly_alone")}, {_suppressed("disabled")},
+               {_suppressed("child_in_difficulty")}, {_suppressed("low_income")}
+          from mart_people_services_daily
+         where level = 'street' and {LATEST.format(mart="mart_people_services_daily")} and {{where}}
+         group by 1""",
+    # resources by kind and status: street rows (vehicles and street teams have no community)
+    "e78e20be-80f0-560f-affe-e6cc97bd38bb": f"""
+        select {RESOURCE_KIND}, {RESOURCE_STATUS}, sum(resources) from mart_resources_daily
+         where level = 'street' and {LATEST.format(mart="mart_resources_daily")} and {{where}}
+         group by 1, 2""",
+    # manhole covers per street: open cases with an unknown owner, the street's own median
+    "66ec3f51-0dc6-5aec-b66c-ab604318d825": f"""
+        select area_name, sum(cases_open_unknown_owner), round(max(median_hours_to_make_safe), 1)
+          from mart_manhole_covers_daily
+         where level = 'street' and {LATEST.format(mart="mart_manhole_covers_daily")} and {{where}}
+         group by 1""",
+    # manhole repair costs by settlement status: community rows summed
+    "fb508ae8-951a-5a8c-bd62-5922afcdf057": f"""
+        select {SETTLEMENT}, sum(repairs), round(sum(cost_yuan), 2) from mart_manhole_repair_costs
+         where level = 'community' and {LATEST.format(mart="mart_manhole_repair_costs")} and {{where}}
+         group by 1""",
     # mobile: the newest day's counts with arrows for the change from the day before
     "b99f0d17-4aa5-5bb9-b646-0e187dcca4fa": f"""
         select {_arrow("cases_reported")}, {_arrow("closures")}, {_arrow("backlog_open")},
