@@ -134,9 +134,13 @@ class FamilyLake:
         first = {}
         for community in self.communities:
             rng = random.Random(f"cameras-{community}")
+            box = self.geography.communities[community].box
             for i in range(3):
                 first[f"C{community}{i}"] = {
                     "community_code": community,
+                    # three cameras across the middle of the community
+                    "lon": round(box.min_lon + (i + 1) * (box.max_lon - box.min_lon) / 4, 6),
+                    "lat": round((box.min_lat + box.max_lat) / 2, 6),
                     "camera_type": rng.choice(CAMERA_TYPES),
                     "owner_department": "公安分局",
                     "status": rng.choices(("online", "offline", "maintenance"), (8, 1, 1))[0],

@@ -38,6 +38,7 @@ REQUIRED_TABLES = (
     "mart_party_building_daily",
     "mart_people_services_daily",
     "mart_resources_daily",
+    "mart_resource_map",
     "mart_manhole_covers_daily",
     "mart_manhole_repair_costs",
 )

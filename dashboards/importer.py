@@ -216,9 +216,40 @@ def build_query_context(chart: dict[str, Any], dataset: dict[str, Any]) -> dict[
     }
 
 
-def build_bundle(assets: dict[str, dict[str, Any]], marts_uri: str) -> bytes:
-    """A zip in Superset's v1 export layout, ready for /api/v1/assets/import/."""
+def map_layers(assets: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Layer chart uuids of each deck.gl multi-layer chart, bottom layer first.
+
+    Superset names a multi-layer chart's layers by chart id (``deck_slices``), which only
+    exists once the layers are imported; the YAML names them by uuid instead
+    (``civiclake_layer_uuids``)."""
+    charts = {a["uuid"]: rel for rel, a in assets.items() if rel.startswith("charts/")}
+    layers: dict[str, list[str]] = {}
+    for rel, chart in assets.items():
+        if not rel.startswith("charts/") or chart["params"].get("viz_type") != "deck_multi":
+            continue
+        uuids = chart["params"].get("civiclake_layer_uuids") or []
+        if not uuids:
+            raise AssetImportError(f"{rel}: a deck_multi chart needs params.civiclake_layer_uuids")
+        for uuid in uuids:
+            layer = assets.get(charts.get(uuid, ""))
+            if layer is None or layer["params"].get("viz_type") not in LEGACY_VIZ_TYPES - {"deck_multi"}:
+                raise AssetImportError(
+                    f"{rel}: layer {uuid} is not a deck.gl chart of dashboards/assets/charts"
+                )
+        layers[chart["uuid"]] = list(uuids)
+    return layers
+
+
+def build_bundle(
+    assets: dict[str, dict[str, Any]], marts_uri: str, chart_ids: dict[str, int] | None = None
+) -> bytes:
+    """A zip in Superset's v1 export layout, ready for /api/v1/assets/import/.
+
+    ``chart_ids`` (uuid -> id of the charts Superset already holds) fills the layers of
+    multi-layer maps; layers not imported yet are linked after the import."""
     datasets_by_uuid = {a["uuid"]: a for k, a in assets.items() if k.startswith("datasets/")}
+    layers = map_layers(assets)
+    chart_ids = chart_ids or {}
     buf = io.BytesIO()
     root = "civiclake_assets"
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -232,6 +263,9 @@ def build_bundle(assets: dict[str, dict[str, Any]], marts_uri: str) -> bytes:
                 )
             if rel.startswith("datasets/") and BOUNDARIES_PLACEHOLDER in (content.get("sql") or ""):
                 content["sql"] = content["sql"].replace(BOUNDARIES_PLACEHOLDER, boundaries_values_sql())
+            if rel.startswith("charts/") and content["uuid"] in layers:
+                known = [chart_ids.get(uuid) for uuid in layers[content["uuid"]]]
+                content["params"]["deck_slices"] = known if None not in known else []
             if rel.startswith("charts/") and content["params"]["viz_type"] in LEGACY_VIZ_TYPES:
                 content["query_context"] = None
             elif rel.startswith("charts/"):
@@ -268,7 +302,7 @@ class SupersetClient:
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.session.headers["Referer"] = self.url
-        self._credentials = (username, password)
+        self.credentials = (username, password)  # to log in again when the token expires
         self._login(username, password)
 
     def _login(self, username: str, password: str) -> None:
@@ -299,7 +333,7 @@ class SupersetClient:
         r = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         if r.status_code == 401 and "expired" in r.text.lower():
             # Superset's access tokens last 15 minutes; a client held longer logs in again once.
-            self._login(*self._credentials)
+            self._login(*self.credentials)
             r = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         if r.status_code not in ok:
             raise AssetImportError(f"{method} {path} → HTTP {r.status_code}: {r.text[:1000]}")
@@ -357,13 +391,13 @@ def run_import(
     assets = load_assets(assets_dir)
     access_config = access.load_access(access_file)
     users = access.load_users(access_config, users_file)
-    bundle = build_bundle(assets, duckdb_uri(marts))
 
     client = SupersetClient(
         url,
         username or os.environ.get("SUPERSET_ADMIN_USER", "admin"),
         password or read_secret("SUPERSET_ADMIN_PASSWORD"),
     )
+    bundle = build_bundle(assets, duckdb_uri(marts), _ids_by_uuid(client, "chart"))
     client.request(
         "POST",
         "/api/v1/assets/import/",
@@ -385,6 +419,7 @@ def run_import(
                 result.chart_ids[a["uuid"]] = in_superset[a["uuid"]]
             else:
                 result.dashboard_ids[a["uuid"]] = in_superset[a["uuid"]]
+    _link_map_layers(client, map_layers(assets), result.chart_ids)
     granted = access.apply_access(
         client,
         access_config,
@@ -395,6 +430,20 @@ def run_import(
     )
     result.role_ids, result.rls_ids, result.user_ids = granted.role_ids, granted.rls_ids, granted.user_ids
     return result
+
+
+def _link_map_layers(client: SupersetClient, layers: dict[str, list[str]], chart_ids: dict[str, int]) -> None:
+    """Point each multi-layer map at its layers' chart ids, where the import could not
+    (the layers were new to Superset)."""
+    for map_uuid, layer_uuids in layers.items():
+        chart_id = chart_ids[map_uuid]
+        params = json.loads(client.request("GET", f"/api/v1/chart/{chart_id}")["result"]["params"])
+        wanted = [chart_ids[uuid] for uuid in layer_uuids]
+        if params.get("deck_slices") != wanted:
+            params["deck_slices"] = wanted
+            client.request(
+                "PUT", f"/api/v1/chart/{chart_id}", json={"params": json.dumps(params, ensure_ascii=False)}
+            )
 
 
 def _ids_by_uuid(client: SupersetClient, api: str) -> dict[str, int]:

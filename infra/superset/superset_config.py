@@ -74,15 +74,26 @@ FEATURE_FLAGS = {
 }
 
 # --- caches ---------------------------------------------------------------------
-# Metadata (dashboards, charts) may be cached; chart data is NOT cached, so a
-# freshly published marts file shows at once. The marts are small and local.
-CACHE_CONFIG = {
+# No general cache: Superset keeps whole GET answers of its legacy chart endpoint
+# (/superset/explore_json/, which the deck.gl maps use) in this cache, keyed by the URL
+# alone and served before any access check, so one viewer's rows would reach another
+# viewer asking the same URL, past row-level security.
+CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+# Chart data is cached on disk, shared by every gunicorn worker of this host (a
+# deployment on several hosts points this at Redis instead). A cached result is only
+# reused while the marts file it came from is unchanged: the key carries the file's
+# identity (see marts_file_generation below), and publishing marts replaces the file
+# by an atomic rename, so every screen sees a republished file at once, with no call
+# to Superset. The key also carries the viewer's row-level-security rules (Superset
+# does that itself), so one area's rows are never served to another.
+DATA_CACHE_CONFIG = {
     "CACHE_TYPE": "FileSystemCache",
-    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache"),
-    "CACHE_DEFAULT_TIMEOUT": int(timedelta(hours=1).total_seconds()),
-    "CACHE_KEY_PREFIX": "civiclake_meta_",
+    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "data"),
+    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
+    # One generation of the marts is about 57 areas' roles × 25 charts entries.
+    "CACHE_THRESHOLD": 20000,
+    "CACHE_KEY_PREFIX": "civiclake_data_",
 }
-DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 FILTER_STATE_CACHE_CONFIG = {
     "CACHE_TYPE": "FileSystemCache",
     "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "filter_state"),
@@ -122,11 +133,44 @@ D3_TIME_FORMAT = {
 CURRENCIES = ["CNY", "USD", "EUR", "HKD"]
 
 
-# --- templates: civiclake's own first ------------------------------------------------
-# infra/superset/templates overrides Superset's template hooks (head_custom_extra.html:
-# a viewport, so that phones lay the leader's dashboard out at their own width).
+# --- start-up hooks -------------------------------------------------------------------
+def marts_file_generation(database) -> tuple | None:
+    """Identity of the file a file-backed (DuckDB) database reads: path, inode, size and
+    modification time. Publishing replaces the file, so the identity changes with it;
+    None for server databases, whose cache entries simply expire."""
+    url = database.url_object
+    if not url.drivername.startswith("duckdb") or url.database in (None, "", ":memory:"):
+        return None
+    try:
+        stat = os.stat(url.database)
+    except FileNotFoundError:
+        return (url.database, "absent")
+    return (url.database, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _key_chart_data_by_marts_file() -> None:
+    # SqlaTable.get_extra_cache_keys is Superset's documented place for a datasource to
+    # add to its cache key; its own keys (Jinja, RLS of virtual datasets) are kept.
+    from superset.connectors.sqla.models import SqlaTable
+
+    if getattr(SqlaTable.get_extra_cache_keys, "civiclake_marts_file", False):
+        return
+    supersets_own = SqlaTable.get_extra_cache_keys
+
+    def get_extra_cache_keys(self, query_obj):
+        keys = supersets_own(self, query_obj)
+        generation = marts_file_generation(self.database)
+        return keys if generation is None else [*keys, generation]
+
+    get_extra_cache_keys.civiclake_marts_file = True
+    SqlaTable.get_extra_cache_keys = get_extra_cache_keys
+
+
 def FLASK_APP_MUTATOR(app):  # noqa: N802 - the name Superset looks for
     import jinja2
 
+    # infra/superset/templates overrides Superset's template hooks (head_custom_extra.html:
+    # a viewport, so that phones lay the leader's dashboard out at their own width).
     ours = jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates"))
     app.jinja_env.loader = jinja2.ChoiceLoader([ours, app.jinja_env.loader])
+    _key_chart_data_by_marts_file()

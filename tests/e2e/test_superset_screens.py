@@ -39,7 +39,8 @@ CHROMEDRIVER = Path(os.environ.get("CIVICLAKE_CHROMEDRIVER", "/usr/bin/chromedri
 
 COMMAND_SCREEN = "0739059c-9461-5695-8c75-4b56267084c4"
 LEADER_MOBILE = "f8688cca-88e4-5980-8f82-545e6cea38c6"
-MAP_CHART = "ee762bec-426d-5fe6-8302-79f19b0a7541"
+# the district map: community polygons by case density under the resource points
+MAP_CHART = "157ae666-ac3d-5149-ad3b-0334f171f374"
 WORST_THREE_CHART = "d52074c5-5ba1-5aff-9994-2ae2560a9aaa"
 
 # The newest day of a mart, the day the "today" charts show.
@@ -116,14 +117,19 @@ EXPECTED_SQL = {
         select category_name, sum(cases_reported) from mart_case_volume_daily
          where level = 'community' and {LATEST.format(mart="mart_case_volume_daily")} and {{where}}
          group by 1""",
-    # map: each community's reports on the newest day (checked with its polygon)
+    # map, polygon layer: each community's reports on the newest day (checked with its
+    # polygon); point layer: resources by kind at each place, as registered that day
     MAP_CHART: f"""
-        select community_name, sum(cases_reported) from (
+        select 'cases', community_name, null, null, sum(cases_reported) from (
           select area_name as community_name, community_code, cases_reported
             from mart_case_measures_daily
            where level = 'community' and {LATEST.format(mart="mart_case_measures_daily")}
              and {{where}})
-         group by community_code, community_name""",
+         group by community_code, community_name
+        union all
+        select 'resources', {RESOURCE_KIND}, round(lon, 6), round(lat, 6), sum(resources)
+          from mart_resource_map where {{where}}
+         group by resource_kind, lon, lat, street_name, community_name""",
     # composite score by street (the drill-down's first step)
     "cbea1608-4813-5627-b033-c0fb5639b1dd": f"""
         select area_name, avg(score) from mart_scorecard_daily
@@ -229,8 +235,9 @@ def web_session(url: str, username: str, password: str) -> requests.Session:
 
 
 def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
-    """(community, reports) of the deck.gl polygon layer, through Superset's legacy
-    endpoint (what the dashboard calls); every polygon must be its community's box."""
+    """The district map's layers through Superset's legacy endpoint (what the dashboard
+    calls): (``cases``, community, reports) of the polygon layer, where every polygon must
+    be its community's box, and (``resources``, kind, lon, lat, count) of the points."""
     r = session.get(
         f"{url}/superset/explore_json/",
         params={"form_data": json.dumps({"slice_id": chart_id})},
@@ -239,13 +246,18 @@ def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
     assert r.status_code == 200, r.text[:500]
     payload = r.json()
     assert not payload.get("error"), payload["error"]
+    layers = payload["data"]["features"]
+    assert set(layers) == {"deck_polygon", "deck_scatter"}, f"map layers: {sorted(layers)}"
     geography = load_geography()
     by_name = {c.name: code for code, c in geography.communities.items()}
     rows = []
-    for feature in payload["data"]["features"]:
+    for feature in layers["deck_polygon"]:
         name = feature["community_name"]
         assert feature["polygon"] == community_ring(geography, by_name[name]), name
-        rows.append((name, _norm(feature["sum_cases_reported"])))
+        rows.append(("cases", name, None, None, _norm(feature["sum_cases_reported"])))
+    for point in layers["deck_scatter"]:
+        lon, lat = point["position"]
+        rows.append(("resources", point["cat_color"], _norm(lon), _norm(lat), _norm(point["metric"])))
     return rows
 
 
@@ -281,12 +293,17 @@ def test_every_chart_matches_marts(imported, admin, marts, dashboard_uuid):
         assert_chart_matches(admin, web, marts["path"], chart_uuid, chart_id)
 
 
-def test_street_role_sees_only_its_street(imported, make_user, marts):
-    """One dashboard for every level: a street's viewer gets its street's numbers."""
+def test_street_role_sees_only_its_street(imported, admin, make_user, marts):
+    """One dashboard for every level: a street's viewer gets its street's numbers. The
+    admin opens the map first: the legacy endpoint's answer to the same URL must not be
+    handed on from one viewer to the next (see CACHE_CONFIG in superset_config.py)."""
+    admin_web = web_session(admin.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
+    assert len(map_rows(admin_web, admin.url, imported.chart_ids[MAP_CHART])) > 50
     user = make_user("civiclake_street_440309004")
+    web = web_session(user.url, *user.credentials)  # the map's legacy endpoint takes a cookie
     where = "street_code = '440309004'"
-    for chart_uuid in EXPECTED_SQL.keys() - {MAP_CHART}:  # the map: legacy endpoint, admin test
-        assert_chart_matches(user, None, marts["path"], chart_uuid, imported.chart_ids[chart_uuid], where)
+    for chart_uuid in EXPECTED_SQL:
+        assert_chart_matches(user, web, marts["path"], chart_uuid, imported.chart_ids[chart_uuid], where)
 
 
 def test_every_dataset_carries_the_rls_columns():

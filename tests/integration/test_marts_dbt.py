@@ -246,7 +246,7 @@ def test_families_not_loaded_give_empty_well_formed_marts(published_marts, marts
     for table in SILVER_SCHEMAS:
         assert DeltaTable(str(marts_lake / "silver" / table)).to_pyarrow_table().num_rows == 0, table
     with duckdb.connect(str(published_marts.published_marts_file), read_only=True) as con:
-        for table in ("mart_resources_daily", "mart_manhole_repair_costs"):
+        for table in ("mart_resources_daily", "mart_resource_map", "mart_manhole_repair_costs"):
             assert con.execute(f"select count(*) from {table}").fetchall() == [(0,)], table
         for table, column in (
             ("mart_party_building_daily", "members"),

@@ -293,6 +293,65 @@ def test_resources_by_status_from_the_version_valid_that_day(families_marts, row
     assert {(r["resource_kind"], r["resource_type"], r["status"]): r["resources"] for r in mart} == expected
 
 
+def test_resource_map_places_each_resource_where_it_belongs(families_marts, rows):
+    """Cameras at their registered positions; vehicles and street teams at their street's
+    centre (mean of its communities' centres), community teams at their community's
+    centre; one point per kind, type, status and place, counts as registered on LAST."""
+    geography = load_geography()
+
+    def centre(codes: list[str]) -> tuple[float, float]:
+        boxes = [geography.communities[c].box.centroid for c in codes]
+        return (
+            round(sum(lon for lon, _ in boxes) / len(boxes), 6),
+            round(sum(lat for _, lat in boxes) / len(boxes), 6),
+        )
+
+    street_centre = {
+        street: centre([c for c in geography.communities if geography.street_of(c) == street])
+        for street in geography.streets
+    }
+    expected: Counter = Counter()
+    for version in rows["resources_cameras"]:
+        if _valid_on(version, LAST):
+            community = version["community_code"]
+            place = (geography.street_of(community), community, version["lon"], version["lat"])
+            expected[("camera", version["camera_type"], version["status"], *place)] += 1
+    for version in rows["resources_vehicles"]:
+        if _valid_on(version, LAST):
+            street = version["street_code"]
+            place = (street, None, *street_centre[street])
+            expected[("vehicle", version["vehicle_type"], version["status"], *place)] += 1
+    for version in rows["resources_teams"]:
+        if _valid_on(version, LAST):
+            community = version["community_code"]
+            spot = centre([community]) if community else street_centre[version["street_code"]]
+            place = (version["street_code"], community, *spot)
+            expected[("team", version["team_type"], "registered", *place)] += 1
+    mart = _query(
+        families_marts,
+        "select resource_kind, resource_type, status, street_code, community_code, lon, lat, resources, "
+        "report_date from mart_resource_map",
+    )
+    assert {r["report_date"] for r in mart} == {LAST}
+    got = Counter()
+    for r in mart:
+        key = (r["resource_kind"], r["resource_type"], r["status"], r["street_code"], r["community_code"])
+        got[(*key, round(r["lon"], 6), round(r["lat"], 6))] += r["resources"]
+    assert len(got) == len(mart) == len(expected) > 100
+    assert got == expected
+    # and the map's totals are the registry's on that day
+    district = _query(
+        families_marts,
+        "select resource_kind, sum(resources) as n from mart_resources_daily "
+        "where report_date = ? and level = 'district' group by 1",
+        [LAST],
+    )
+    on_map = _query(
+        families_marts, "select resource_kind, sum(resources) as n from mart_resource_map group by 1"
+    )
+    assert {r["resource_kind"]: r["n"] for r in on_map} == {r["resource_kind"]: r["n"] for r in district}
+
+
 def test_levels_reconcile(families_marts):
     """District = Σ streets = Σ communities for additive measures; for resources, district
     = Σ streets, and a street's cameras = Σ its communities' (vehicles and street teams

@@ -2,6 +2,8 @@ select
     camera_id,
     community_code,
     grid_code,
+    cast(lon as double) as lon,
+    cast(lat as double) as lat,
     camera_type,
     owner_department,
     status as camera_status,
