@@ -9,6 +9,7 @@ a day before and a day after see different versions.
 
 from __future__ import annotations
 
+import csv
 import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
@@ -22,7 +23,7 @@ from deltalake import DeltaTable
 from bench.bench_marts_families import CARE_FLAGS, REGISTRY_CHANGE_AFTER_DAYS, family_rows
 from bench.bench_marts_lake import plans, write_lake
 from civiclake import marts
-from civiclake.geography import load_geography
+from civiclake.geography import CURRENT_VERSION, REFERENCE_DIR, load_geography
 from civiclake.settings import Settings
 from civiclake.silver_schemas import SILVER_SCHEMAS
 
@@ -298,12 +299,18 @@ def test_resource_map_places_each_resource_where_it_belongs(families_marts, rows
     centre (mean of its communities' centres), community teams at their community's
     centre; one point per kind, type, status and place, counts as registered on LAST."""
     geography = load_geography()
+    # the centres the lake's ref_communities carries: the reference file's, 6 decimals
+    with (REFERENCE_DIR / CURRENT_VERSION / "communities.csv").open(encoding="utf-8") as f:
+        centres = {
+            r["community_code"]: (float(r["centroid_lon"]), float(r["centroid_lat"]))
+            for r in csv.DictReader(f)
+        }
 
     def centre(codes: list[str]) -> tuple[float, float]:
-        boxes = [geography.communities[c].box.centroid for c in codes]
+        points = [centres[c] for c in codes]
         return (
-            round(sum(lon for lon, _ in boxes) / len(boxes), 6),
-            round(sum(lat for _, lat in boxes) / len(boxes), 6),
+            round(sum(lon for lon, _ in points) / len(points), 6),
+            round(sum(lat for _, lat in points) / len(points), 6),
         )
 
     street_centre = {
