@@ -35,6 +35,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -183,10 +184,8 @@ def main() -> None:
         )
         skipped = len(imported.chart_ids) - len(chart_ids)
         statements = [sql for chart_id in chart_ids for sql in chart_sql(admin, chart_id)]
-        levels = {}
-        for v in viewers:
-            level = next(r.level for r in load_access().roles if r.name == v.role)
-            levels[level] = levels.get(level, 0) + 1
+        level_of = {role.name: role.level for role in load_access().roles}
+        levels = Counter(level_of[v.role] for v in viewers)
         print(
             f"{len(chart_ids)} charts on {len(imported.dashboard_ids)} dashboards, {len(statements)} queries"
             f" ({skipped} map charts without a query context left out); {len(viewers)} viewers: "

@@ -68,15 +68,4 @@ select
 from placed
 inner join {{ ref('stg_lake__streets') }} as streets on streets.street_code = placed.street_code
 left join communities on communities.community_code = placed.community_code
-group by
-    placed.report_date,
-    placed.resource_kind,
-    placed.resource_type,
-    placed.status,
-    placed.district_code,
-    placed.street_code,
-    streets.street_name,
-    placed.community_code,
-    communities.community_name,
-    placed.lon,
-    placed.lat
+group by all
