@@ -12,6 +12,9 @@ chart-data API, as a command screen refreshing its charts does. Three runs side 
 - after publish: the marts file is touched first, as publishing replaces it, so the
   chart-data cache (keyed by the file, see infra/superset/superset_config.py) starts
   empty and each area's first viewer of a chart runs its query;
+- after publish and warm-up: touched again, then ``civiclake marts warm`` (what the daily
+  DAG runs after publishing) fills the cache for every role before the viewers come; its
+  own time is printed too;
 - DuckDB direct: the SQL Superset generates for each chart (``?type=query``, as the
   admin sees it) run by as many threads straight on the same file, the floor Superset's
   own work adds to.
@@ -32,6 +35,8 @@ import os
 import platform
 import secrets
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -152,6 +157,21 @@ def duckdb_latencies(marts_file: Path, statements: list[str], users: int, rounds
     return latencies
 
 
+def warm_up(marts_file: Path) -> None:
+    """``civiclake marts warm`` for the bench's marts, as the daily DAG runs it."""
+    cli = Path(sys.executable).parent / "civiclake"
+    date = time.strftime("%Y-%m-%d")
+    run = subprocess.run(
+        [str(cli), "marts", "warm", "--date", date, "--marts-file", str(marts_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"civiclake marts warm failed ({run.returncode}):\n{run.stdout[-2000:]}")
+    print(next(line for line in reversed(run.stdout.splitlines()) if line.startswith("[warm]")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -209,6 +229,15 @@ def main() -> None:
         cached = first + later
         cached_wall = time.perf_counter() - started
 
+        os.utime(args.marts_file)
+        started = time.perf_counter()
+        warm_up(args.marts_file)
+        warm_wall = time.perf_counter() - started
+        started = time.perf_counter()
+        warm_first, warm_later = superset_latencies(args.url, viewers, chart_ids, args.rounds, force=False)
+        warmed = warm_first + warm_later
+        warmed_wall = time.perf_counter() - started
+
         started = time.perf_counter()
         direct = duckdb_latencies(args.marts_file, statements, args.users, args.rounds)
         duckdb_wall = time.perf_counter() - started
@@ -221,17 +250,19 @@ def main() -> None:
     print(f"superset after publish,     {who}: {summary(cached)} ({cached_wall:.1f} s)")
     print(f"  first round (cache empty):  {summary(first)}")
     print(f"  later rounds:               {summary(later)}")
+    print(f"warm-up after publish (civiclake marts warm, every role): {warm_wall:.1f} s")
+    print(f"superset after warm-up,     {who}: {summary(warmed)} ({warmed_wall:.1f} s)")
     print(
         f"duckdb direct,              {args.users} threads × {args.rounds} rounds: {summary(direct)} ({duckdb_wall:.1f} s)"
     )
     p95_uncached, p95_cached = percentile(uncached, 0.95), percentile(cached, 0.95)
-    p95_duckdb = percentile(direct, 0.95)
-    print(f"p95 ratio uncached / cached: {p95_uncached / p95_cached:.1f}")
-    print(f"p95 ratio cached / duckdb: {p95_cached / p95_duckdb:.1f}")
-    verdict = "met" if p95_cached < GOAL_P95_SECONDS else "NOT met"
-    print(
-        f"goal p95 < {GOAL_P95_SECONDS:.0f} s after publish (every request, first round included): {verdict}"
-    )
+    p95_warmed, p95_duckdb = percentile(warmed, 0.95), percentile(direct, 0.95)
+    print(f"p95 ratio uncached / after warm-up: {p95_uncached / p95_warmed:.1f}")
+    print(f"p95 ratio after publish (no warm-up) / after warm-up: {p95_cached / p95_warmed:.1f}")
+    print(f"p95 ratio after warm-up / duckdb: {p95_warmed / p95_duckdb:.1f}")
+    for label, p95 in (("after publish, no warm-up", p95_cached), ("after publish and warm-up", p95_warmed)):
+        verdict = "met" if p95 < GOAL_P95_SECONDS else "NOT met"
+        print(f"goal p95 < {GOAL_P95_SECONDS:.0f} s, {label} (every request): {verdict}")
     print(f"machine: {platform.machine()}, {platform.processor() or '?'}")
 
 

@@ -384,6 +384,40 @@ def marts_publish(day: str = DateOption) -> None:
     console.print_json(json.dumps(marts.publish(get_settings())))
 
 
+# Exit code of infra/superset/warm.sh when there is nothing to warm here.
+WARM_SKIPPED = 99
+
+
+@marts_app.command("warm")
+def marts_warm(
+    day: str = DateOption,
+    marts_file: str = typer.Option(
+        None, "--marts-file", help="Marts file the screens read (default: the published one)."
+    ),
+    skip_exit_code: int = typer.Option(
+        None,
+        "--skip-exit-code",
+        help="When Superset is not set up here or serves other marts, say so and exit with this "
+        "code (the daily DAG passes 99, which Airflow marks as skipped) instead of 0.",
+    ),
+) -> None:
+    """Fill Superset's chart-data cache for every civiclake role from the published marts,
+    so that the screens' first views after a publish need no query (infra/superset/warm_cache.py)."""
+    import subprocess
+
+    from civiclake.settings import PROJECT_ROOT
+
+    _date(day)
+    target = marts_file or str(get_settings().published_marts_file)
+    script = PROJECT_ROOT / "infra" / "superset" / "warm.sh"
+    code = subprocess.run(["bash", str(script), "--marts-file", target], check=False).returncode
+    if code == WARM_SKIPPED:
+        raise typer.Exit(skip_exit_code or 0)
+    if code:
+        console.print(f"[red]warming the dashboards failed (exit code {code}); see the lines above[/red]")
+        raise typer.Exit(1)
+
+
 @marts_app.command("build")
 def marts_build(day: str = DateOption) -> None:
     """prepare + dbt build (models and tests) + publish."""

@@ -3,7 +3,8 @@
 sources (one task group per source family: [simulate ->] ingest -> quality gate)
 -> classifier (train only when the weekly model is missing or stale) -> score and
 dispatch [-> simulated reviewers] -> marts prepare -> dbt build (cosmos) -> marts publish
-(atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail).
+(atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail) and
+marts_warm (Superset's chart-data cache filled for every role from the new marts).
 
 Source families: governance (PostgreSQL, watermark), city management (PostgreSQL,
 watermark), basic resources (daily registry snapshots, SCD2), party building and people
@@ -47,9 +48,10 @@ DBT_PROJECT = Path(os.environ.get("CIVICLAKE_DBT_PROJECT_DIR") or ROOT / "dbt")
 DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
 SIMULATE = os.environ.get("CIVICLAKE_SIMULATE", "true").lower() in ("1", "true", "yes")
 OPEN311_URL = os.environ.get("CIVICLAKE_OPEN311_URL", "http://127.0.0.1:8311")
-# Exit code with which `civiclake brief send --skip-exit-code` says "no SMTP server
-# configured"; the bash task then ends as skipped instead of failed.
-BRIEF_SKIP_EXIT_CODE = 99
+# Exit code with which `civiclake brief send` and `civiclake marts warm` say "nothing to
+# do here" (no SMTP server configured; no Superset serving these marts); the bash task
+# then ends as skipped instead of failed.
+SKIP_EXIT_CODE = 99
 # What the dbt project reads, mirroring civiclake.marts.dbt_environment (the core
 # package is not importable here): the Delta lake and the write-audit-publish build
 # file, as absolute paths (cosmos runs dbt from a temporary copy of the project).
@@ -226,16 +228,28 @@ def civiclake_daily():
         "brief",
         "send",
         "--skip-exit-code",
-        str(BRIEF_SKIP_EXIT_CODE),
+        str(SKIP_EXIT_CODE),
         doc="E-mail each leader of dashboards/users.yaml the day's brief of their own area from "
         "the published marts (once per leader and day; a rerun sends nothing new). Skipped, with "
         "a log line, when no SMTP server is configured (CIVICLAKE_SMTP_HOST unset).",
-        skip_on_exit_code=BRIEF_SKIP_EXIT_CODE,
+        skip_on_exit_code=SKIP_EXIT_CODE,
+    )
+
+    warm = _cli_task(
+        "marts_warm",
+        "marts",
+        "warm",
+        "--skip-exit-code",
+        str(SKIP_EXIT_CODE),
+        doc="Fill Superset's chart-data cache for every civiclake role from the just-published "
+        "marts, so that the command screens' first refresh needs no query. Skipped, with a log "
+        "line, when Superset is not set up on this host or serves other marts.",
+        skip_on_exit_code=SKIP_EXIT_CODE,
     )
 
     chain(sources, train, *dispatched, prepare, dbt_build, publish, summary)
-    # Beside the summary, not after it: the brief needs only the published marts.
-    publish >> brief_push
+    # Beside the summary, not after it: the brief and the warm-up need only the published marts.
+    publish >> [brief_push, warm]
 
 
 civiclake_daily()

@@ -16,6 +16,8 @@ bash infra/open311/start.sh "$day"   # the Open311 API the pipeline pulls from
 bash infra/airflow/run_dag.sh "$day"
 bash infra/superset/start.sh
 .venvs/core/bin/python -m dashboards.importer
+# The DAG's own warm-up found no dashboards yet on a first run; fill the cache now.
+.venvs/core/bin/civiclake marts warm --date "$day"
 bash infra/airflow/start.sh
 
 .venvs/core/bin/civiclake summary --date "$day"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up Superset 6.1 for civiclake: its own virtualenv (.venvs/superset), the
 # metadata schema in PostgreSQL (superset_meta), roles/permissions and the admin
-# user (password: $SUPERSET_ADMIN_PASSWORD from var/secrets.env).
+# user (password: $SUPERSET_ADMIN_PASSWORD from var/secrets.env), and the counter of
+# access changes that lets workers remember permission checks (access_generation.sql).
 # Idempotent: a second run checks stamps and the database and returns in seconds.
 # Dashboards are imported separately: python -m dashboards.importer
 set -euo pipefail
@@ -25,7 +26,8 @@ if ! pg -c 'select 1' >/dev/null 2>&1; then
 fi
 
 stamp="$SUPERSET_HOME/.setup-stamp"
-want="$( (cat "$here/requirements.txt" "$here/superset_config.py" "$here/ensure_admin.py";
+want="$( (cat "$here/requirements.txt" "$here/superset_config.py" "$here/ensure_admin.py" \
+            "$here/access_memo.py" "$here/access_generation.sql";
           printf '%s' "$SUPERSET_ADMIN_PASSWORD" | sha256sum) | sha256sum | cut -c1-16)"
 db_state() {
   # alembic head in the database + whether the admin user exists
@@ -48,6 +50,8 @@ run_logged() {  # run_logged LOGNAME CMD...: output to var/superset/logs/LOGNAME
 }
 echo "[superset] upgrading metadata database (superset db upgrade)"
 run_logged db-upgrade "$superset" db upgrade
+echo "[superset] access-change counter for remembered permission checks"
+PGOPTIONS="--client-min-messages=warning" pg -f "$here/access_generation.sql" >/dev/null
 echo "[superset] syncing roles and permissions (superset init)"
 run_logged init "$superset" init
 run_logged ensure-admin "$SUPERSET_VENV/bin/python" "$here/ensure_admin.py"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -131,6 +133,92 @@ D3_TIME_FORMAT = {
     "shortMonths": [f"{m}月" for m in range(1, 13)],
 }
 CURRENCIES = ["CNY", "USD", "EUR", "HKD"]
+
+
+# --- access checks remembered per worker until access changes -------------------------
+def _load_access_memo():
+    # superset_config.py is loaded from its path, not as a package: load the module
+    # beside it the same way.
+    spec = importlib.util.spec_from_file_location(
+        "civiclake_access_memo", Path(__file__).resolve().parent / "access_memo.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.AccessMemo
+
+
+def _civiclake_security_manager():
+    from flask import g, has_app_context
+    from sqlalchemy import text
+    from superset.security import SupersetSecurityManager
+
+    memo = _load_access_memo()()
+    log = logging.getLogger("civiclake.access_memo")
+
+    class CivicLakeSecurityManager(SupersetSecurityManager):
+        """Superset's security manager, answering its repeated permission questions from
+        a memo that is valid while ``civiclake_access_generation`` (moved forward by
+        triggers on every change to users' roles and roles' permissions, see
+        access_generation.sql) stays the same. Row-level-security rules are not
+        remembered: Superset reads them afresh for every query."""
+
+        _counter_present: bool | None = None
+
+        def access_generation(self) -> int | None:
+            """The counter as this request first read it; None where there is none
+            (no app context, another metadata database, set-up not run)."""
+            if not has_app_context():
+                return None
+            if CivicLakeSecurityManager._counter_present is None:
+                present = self.session.get_bind().dialect.name == "postgresql" and (
+                    self.session.execute(
+                        text("select to_regclass('civiclake_access_generation') is not null")
+                    ).scalar()
+                )
+                if not present:
+                    log.warning(
+                        "civiclake_access_generation is missing (run infra/superset/setup.sh):"
+                        " permission checks are not remembered"
+                    )
+                CivicLakeSecurityManager._counter_present = bool(present)
+            if not CivicLakeSecurityManager._counter_present:
+                return None
+            if "civiclake_access_generation" not in g:
+                g.civiclake_access_generation = self.session.execute(
+                    text("select generation from civiclake_access_generation")
+                ).scalar()
+            return g.civiclake_access_generation
+
+        def exist_permission_on_roles(self, view_name, permission_name, role_ids):
+            question = ("exist", view_name, permission_name, tuple(sorted(role_ids)))
+            ask = super().exist_permission_on_roles
+            return memo.get(
+                self.access_generation(), question, lambda: ask(view_name, permission_name, role_ids)
+            )
+
+        def is_item_public(self, permission_name, view_name):
+            ask = super().is_item_public
+            return memo.get(
+                self.access_generation(),
+                ("public", permission_name, view_name),
+                lambda: ask(permission_name, view_name),
+            )
+
+        def user_view_menu_names(self, permission_name):
+            ask = super().user_view_menu_names
+            user = g.user
+            # Only a stored user's answer depends on nothing but the tables the counter
+            # watches; anonymous and embedded (guest) viewers are asked as before.
+            if not isinstance(user, self.user_model) or user.id is None:
+                return ask(permission_name)
+            question = ("view_menus", user.id, permission_name)
+            names = memo.get(self.access_generation(), question, lambda: frozenset(ask(permission_name)))
+            return set(names)
+
+    return CivicLakeSecurityManager
+
+
+CUSTOM_SECURITY_MANAGER = _civiclake_security_manager()
 
 
 # --- start-up hooks -------------------------------------------------------------------

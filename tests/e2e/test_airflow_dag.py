@@ -59,8 +59,10 @@ SOURCE_TASKS = {
 }
 CLI_TASKS_BEFORE_DBT = ["classifier_train", "classifier_score", "simulate_reviews", "marts_prepare"]
 CLI_TASKS_AFTER_DBT = ["marts_publish", "summary"]
-# The leaders' brief by e-mail: after publish, beside the summary (either may run first).
+# The leaders' brief by e-mail and the dashboards' cache warm-up: after publish, beside
+# the summary (any of them may run first).
 BRIEF_TASK = "brief_push"
+WARM_TASK = "marts_warm"
 CLI_COMMANDS = SOURCE_TASKS | {
     "classifier_train": "classifier train --max-age-days 7",
     "classifier_score": "classifier score",
@@ -69,6 +71,7 @@ CLI_COMMANDS = SOURCE_TASKS | {
     "marts_publish": "marts publish",
     "summary": "summary",
     BRIEF_TASK: "brief send --skip-exit-code 99",
+    WARM_TASK: "marts warm --skip-exit-code 99",
 }
 
 pytestmark = [
@@ -150,7 +153,7 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
         set(SOURCE_TASKS)
         | set(CLI_TASKS_BEFORE_DBT)
         | set(CLI_TASKS_AFTER_DBT)
-        | {BRIEF_TASK}
+        | {BRIEF_TASK, WARM_TASK}
         | set(dbt_tasks)
     )
     assert set(tasks) == expected, f"unexpected tasks: {sorted(set(tasks) ^ expected)}"
@@ -180,6 +183,7 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
     assert set(tasks["marts_publish"]["upstream"]) == dbt_leaves, "publish must wait for all dbt"
     assert tasks["summary"]["upstream"] == ["marts_publish"]
     assert tasks[BRIEF_TASK]["upstream"] == ["marts_publish"], "the brief reads the published marts"
+    assert tasks[WARM_TASK]["upstream"] == ["marts_publish"], "the warm-up reads the published marts"
 
     order = dag["order"]
     positions = {t: order.index(t) for t in tasks}
@@ -188,6 +192,7 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
     assert all(positions[t] < positions["classifier_train"] for t in SOURCE_TASKS)
     assert all(positions["marts_prepare"] < positions[t] < positions["marts_publish"] for t in dbt_tasks)
     assert positions[BRIEF_TASK] > positions["marts_publish"]
+    assert positions[WARM_TASK] > positions["marts_publish"]
     return dbt_tasks
 
 
@@ -347,11 +352,12 @@ def test_dags_test_runs_every_step_in_order(isolated):
         seen = [calls.index(f"{words} --date {date}") for _, words in steps]
         assert seen == sorted(seen), steps
     expected = [f"{CLI_COMMANDS[t]} --date {date}" for t in CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT]
-    brief_call = f"{CLI_COMMANDS[BRIEF_TASK]} --date {date}"
+    beside = [f"{CLI_COMMANDS[t]} --date {date}" for t in (BRIEF_TASK, WARM_TASK)]
     main_line = calls[n_sources:]
-    assert main_line.count(brief_call) == 1, main_line
-    assert main_line.index(brief_call) > main_line.index(f"marts publish --date {date}"), main_line
-    assert [c for c in main_line if c != brief_call] == expected
+    for call in beside:
+        assert main_line.count(call) == 1, main_line
+        assert main_line.index(call) > main_line.index(f"marts publish --date {date}"), main_line
+    assert [c for c in main_line if c not in beside] == expected
     states = states_for(isolated, date)
     assert states and set(states.values()) == {"success"}, states
     assert Path(isolated["CIVICLAKE_DBT_DUCKDB_PATH"]).exists(), "dbt did not build the DuckDB file"
@@ -375,7 +381,7 @@ def test_failed_quality_gate_stops_before_publish(isolated):
     states = states_for(isolated, date)
     assert states["sources.governance.quality"] == "failed"
     assert states["sources.city.quality"] == "success"  # the other families still land
-    for task in ("classifier_train", "marts_publish", "summary", BRIEF_TASK):
+    for task in ("classifier_train", "marts_publish", "summary", BRIEF_TASK, WARM_TASK):
         assert states[task] == "upstream_failed", (task, states[task])
 
 
@@ -462,6 +468,8 @@ def test_dags_test_end_to_end(airflow_ready, dag_run):
     assert any(t.startswith("dbt.") for t in states)
     # Without an SMTP server the brief task ends as skipped (it says so in its log).
     allowed = {BRIEF_TASK: {"success", "skipped"}} if not os.environ.get("CIVICLAKE_SMTP_HOST") else {}
+    # Superset serves other marts than this run's (the e2e data folder): nothing to warm.
+    allowed[WARM_TASK] = {"success", "skipped"}
     not_ok = {t: s for t, s in states.items() if s not in allowed.get(t, {"success"})}
     assert not not_ok, f"task instances not in success: {not_ok}"
 

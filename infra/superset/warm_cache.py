@@ -1,0 +1,154 @@
+"""Fill Superset's chart-data cache for every civiclake role after marts are published.
+
+Publishing the marts changes every chart-data cache key (superset_config.py keys them
+by the marts file), so the first viewer of each area and chart would otherwise wait for
+the query while the command screens refresh all at once. This runs each dashboard
+chart's saved query once per civiclake role, as that role: Superset's own cache key
+then carries the role's row-level-security rules, exactly as when a viewer of the role
+opens the chart (GET /api/v1/chart/<id>/data/ and the dashboards' saved queries), so
+each area's rows land under its own key and never under another's.
+
+No user is created or logged in: the queries run in-process with a stand-in viewer that
+holds one role and nothing else. Run with the Superset environment, after a publish:
+
+    bash infra/superset/warm.sh --marts-file var/marts/civiclake.duckdb
+    civiclake marts warm                   # the same, for the configured marts (the DAG's task)
+
+Only charts on a database that reads ``--marts-file`` are warmed. Prints one line per
+role and a summary (roles, charts, queries run, already cached, refused, failed,
+seconds). Exit code 1 if any chart failed for any role, SKIPPED (99) if Superset serves
+no database from that file (nothing imported yet, or the screens show other marts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROLE_PREFIX = "civiclake_"
+SKIPPED = 99
+
+
+@dataclass
+class Viewer:
+    """Stands in for a logged-in user holding exactly one role, for Superset's access
+    checks and row-level security (which read ``roles``, ``groups`` and ``username``).
+    Not a database object, so nothing about it is ever stored."""
+
+    role: object
+    id: None = None
+    groups: list = field(default_factory=list)
+    is_anonymous: bool = False
+    is_authenticated: bool = True
+    is_active: bool = True
+    active: bool = True
+
+    @property
+    def roles(self) -> list:
+        return [self.role]
+
+    @property
+    def username(self) -> str:
+        # Superset remembers row-level-security rules per username within a context.
+        return f"civiclake_cache_warmer:{self.role.name}"
+
+
+def _file_read_by(database) -> Path | None:
+    """The file a DuckDB database of Superset's reads, resolved; None for other databases."""
+    url = database.url_object
+    if not url.drivername.startswith("duckdb") or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).resolve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--marts-file", type=Path, required=True, help="the published DuckDB marts")
+    parser.add_argument("--prefix", default=ROLE_PREFIX, help="warm the roles whose names start so")
+    args = parser.parse_args(argv)
+    marts_file = args.marts_file.resolve()
+
+    from superset.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        from superset.charts.schemas import ChartDataQueryContextSchema
+        from superset.commands.chart.data.get_data_command import ChartDataCommand
+        from superset.connectors.sqla.models import SqlaTable
+        from superset.exceptions import SupersetSecurityException
+        from superset.extensions import db, security_manager
+        from superset.models.core import Database
+        from superset.models.dashboard import Dashboard
+        from superset.utils.core import override_user
+
+        serving = {d.id for d in db.session.query(Database) if _file_read_by(d) == marts_file}
+        if not serving:
+            print(f"[warm] Superset serves no database from {marts_file}: nothing to warm")
+            return SKIPPED
+        datasets = {t.id for t in db.session.query(SqlaTable) if t.database_id in serving}
+
+        # Plain values: each role's queries run in an application context of their own,
+        # whose end detaches whatever was loaded in it.
+        role_names = sorted(
+            r.name for r in security_manager.get_all_roles() if r.name.startswith(args.prefix)
+        )
+        charts = sorted(
+            {
+                (chart.id, chart.slice_name, chart.query_context)
+                for dash in db.session.query(Dashboard)
+                for chart in dash.slices
+                if chart.query_context
+                and chart.datasource_type == "table"
+                and chart.datasource_id in datasets
+            }
+        )
+        started = time.perf_counter()
+        totals = {"ran": 0, "cached": 0, "refused": 0, "failed": 0}
+        for role_name in role_names:
+            counts = dict.fromkeys(totals, 0)
+            # A fresh application context per role: nothing Superset keeps in flask.g
+            # for one viewer carries over to the next.
+            with app.app_context(), app.test_request_context():
+                viewer = Viewer(security_manager.find_role(role_name))
+                for chart_id, chart_name, query_context in charts:
+                    # What GET /api/v1/chart/<id>/data/ runs: the saved query as JSON rows.
+                    body = json.loads(query_context)
+                    body.update(result_format="json", result_type="full", force=None)
+                    try:
+                        with override_user(viewer):
+                            command = ChartDataCommand(ChartDataQueryContextSchema().load(body))
+                            command.validate()
+                            result = command.run()
+                    except SupersetSecurityException:
+                        counts["refused"] += 1  # the role may not see this chart
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - report every chart, go on
+                        counts["failed"] += 1
+                        print(f"[warm] {role_name}: chart {chart_id} {chart_name!r} failed: {exc}")
+                        continue
+                    queries = result["queries"]
+                    if any(q.get("error") for q in queries):
+                        counts["failed"] += 1
+                        print(f"[warm] {role_name}: chart {chart_id} error: {queries[0].get('error')}")
+                    elif all(q.get("is_cached") for q in queries):
+                        counts["cached"] += 1
+                    else:
+                        counts["ran"] += 1
+            print(f"[warm] {role_name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            for key, value in counts.items():
+                totals[key] += value
+        seconds = time.perf_counter() - started
+        print(
+            f"[warm] {len(role_names)} roles × {len(charts)} charts: "
+            + ", ".join(f"{k} {v}" for k, v in totals.items())
+            + f" in {seconds:.1f} s"
+        )
+        return 1 if totals["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
