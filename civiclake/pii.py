@@ -17,6 +17,17 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
 _ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
 _MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+# Personal numbers as residents type them into free text: an ID number (18 characters,
+# a check character that may be wrong: a mistyped ID is still someone's), a mobile
+# number (spaces or dashes between its groups allowed), a landline with its area code.
+# Not part of a longer run of digits or letters, nor a decimal's fraction (coordinates).
+# ASCII edges: Chinese characters right next to a number are the usual case.
+_EDGE_BEFORE, _EDGE_AFTER = r"(?<![0-9A-Za-z.])", r"(?![0-9A-Za-z])"
+_IN_TEXT = (
+    ("id_number", re.compile(_EDGE_BEFORE + r"\d{17}[\dXx]" + _EDGE_AFTER)),
+    ("phone", re.compile(_EDGE_BEFORE + r"(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}" + _EDGE_AFTER)),
+    ("phone", re.compile(_EDGE_BEFORE + r"0\d{2,3}[ -]?\d{7,8}" + _EDGE_AFTER)),
+)
 
 
 def tokenise(value: str | None, kind: str, key: bytes) -> str | None:
@@ -30,6 +41,23 @@ def tokenise(value: str | None, kind: str, key: bytes) -> str | None:
         return None
     digest = hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
     return f"{kind.split('_')[0]}_{digest[:32]}"
+
+
+def scrub_text(text: str | None, key: bytes) -> str | None:
+    """Free text with every ID, mobile and landline number in it replaced by its token in
+    brackets (``请回电 13800138000`` -> ``请回电 [phone_…]``). A number gets the token its
+    own column would give it (digits only, without +86), so a case's text and its
+    reporter's phone column still match."""
+    if text is None:
+        return None
+    for kind, pattern in _IN_TEXT:
+        text = pattern.sub(lambda m, kind=kind: f"[{tokenise(_digits(m.group(), kind), kind, key)}]", text)
+    return text
+
+
+def _digits(number: str, kind: str) -> str:
+    compact = re.sub(r"[ +-]", "", number)
+    return compact[2:] if kind == "phone" and compact.startswith("86") and len(compact) == 13 else compact
 
 
 def id_check_char(first17: str) -> str:

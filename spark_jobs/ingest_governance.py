@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from civiclake import lake
 from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_CODES
 from civiclake.geography import load_geography
-from civiclake.pii import is_valid_id_number, tokenise
+from civiclake.pii import is_valid_id_number, scrub_text, tokenise
 from civiclake.settings import Settings
 from civiclake.sources.jdbc import read_changed_rows
 from civiclake.tables import (
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 SOURCE_TABLE = "governance.cases"
 SILVER = "governance_cases"
 PII_COLUMNS = {"reporter_name": "name", "reporter_phone": "phone", "reporter_id_number": "id_number"}
+# Free text residents write: phone and ID numbers in it are replaced by their tokens.
+FREE_TEXT_COLUMNS = ("description",)
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,14 @@ def _token_column(column: str) -> str:
     return f"{column.removesuffix('_number')}_token"
 
 
-def _tokenise_batches(key: bytes, pii: dict[str, str]):
+def _tokenise_batches(key: bytes, pii: dict[str, str], free_text: tuple[str, ...] = ()):
     """mapInPandas function: raw personal columns in, tokens (and, for ID numbers, a
-    check-digit validity flag) out."""
+    check-digit validity flag) out; numbers in free-text columns replaced by tokens."""
 
     def apply(batches):
         for pdf in batches:
+            for column in free_text:
+                pdf[column] = pdf[column].map(lambda v: scrub_text(v, key))
             # Columns in the order of _tokenised_schema: validity flags, then tokens.
             for column, kind in pii.items():
                 if kind == "id_number":
@@ -97,10 +101,12 @@ def _tokenised_schema(raw_schema, pii: dict[str, str]):
 def extract(spark, settings: Settings, spec: TableSpec, start: datetime | None, end: datetime):
     """Rows of ``spec``'s source table changed in [start, end), personal data tokenised."""
     raw = read_changed_rows(spark, settings, spec.source_table, spec.updated_column, start, end)
-    if not spec.pii:
+    if not spec.pii and not spec.free_text:
         return raw
     key = settings.require_pii_key()
-    return raw.mapInPandas(_tokenise_batches(key, spec.pii), _tokenised_schema(raw.schema, spec.pii))
+    return raw.mapInPandas(
+        _tokenise_batches(key, spec.pii, spec.free_text), _tokenised_schema(raw.schema, spec.pii)
+    )
 
 
 def _first_reason(reasons):
@@ -194,6 +200,8 @@ class TableSpec:
     validate: Callable
     # Personal columns and their kind: replaced by ``<column>_token`` at extraction.
     pii: dict[str, str] = field(default_factory=dict)
+    # Free-text columns: personal numbers inside them replaced by tokens at extraction.
+    free_text: tuple[str, ...] = ()
 
     @property
     def quarantine(self) -> str:
@@ -201,7 +209,14 @@ class TableSpec:
 
 
 CASES = TableSpec(
-    SOURCE_TABLE, SILVER, "case_id", "updated_at", GOVERNANCE_CASES_COLUMNS, validate, PII_COLUMNS
+    SOURCE_TABLE,
+    SILVER,
+    "case_id",
+    "updated_at",
+    GOVERNANCE_CASES_COLUMNS,
+    validate,
+    PII_COLUMNS,
+    FREE_TEXT_COLUMNS,
 )
 EVENTS = TableSpec(
     "governance.case_events",

@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from civiclake import lake
 from civiclake.jurisdiction import Jurisdiction, load_jurisdiction
+from civiclake.pii import scrub_text
 from civiclake.settings import Settings
 from civiclake.sources.open311 import (
     DEFAULT_PAGE_SIZE,
@@ -134,9 +135,26 @@ def _text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _bronze_rows(page: Page, jurisdiction: str, batch_id: str, batch_date: date, extracted_at: datetime):
+# Free text residents and agents write: phone and ID numbers in it become tokens before
+# anything is written (the row's own columns and its raw JSON alike).
+FREE_TEXT_FIELDS = ("description", "status_notes")
+
+
+def _scrubbed(record, key: bytes):
+    if not isinstance(record, dict):
+        return record
+    return {
+        name: scrub_text(value, key) if name in FREE_TEXT_FIELDS and isinstance(value, str) else value
+        for name, value in record.items()
+    }
+
+
+def _bronze_rows(
+    page: Page, jurisdiction: str, batch_id: str, batch_date: date, extracted_at: datetime, key: bytes
+):
     rows = []
-    for n, record in enumerate(page.records):
+    for n, received in enumerate(page.records):
+        record = _scrubbed(received, key)
         values = record if isinstance(record, dict) else {}
         rows.append(
             (
@@ -168,7 +186,14 @@ class BronzeSink:
     def save(self, page: Page, last: bool) -> None:
         # Extraction time is bronze metadata only; no decision depends on it.
         extracted_at = datetime.now(UTC)
-        rows = _bronze_rows(page, self.j.code, self.state["batch_id"], self.batch_date, extracted_at)
+        rows = _bronze_rows(
+            page,
+            self.j.code,
+            self.state["batch_id"],
+            self.batch_date,
+            extracted_at,
+            self.settings.require_pii_key(),
+        )
         (
             self.spark.createDataFrame(rows, _bronze_schema())
             .write.format("delta")

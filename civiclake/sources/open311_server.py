@@ -179,7 +179,7 @@ class LonghuaDataset:
             "status_notes": _STAGE_NOTES.get(stage, stage),
             "service_name": category.name,
             "service_code": category.code,
-            "description": plan.description,
+            "description": plan.text_as_written,
             "agency_responsible": row.department,
             "service_notice": None,
             "requested_datetime": _w3c_local(plan.reported_at),

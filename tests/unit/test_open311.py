@@ -246,3 +246,35 @@ def test_client_errors_are_not_retried_and_are_clear(nyc_dataset):
 def test_an_offsetless_window_is_refused():
     with pytest.raises(ValueError, match="offset"):
         window_query(None, datetime(2026, 11, 26))
+
+
+def test_bronze_rows_carry_tokens_instead_of_numbers_written_in_free_text():
+    """Phone and ID numbers a resident writes into a request never reach bronze: neither
+    the row's columns nor its raw JSON; everything else is kept as received."""
+    import datetime as dt
+    import json
+
+    from civiclake.pii import tokenise
+    from civiclake.sources.open311 import Page
+    from spark_jobs.ingest_open311 import FIELDS, _bronze_rows
+
+    key = b"unit-test-key"
+    record = {
+        "service_request_id": "LH311-20261125000001",
+        "description": "井盖丢了，请回电13800138000",
+        "status_notes": "已联系 138-0013-8000",
+        "address": "深圳市龙华区观湖街道",
+        "lat": 22.7,
+    }
+    page = Page(number=1, url="http://open311.test/requests.json?page=1", records=[record, "not an object"])
+    moment = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    rows = _bronze_rows(page, "longhua", "open311:longhua:2026-11-25", dt.date(2026, 11, 25), moment, key)
+    token = f"[{tokenise('13800138000', 'phone', key)}]"
+    columns = dict(zip(("jurisdiction", *FIELDS, "_raw"), rows[0], strict=False))
+    assert columns["description"] == f"井盖丢了，请回电{token}"
+    assert columns["status_notes"] == f"已联系 {token}"
+    assert columns["address"] == "深圳市龙华区观湖街道" and columns["lat"] == "22.7"
+    raw = json.loads(columns["_raw"])
+    assert raw["description"] == columns["description"] and raw["lat"] == 22.7
+    assert "13800138000" not in repr(rows) and "138-0013-8000" not in repr(rows)
+    assert json.loads(rows[1][len(FIELDS) + 1]) == "not an object"  # kept, as received

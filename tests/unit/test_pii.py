@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from civiclake.pii import id_check_char, is_valid_id_number, is_valid_mobile, tokenise
+from civiclake.pii import id_check_char, is_valid_id_number, is_valid_mobile, scrub_text, tokenise
 from civiclake.sources.people import make_resident, resident_pool
 
 KEY = b"unit-test-key"
@@ -41,3 +41,42 @@ def test_tokens_are_deterministic_keyed_and_domain_separated():
 def test_unknown_kind_is_an_error():
     with pytest.raises(ValueError, match="unknown token kind"):
         tokenise("x", "email", KEY)
+
+
+# --- personal numbers inside free text ------------------------------------------------
+@pytest.mark.parametrize(
+    "written,number,kind",
+    [
+        ("请回电13800138000谢谢", "13800138000", "phone"),
+        ("电话：138-0013-8000。", "13800138000", "phone"),
+        ("+86 138 0013 8000 找我", "13800138000", "phone"),
+        ("座机0755-23456789，白天在", "075523456789", "phone"),
+        ("身份证44030019900101123X在此", "44030019900101123X", "id_number"),
+        ("证号 440300199001011234 (写错了也算)", "440300199001011234", "id_number"),
+    ],
+)
+def test_numbers_in_text_become_the_tokens_their_columns_get(written, number, kind):
+    scrubbed = scrub_text(written, KEY)
+    token = tokenise(number, kind, KEY)
+    assert f"[{token}]" in scrubbed
+    assert not any(ch.isdigit() for ch in scrubbed.replace(token, "")), scrubbed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "坐标114.138001380001,22.65",  # a decimal's fraction is no phone number
+        "工单GC20261125000001已转派",  # case ids
+        "13800138000123",  # a longer run of digits
+        "住址12号楼1301室，2026-11-25 08:00 上报",
+        "金额 01234567 元",
+        "",
+    ],
+)
+def test_text_without_personal_numbers_is_kept_as_it_is(text):
+    assert scrub_text(text, KEY) == text
+
+
+def test_scrub_keeps_none_and_uses_the_key():
+    assert scrub_text(None, KEY) is None
+    assert scrub_text("13800138000", KEY) != scrub_text("13800138000", b"other-key")
