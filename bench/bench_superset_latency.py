@@ -22,7 +22,9 @@ chart-data API, as a command screen refreshing its charts does. Three runs side 
 Superset must be running (``bash infra/superset/start.sh``) with the admin password in
 the environment (``source var/secrets.env``). At the end the dashboards are imported
 again against the published marts file with the users of dashboards/users.yaml, so the
-screens point where they did and the bench's viewers are gone.
+screens point where they did and the bench's viewers are gone. Superset, which runs as
+its own user, serves (and DuckDB direct reads) a copy of the marts file in a temporary
+folder that user may enter.
 
     .venvs/core/bin/python -m bench.bench_superset_latency --marts-file var/bench/year/marts.duckdb
 """
@@ -34,6 +36,7 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,6 +55,8 @@ from dashboards.access import User, load_access
 from dashboards.importer import SupersetClient, read_secret, run_import
 
 GOAL_P95_SECONDS = 1.0
+# The user Superset's processes run as (infra/superset/service.sh).
+SUPERSET_SERVICE_USER = os.environ.get("CIVICLAKE_SUPERSET_USER", "civiclake-superset")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -172,6 +177,20 @@ def warm_up(marts_file: Path) -> None:
     print(next(line for line in reversed(run.stdout.splitlines()) if line.startswith("[warm]")))
 
 
+def served_copy(marts_file: Path, folder: Path) -> Path:
+    """A copy of the marts in ``folder``, readable by Superset's own user, which may not
+    enter var/ outside var/marts (var/bench included)."""
+    try:
+        shutil.chown(folder, group=SUPERSET_SERVICE_USER)
+        folder.chmod(0o750)
+    except (LookupError, PermissionError):
+        pass  # no such user, or not root: Superset runs as this bench's own user
+    copy = folder / marts_file.name
+    shutil.copy2(marts_file, copy)
+    copy.chmod(0o644)
+    return copy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,6 +201,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     password = read_secret("SUPERSET_ADMIN_PASSWORD")
+    served = tempfile.TemporaryDirectory(prefix="civiclake-bench-marts-")
+    given, args.marts_file = args.marts_file, served_copy(args.marts_file, Path(served.name))
 
     with duckdb.connect(str(args.marts_file), read_only=True) as con:
         days, areas = con.execute(
@@ -243,7 +264,8 @@ def main() -> None:
         duckdb_wall = time.perf_counter() - started
     finally:
         published = Settings().published_marts_file
-        run_import(url=args.url, marts_file=published if published.exists() else args.marts_file)
+        run_import(url=args.url, marts_file=published if published.exists() else given)
+        served.cleanup()
 
     who = f"{args.users} users × {args.rounds} rounds"
     print(f"superset uncached (force),  {who}: {summary(uncached)} ({uncached_wall:.1f} s)")

@@ -368,7 +368,7 @@ def dispatch_simulate_reviews(day: str = DateOption) -> None:
 
 @marts_app.command("prepare")
 def marts_prepare(day: str = DateOption) -> None:
-    """Start a build: copy the published marts to the build file."""
+    """Start a build: copy the last good build to the build file."""
     from civiclake import marts
 
     _date(day)
@@ -377,7 +377,7 @@ def marts_prepare(day: str = DateOption) -> None:
 
 @marts_app.command("publish")
 def marts_publish(day: str = DateOption) -> None:
-    """Atomically publish the tested build file."""
+    """Audit the tested build file, atomically publish its marts alone, keep it as the last good build."""
     from civiclake import marts
 
     _date(day)
@@ -520,13 +520,17 @@ def simulate_services(day: str = DateOption) -> None:
 def _ingest_files(source: str, day: str) -> None:
     from importlib import import_module
 
+    from civiclake.ingest.raw_exports import RawExportsRemovedError
+
     job = import_module(f"spark_jobs.ingest_{source}")
     try:
         result = job.run(_spark(f"ingest_{source}_{day}"), get_settings(), _date(day))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, RawExportsRemovedError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
     typer.echo(json.dumps([t.summary() for t in result.tables], ensure_ascii=False, indent=2))
+    if result.note:
+        console.print(result.note, markup=False)
     for error in result.failed_files:
         console.print(f"[red]file not loaded: {error}[/red]")
     if result.failed_files:

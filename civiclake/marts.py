@@ -1,10 +1,19 @@
 """Write-audit-publish of the DuckDB marts.
 
-dbt builds and tests the marts in a build file (``marts/build/civiclake.duckdb``), which
-starts as a copy of the published file so incremental models continue from it. Only when
-``dbt build`` (models, unit tests and data tests) succeeds is the build file moved over the published one
-with an atomic rename: readers see the old file or the new one, never a half-built one,
-and a failed build leaves the previous file published.
+dbt builds and tests the marts in a build file (``marts/build/civiclake.duckdb``). It
+starts as a copy of the last good build (``marts/build/last-good.duckdb``: every relation
+dbt made, staging, intermediate and the reference seeds included, readable by this user
+only), so incremental models continue from it. Only when ``dbt build`` (models, unit tests
+and data tests) succeeds and the audit finds every mart is the build published:
+
+- the marts (``REQUIRED_TABLES``, schema ``main``) are copied into a new DuckDB file
+  beside the published one, which replaces it with an atomic rename. The file Superset
+  and SQL Lab read holds the marts and nothing else: no person-level staging or
+  intermediate rows reach a viewer;
+- the build file then becomes the last good build, also by atomic rename.
+
+Readers see the old file or the new one, never a half-built one, and a failed build
+leaves both the published marts and the last good build as they were.
 """
 
 from __future__ import annotations
@@ -44,12 +53,26 @@ REQUIRED_TABLES = (
 )
 
 
+# The full build holds person-level rows (staging, intermediate): this user only.
+BUILD_FOLDER_MODE = 0o700
+BUILD_FILE_MODE = 0o600
+# Superset runs as its own user and must read the published marts.
+PUBLISHED_FILE_MODE = 0o644
+
+
 class MartsBuildError(RuntimeError):
     pass
 
 
 def build_file(settings: Settings) -> Path:
+    """The slot dbt builds and tests into."""
     return settings.marts / "build" / "civiclake.duckdb"
+
+
+def last_good_file(settings: Settings) -> Path:
+    """The last build that passed dbt's tests and the audit, every relation of it: where
+    the next build starts, so that incremental models continue from it."""
+    return settings.marts / "build" / "last-good.duckdb"
 
 
 def spark_warehouse(settings: Settings) -> Path:
@@ -101,15 +124,28 @@ def create_absent_silver_tables(settings: Settings) -> list[str]:
     return created
 
 
+def _build_seed(settings: Settings) -> Path | None:
+    """What a build starts from: the last good build; before the first one, a published
+    file of the time when the whole build was published (its relations are a full build);
+    else nothing, and dbt builds from scratch."""
+    for candidate in (last_good_file(settings), settings.published_marts_file):
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def prepare(settings: Settings) -> Path:
     create_absent_silver_tables(settings)
     target = build_file(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(target.parent, BUILD_FOLDER_MODE)
     for stale in target.parent.glob(target.name + "*"):
         stale.unlink()
-    if settings.published_marts_file.exists():
-        shutil.copy2(settings.published_marts_file, target)
-    log.info("marts build file prepared at %s", target)
+    seed = _build_seed(settings)
+    if seed is not None:
+        shutil.copyfile(seed, target)
+        os.chmod(target, BUILD_FILE_MODE)
+    log.info("marts build file prepared at %s (from %s)", target, seed or "nothing: a full build")
     return target
 
 
@@ -128,20 +164,91 @@ def run_dbt(settings: Settings, *args: str) -> None:
 
 
 def audit(path: Path) -> dict[str, int]:
+    """Rows of each mart; raises when one is missing from schema ``main``."""
     with duckdb.connect(str(path), read_only=True) as con:
-        present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        present = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
         missing = [t for t in REQUIRED_TABLES if t not in present]
         if missing:
             raise MartsBuildError(f"{path} lacks mart tables {missing}")
-        return {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in REQUIRED_TABLES}
+        return {t: con.execute(f"select count(*) from main.{t}").fetchall()[0][0] for t in REQUIRED_TABLES}
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _checkpoint(path: Path) -> None:
+    """Folds any write-ahead log into the file itself, so that the file alone, renamed or
+    attached, holds the whole build."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("checkpoint")
+
+
+def _fsync(path: Path) -> None:
+    """Flushes a file, or a folder's entries after a rename, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_with_wal(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def write_marts_only(build: Path, destination: Path) -> None:
+    """A new DuckDB file at ``destination`` holding the marts of ``build`` and nothing else,
+    in schema ``main`` with their column types. The marts are named one by one
+    (``REQUIRED_TABLES``) rather than taken as whatever lies in ``main``: a model that
+    lands there by mistake stays out of the viewers' file."""
+    _remove_with_wal(destination)
+    with duckdb.connect(str(destination)) as con:
+        con.execute(f"attach {_sql_string(str(build))} as build (read_only)")
+        for table in REQUIRED_TABLES:
+            con.execute(f"create table main.{table} as select * from build.main.{table}")
+        con.execute("detach build")
+        con.execute("checkpoint")
+
+
+def _publish_marts(build: Path, published: Path) -> None:
+    """Writes the marts beside the published file, then renames over it: readers see the
+    old file or the new one."""
+    writing = published.with_name(f".{published.name}.publishing")
+    try:
+        write_marts_only(build, writing)
+        os.chmod(writing, PUBLISHED_FILE_MODE)
+        _fsync(writing)
+        os.replace(writing, published)
+    finally:
+        _remove_with_wal(writing)
+    _fsync(published.parent)
+
+
+def _keep_as_last_good(build: Path, last_good: Path) -> None:
+    os.chmod(build, BUILD_FILE_MODE)
+    _fsync(build)
+    os.replace(build, last_good)
+    _fsync(last_good.parent)
 
 
 def publish(settings: Settings) -> dict[str, int]:
+    """Audits the build, publishes its marts, and keeps the build as the last good one.
+    The build file is renamed last, so a publish cut short can be run again."""
     source = build_file(settings)
     if not source.exists():
         raise MartsBuildError(f"nothing to publish: {source} does not exist (run the build first)")
+    _checkpoint(source)
     counts = audit(source)
-    os.replace(source, settings.published_marts_file)
+    settings.published_marts_file.parent.mkdir(parents=True, exist_ok=True)
+    _publish_marts(source, settings.published_marts_file)
+    _keep_as_last_good(source, last_good_file(settings))
     log.info("published marts %s: %s", settings.published_marts_file, counts)
     return counts
 

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import NonNegativeInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # Share of the district's full size that registries and exports simulate:
     # 1.0 is Longhua at scale (about 2.5 million residents, ~1 million cases a year).
     sim_scale: float = 0.01
+
+    # Raw exports delivered as files (landing/<source>/<date>/, sources/resources/<date>/) hold
+    # national ID and mobile numbers. Once a batch is ingested they are removed when it is this
+    # many days older than the logical date being ingested; 0 removes them as soon as the
+    # batch is in the lake (civiclake/ingest/raw_exports.py).
+    raw_export_retention_days: NonNegativeInt = 0
 
     # Incremental extraction re-reads this much before the previous high watermark, so a
     # row committed late with an older ``updated_at`` is still picked up; rows already in

@@ -27,6 +27,18 @@ def delta_jars(settings: Settings) -> list[str]:
     return jars
 
 
+def driver_listener_conf(master: str) -> dict[str, str]:
+    """Where the driver's RPC and block-manager ports listen.
+
+    Spark binds them to the address the host name resolves to, which is reachable from the
+    network. In ``local[...]`` mode the executors live in the driver's JVM, so loopback is
+    enough; on a cluster the executors must reach the driver and the deployment decides.
+    """
+    if master.startswith("local"):
+        return {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
+    return {}
+
+
 def spark_session(settings: Settings, app_name: str):
     """A (shared) SparkSession with Delta enabled; local by default, a cluster by settings."""
     from pyspark.sql import SparkSession
@@ -60,6 +72,8 @@ def spark_session(settings: Settings, app_name: str):
         # Keep tables readable by delta-rs (dbt-duckdb's delta plugin reads the lake with it).
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
     )
+    for key, value in driver_listener_conf(settings.spark_master).items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -17,9 +17,10 @@ subprocess with ``--date {{ ds }}``; nothing from Spark or dbt is imported here,
 nothing runs at import time except reading the dbt project's name (cosmos renders the
 dbt nodes with ``dbt ls`` from the core environment; the result is cached).
 
-Write-audit-publish: dbt builds and tests a copy of the published DuckDB file; only
-when every dbt task succeeded does ``marts publish`` swap it into place, so a failed
-run leaves yesterday's marts readable.
+Write-audit-publish: dbt builds and tests a copy of the last good build; only when
+every dbt task succeeded does ``marts publish`` write the marts alone to a new published
+DuckDB file (atomic rename) and keep the build as the last good one, so a failed run
+leaves yesterday's marts readable.
 
 Schedule: data intervals of one UTC day; the run for day D starts at D+1 00:00 UTC
 (08:00 in Shenzhen), when D is complete in both calendars, and ``ds`` is D.
@@ -180,7 +181,7 @@ def civiclake_daily():
         "marts_prepare",
         "marts",
         "prepare",
-        doc="Copy the published DuckDB file to the build path (write-audit-publish: write).",
+        doc="Copy the last good build to the build path (write-audit-publish: write).",
     )
 
     dbt_build = DbtTaskGroup(
@@ -220,7 +221,8 @@ def civiclake_daily():
         "marts_publish",
         "marts",
         "publish",
-        doc="Atomic swap of the tested build file into place (write-audit-publish: publish).",
+        doc="Publish the tested build's marts alone with an atomic rename, and keep the build "
+        "as the last good one (write-audit-publish: publish).",
     )
     summary = _cli_task("summary", "summary", doc="Print the run summary.")
     brief_push = _cli_task(

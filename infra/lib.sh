@@ -4,16 +4,25 @@ VENVS="$ROOT/.venvs"
 PYTHON_VERSION="${CIVICLAKE_PYTHON_VERSION:-3.11}"
 
 # A Python interpreter of the wanted version: pyenv's, or the system's.
+#   base_python [USER]: one that USER can run as well (a virtualenv links to its
+#   interpreter, and a service user cannot enter root's home, where pyenv lives).
 base_python() {
-  local candidate
+  local candidate user="${1:-}"
   for candidate in "$(command -v "python$PYTHON_VERSION" 2>/dev/null)" \
                    "$HOME/.pyenv/versions/$(pyenv latest "$PYTHON_VERSION" 2>/dev/null)/bin/python$PYTHON_VERSION" \
-                   /usr/bin/python3; do
+                   "/usr/bin/python$PYTHON_VERSION" /usr/bin/python3; do
     if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c 'import venv' 2>/dev/null; then
+      if [ -n "$user" ]; then
+        # The real file: pyenv's shim would look for pyenv in the caller's home.
+        candidate="$("$candidate" -c 'import os, sys; print(os.path.realpath(sys.executable))')"
+        # Through a shell: setpriv itself still finds the program with root's rights.
+        setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --inh-caps=-all \
+          /bin/sh -c 'exec "$0" -c "import venv"' "$candidate" 2>/dev/null || continue
+      fi
       echo "$candidate"; return
     fi
   done
-  echo "no usable python$PYTHON_VERSION found" >&2; return 1
+  echo "no usable python$PYTHON_VERSION found${user:+ that user $user can run}" >&2; return 1
 }
 
 # uv, installed once into its own small virtualenv.
@@ -27,15 +36,21 @@ uv_bin() {
 
 # make_venv NAME REQUIREMENTS [EXTRA_PIP_ARGS...]
 # Creates .venvs/NAME from a pinned requirements file; skipped when the stamp
-# (hash of the requirements and extra args) says nothing changed.
+# (hash of the requirements and extra args) says nothing changed. VENV_PYTHON, if
+# set, is the interpreter to build on: a virtualenv on another one is made anew.
 make_venv() {
   local name="$1" req="$2"; shift 2
   local venv="$VENVS/$name" stamp="$VENVS/$name/.civiclake-stamp" uv want
-  want="$( (cat "$req"; echo "$*") | sha256sum | cut -c1-16)"
+  want="$( (cat "$req"; echo "$*"; [ -z "${VENV_PYTHON:-}" ] || echo "$VENV_PYTHON") | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   uv="$(uv_bin)"
   echo "[$name] building virtualenv $venv"
-  [ -x "$venv/bin/python" ] || "$uv" venv -q --python "$(base_python)" "$venv"
+  if [ -n "${VENV_PYTHON:-}" ] && [ -x "$venv/bin/python" ] \
+     && [ "$(readlink -f "$venv/bin/python")" != "$(readlink -f "$VENV_PYTHON")" ]; then
+    echo "[$name] rebuilding on $VENV_PYTHON (was $(readlink -f "$venv/bin/python"))"
+    rm -rf "$venv"
+  fi
+  [ -x "$venv/bin/python" ] || "$uv" venv -q --python "${VENV_PYTHON:-$(base_python)}" "$venv"
   "$uv" pip install -q --python "$venv/bin/python" -r "$req" "$@"
   echo "$want" > "$stamp"
 }

@@ -14,8 +14,11 @@ ensure() {
   if grep -q "^export $name=" "$file"; then return; fi
   echo "export $name=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$file"
 }
+# Each service has its own PostgreSQL role and password: the source systems'
+# (CIVICLAKE_PG_PASSWORD), Airflow's metadata (AIRFLOW_PG_PASSWORD) and Superset's
+# (SUPERSET_PG_PASSWORD). A missing one is appended to an existing file.
 for name in CIVICLAKE_PII_KEY CIVICLAKE_PG_PASSWORD SUPERSET_SECRET_KEY \
             SUPERSET_ADMIN_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET \
-            CIVICLAKE_LEADER_PASSWORD; do
+            CIVICLAKE_LEADER_PASSWORD AIRFLOW_PG_PASSWORD SUPERSET_PG_PASSWORD; do
   ensure "$name"
 done

@@ -14,6 +14,10 @@ public-service vehicles, teams, departments) the job
    ``civiclake.lake.scd2_merge`` (new versions for new and changed rows, soft deletes for
    rows gone from the extract; quarantined ids are held as they were);
 4. stores the reconciliation: extract rows = silver + quarantine + duplicates.
+
+Once every registry of the day's manifest is in bronze, the extract gets its ingest receipt
+and its raw files are removed as ``raw_export_retention_days`` says
+(``civiclake.ingest.raw_exports``); a rerun reprocesses bronze and never needs them.
 """
 
 from __future__ import annotations
@@ -21,13 +25,23 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from civiclake import lake
 from civiclake.geography import load_geography
+from civiclake.ingest import raw_exports
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.pii import is_valid_id_number, tokenise
 from civiclake.settings import Settings
-from civiclake.sources.resources_sim import REGISTRIES, REGISTRY_NAMES, read_manifest, snapshot_file
+from civiclake.sources.resources_sim import (
+    MANIFEST,
+    REGISTRIES,
+    REGISTRY_NAMES,
+    read_manifest,
+    snapshot_dir,
+    snapshot_file,
+    sources_root,
+)
 from civiclake.tables import RESOURCE_SILVER_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -248,13 +262,36 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
     return result
 
 
+def retire_extract(spark, settings: Settings, day: date, done: tuple[str, ...]) -> None:
+    """Writes the receipt of ``day``'s extract once every registry of its manifest is in bronze
+    (``done`` now, or recorded by an earlier run), then removes what retention no longer keeps."""
+    folder = snapshot_dir(settings, day)
+    if (folder / MANIFEST).exists():
+        announced = sorted(read_manifest(settings, day).get("rows", {}))
+        waiting = [
+            r
+            for r in announced
+            if r not in done and lake.recorded_window(spark, settings, f"resources.{r}", day) is None
+        ]
+        if waiting:
+            log.info("registry extract %s kept: %s not ingested yet", day, ", ".join(waiting))
+        else:
+            files = [folder / MANIFEST] + [snapshot_file(settings, r, day) for r in announced]
+            raw_exports.write_receipt(folder, day, [f for f in files if f.exists()])
+    raw_exports.prune(sources_root(settings), day, settings.raw_export_retention_days)
+
+
 def run(
     spark, settings: Settings, logical_date: date, registries: tuple[str, ...] = REGISTRY_NAMES
 ) -> list[RegistryResult]:
     unknown = [r for r in registries if r not in REGISTRIES]
     if unknown:
         raise KeyError(f"unknown registries {unknown}; known: {', '.join(REGISTRY_NAMES)}")
-    return [ingest_registry(spark, settings, registry, logical_date) for registry in registries]
+    if snapshot_dir(settings, logical_date).is_dir():
+        raw_exports.secure_batch(Path(settings.data_dir) / "sources", "resources", logical_date.isoformat())
+    results = [ingest_registry(spark, settings, registry, logical_date) for registry in registries]
+    retire_extract(spark, settings, logical_date, tuple(registries))
+    return results
 
 
 def main(logical_date: str) -> list[RegistryResult]:

@@ -12,8 +12,11 @@ For a batch folder ``<data_dir>/landing/<source>/<date>/`` and each export contr
 4. MERGE the good rows, typed, into silver on the business key (a record marked deleted
    stays, with ``is_deleted``); an older batch replayed never rolls a row back;
 5. store the reconciliation source = silver + quarantine + duplicates, and a manifest of
-   the batch's files (loaded, empty or failed with the error).
-Rerunning a date rereads the same files and replaces the same partitions.
+   the batch's files (loaded, empty or failed with the error);
+6. when no file failed, write the batch's ingest receipt and remove the raw exports that
+   ``raw_export_retention_days`` no longer keeps (``civiclake.ingest.raw_exports``).
+Rerunning a date rereads the same files and replaces the same partitions; once its files
+are removed, a rerun changes nothing and says so.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from civiclake import lake
 from civiclake.geography import load_geography
+from civiclake.ingest import raw_exports
 from civiclake.ingest.contracts import ExportContract
 from civiclake.ingest.files import FileRead, read_batch
 from civiclake.ingest.validate import check_batch, tokenised_record
@@ -70,14 +74,19 @@ class BatchResult:
     source: str
     batch_date: str
     tables: list[TableResult]
+    note: str | None = None  # why nothing was loaded (the batch was ingested and removed before)
 
     @property
     def failed_files(self) -> list[str]:
         return [error for t in self.tables for error in t.failed_files]
 
 
+def landing_root(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "landing"
+
+
 def landing_folder(settings: Settings, source: str, batch_date: date) -> Path:
-    return Path(settings.data_dir) / "landing" / source / batch_date.isoformat()
+    return landing_root(settings) / source / batch_date.isoformat()
 
 
 def bronze_schema(contract: ExportContract):
@@ -238,6 +247,20 @@ def load_batch(spark, settings: Settings, source: str, contracts, batch_date: da
             f"no landing folder {folder} for {source} on {batch_date}: run "
             f"`civiclake simulate {source} --date {batch_date}` or deliver the exports there"
         )
-    tables = [load_table(spark, settings, c, batch_date) for c in contracts]
-    lake.record_file_manifest(spark, settings, source, batch_date, [r for t in tables for r in t.reads])
-    return BatchResult(source=source, batch_date=str(batch_date), tables=tables)
+    raw_exports.secure_batch(landing_root(settings), source, batch_date.isoformat())
+    arrived = [path for c in contracts for path in folder.glob(c.pattern)]
+    removed = raw_exports.removed_batch(folder, arrived)
+    if removed is not None:
+        note = f"{removed.describe()}: nothing to load; the lake keeps what that ingest wrote"
+        log.info("ingest %s %s: %s", source, batch_date, note)
+        result = BatchResult(source=source, batch_date=str(batch_date), tables=[], note=note)
+    else:
+        tables = [load_table(spark, settings, c, batch_date) for c in contracts]
+        reads = [r for t in tables for r in t.reads]
+        lake.record_file_manifest(spark, settings, source, batch_date, reads)
+        result = BatchResult(source=source, batch_date=str(batch_date), tables=tables)
+        # A batch with a failed file is not done: its files wait for the corrected export.
+        if not result.failed_files:
+            raw_exports.write_receipt(folder, batch_date, [r.path for r in reads])
+    raw_exports.prune(landing_root(settings) / source, batch_date, settings.raw_export_retention_days)
+    return result

@@ -1,7 +1,8 @@
 """Writes rows the way a source system exports them: Chinese headers, labels, CSV or Excel.
 
 Used by the simulators (and tests) so the files they produce are exactly what the
-reader gets from a real system, encodings included.
+reader gets from a real system, encodings included. The files hold raw personal data:
+they are written 0600 and atomically (``civiclake.ingest.raw_exports``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from civiclake.ingest.contracts import ExportContract
+from civiclake.ingest.raw_exports import publish_private, temporary_name, write_private
 
 # The timestamp of the workbook's own properties: fixed, so the same rows give the same bytes.
 _WORKBOOK_CREATED = datetime(2020, 1, 1)
@@ -43,7 +45,7 @@ def write_csv(path: Path, headers: list[str], rows: Iterable[Iterable], encoding
         writer.writerow([_text(v) for v in row])
         count += 1
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buffer.getvalue().encode(encoding))
+    write_private(path, buffer.getvalue().encode(encoding))
     return count
 
 
@@ -63,7 +65,9 @@ def write_xlsx(path: Path, headers: list[str], rows: Iterable[Iterable], sheet: 
         )
         count += 1
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    temporary = temporary_name(path)
+    workbook.save(temporary)
+    publish_private(temporary, path)
     return count
 
 

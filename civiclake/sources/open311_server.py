@@ -11,6 +11,14 @@ Endpoints (JSON only):
   (``updated_datetime``, ``service_request_id``), so a page holds the same rows on every call;
 * ``GET /open311/v2/requests/{id}.json`` — one request (a one-element list, as GeoReport does).
 
+Every endpoint takes GeoReport's optional ``jurisdiction_id``; the server serves one
+jurisdiction (``longhua`` or ``nyc``, the codes of :mod:`civiclake.jurisdiction`), and any other
+id is answered 404 naming the known ones, as GeoReport v2 specifies, so a client pointed at
+the wrong server is told so instead of getting another city's requests. Malformed parameters
+(a date that is not W3C, a page that is not a whole number in range, an unknown status or
+service code) are answered 400 naming the parameter; errors are GeoReport's error list
+``[{"code": …, "description": …}]``, never a stack trace.
+
 Datasets:
 
 * ``longhua`` — a simulated Longhua Open311 channel (i龙华 app), deterministic by seed and
@@ -25,15 +33,18 @@ Datasets:
 * ``nyc311`` — the real NYC 311 sample mapped by :mod:`civiclake.sources.nyc311`.
 
 Faults (:class:`Fault`) make chosen calls of ``requests.json`` answer HTTP 5xx or sleep past
-the client's timeout, a given number of times; every call is logged in ``app.state.calls``.
+the client's timeout, a given number of times; the latest calls (at most ``MAX_CALLS_KEPT``)
+are logged in ``app.state.calls`` for tests to inspect.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
 import time as clock
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -49,9 +60,17 @@ from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE
 from civiclake.geography import load_geography
 from civiclake.sources import nyc311
 
+log = logging.getLogger(__name__)
+
 API_PREFIX = "/open311/v2"
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+# A long-running server answers many calls; the log only serves tests, so it keeps the latest.
+MAX_CALLS_KEPT = 1000
+STATUSES = ("open", "closed")
+# Datetime parameters outside these years are refused: they are typing slips, and near the
+# ends of Python's calendar moving them to another time zone overflows.
+YEARS = (1900, 2999)
 LONGHUA_TIMEZONE = ZoneInfo("Asia/Shanghai")
 # Statuses of the governance case plans shown as GeoReport's open/closed plus a note.
 _STAGE_NOTES = {
@@ -104,6 +123,7 @@ class Nyc311Dataset:
     """The NYC 311 sample: a fixed set of records (the past does not change)."""
 
     name = "nyc311"
+    jurisdiction = "nyc"
 
     def __init__(self, folder: Path | str = nyc311.DEFAULT_NYC311_DIR):
         records = [nyc311.to_georeport(row) for row in nyc311.read_rows(folder)]
@@ -123,6 +143,7 @@ class LonghuaDataset:
     """Simulated i龙华 Open311 requests reported on ``first_day`` … ``last_day``."""
 
     name = "longhua"
+    jurisdiction = "longhua"
 
     def __init__(
         self,
@@ -266,6 +287,8 @@ def _param_datetime(name: str, value: str | None, tz: ZoneInfo) -> datetime | No
         raise _BadParameter(
             f"{name}={value!r} is not a W3C datetime like 2026-11-25T00:00:00+08:00"
         ) from None
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise _BadParameter(f"{name}={value!r} is outside the years {YEARS[0]}..{YEARS[1]}")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
@@ -281,17 +304,57 @@ def _param_int(name: str, value: str | None, default: int, low: int, high: int) 
     return number
 
 
+def _param_choices(name: str, value: str | None, known, hint: str) -> set[str]:
+    """A comma list whose every item is one of ``known``; empty when not given."""
+    chosen = {item for item in (value or "").split(",") if item}
+    unknown = sorted(chosen - set(known))
+    if unknown:
+        raise _BadParameter(f"{name}: unknown value(s) {', '.join(map(repr, unknown))}; {hint}")
+    return chosen
+
+
 def _error(status: int, description: str) -> JSONResponse:
     return JSONResponse([{"code": status, "description": description}], status_code=status)
 
 
-def create_app(dataset, faults: list[Fault] | None = None, timezone: str | None = None) -> FastAPI:
-    """The Open311 API over ``dataset`` (``Nyc311Dataset`` or ``LonghuaDataset``)."""
+class _UnknownJurisdiction(LookupError):
+    pass
+
+
+def _check_jurisdiction(value: str | None, known: tuple[str, ...]) -> None:
+    """GeoReport's ``jurisdiction_id`` is optional on a one-jurisdiction server; a given id must be ours."""
+    if value is None or value == "" or value in known:
+        return
+    raise _UnknownJurisdiction(
+        f"jurisdiction_id={value!r} is not served here; known jurisdiction ids: {', '.join(known)}"
+    )
+
+
+def create_app(
+    dataset,
+    faults: list[Fault] | None = None,
+    timezone: str | None = None,
+    jurisdictions: tuple[str, ...] | None = None,
+) -> FastAPI:
+    """The Open311 API over ``dataset`` (``Nyc311Dataset`` or ``LonghuaDataset``), answering
+    for ``jurisdictions`` (default: the dataset's own jurisdiction id)."""
     tz = ZoneInfo(timezone or ("America/New_York" if dataset.name == "nyc311" else "Asia/Shanghai"))
+    known_jurisdictions = tuple(jurisdictions or (dataset.jurisdiction,))
     app = FastAPI(title=f"Open311 GeoReport v2 ({dataset.name})")
-    app.state.calls = []  # one dict per requests.json call: page, params, outcome
+    # One dict per requests.json call (page, params, outcome), the latest MAX_CALLS_KEPT only.
+    app.state.calls = deque(maxlen=MAX_CALLS_KEPT)
     app.state.faults = [replace(f) for f in faults or []]
     lock = threading.Lock()
+
+    @app.exception_handler(_UnknownJurisdiction)
+    def unknown_jurisdiction(request: Request, error: _UnknownJurisdiction) -> JSONResponse:
+        return _error(404, str(error))
+
+    @app.exception_handler(Exception)
+    def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The client gets GeoReport's error format; the traceback stays in the server's log.
+        log.exception("Open311 %s failed", request.url)
+        return _error(500, f"internal error answering {request.url.path}; see the server log")
 
     def _fault_for(page: int) -> Fault | None:
         with lock:
@@ -303,7 +366,8 @@ def create_app(dataset, faults: list[Fault] | None = None, timezone: str | None 
         return None
 
     @app.get(f"{API_PREFIX}/services.json")
-    def services() -> list[dict]:
+    def services(request: Request) -> list[dict]:
+        _check_jurisdiction(request.query_params.get("jurisdiction_id"), known_jurisdictions)
         return dataset.services()
 
     @app.get(f"{API_PREFIX}/requests.json")
@@ -313,12 +377,24 @@ def create_app(dataset, faults: list[Fault] | None = None, timezone: str | None 
         with lock:
             app.state.calls.append(call)
         try:
+            _check_jurisdiction(q.get("jurisdiction_id"), known_jurisdictions)
+        except _UnknownJurisdiction as error:
+            call["outcome"] = "404"
+            return _error(404, str(error))
+        try:
             start = _param_datetime("start_date", q.get("start_date"), tz)
             end = _param_datetime("end_date", q.get("end_date"), tz)
             after = _param_datetime("updated_after", q.get("updated_after"), tz)
             before = _param_datetime("updated_before", q.get("updated_before"), tz)
             page = _param_int("page", q.get("page"), 1, 1, 10**6)
             size = _param_int("page_size", q.get("page_size"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+            statuses = _param_choices("status", q.get("status"), STATUSES, f"use {' or '.join(STATUSES)}")
+            codes = _param_choices(
+                "service_code",
+                q.get("service_code"),
+                {s["service_code"] for s in dataset.services()},
+                f"the codes are listed by {API_PREFIX}/services.json",
+            )
         except _BadParameter as error:
             call["outcome"] = "400"
             return _error(400, str(error))
@@ -332,8 +408,6 @@ def create_app(dataset, faults: list[Fault] | None = None, timezone: str | None 
                 f"({horizon.isoformat()}); start the server with a later --date",
             )
         call["page"] = page
-        statuses = {s for s in (q.get("status") or "").split(",") if s}
-        codes = {s for s in (q.get("service_code") or "").split(",") if s}
         fault = _fault_for(page)
         if fault is not None and fault.kind == "error":
             call["outcome"] = f"fault {fault.status_code}"
@@ -358,7 +432,8 @@ def create_app(dataset, faults: list[Fault] | None = None, timezone: str | None 
         return selected[(page - 1) * size : page * size]
 
     @app.get(API_PREFIX + "/requests/{request_id}.json")
-    def one_request(request_id: str):
+    def one_request(request_id: str, request: Request):
+        _check_jurisdiction(request.query_params.get("jurisdiction_id"), known_jurisdictions)
         for e in dataset.entries(None):
             if e.record.get("service_request_id") == request_id:
                 return [e.record]

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from civiclake.geography import Geography, load_geography
+from civiclake.ingest import raw_exports
 from civiclake.ingest.simulate import Defects, point_in, scaled
 from civiclake.ingest.writer import write_export
 from civiclake.settings import Settings
@@ -176,9 +177,12 @@ def _member_records(settings: Settings, people: list[Member], day: date):
 
 
 def simulate_day(day: date, settings: Settings) -> dict[str, int]:
-    """Writes the party-building exports of ``day``; returns rows written per file."""
+    """Writes the party-building exports of ``day`` (0600 files in a 0700 folder); returns rows
+    written per file, none when the day was ingested before (``raw_exports.ingested_before``)."""
     geography = load_geography()
-    folder = Path(settings.data_dir) / "landing" / "party" / day.isoformat()
+    folder = raw_exports.private_dir(Path(settings.data_dir) / "landing", "party", day.isoformat())
+    if raw_exports.ingested_before(folder):
+        return {}
     stamp = f"{day:%Y%m%d}"
     orgs = organisations(settings, geography)
     people = members(settings, orgs)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from civiclake.geography import Geography, load_geography
+from civiclake.ingest import raw_exports
 from civiclake.pii import id_check_char
 from civiclake.settings import Settings
 from civiclake.sources.people import AREA_PREFIXES, GIVEN, MOBILE_PREFIXES, SURNAMES
@@ -599,8 +599,13 @@ def snapshot(name: str, day: date, settings: Settings, geography: Geography | No
 # ---------------------------------------------------------------- delivery
 
 
+def sources_root(settings: Settings) -> Path:
+    """Where the registry office's extracts land, one folder per day."""
+    return Path(settings.data_dir) / "sources" / "resources"
+
+
 def snapshot_dir(settings: Settings, day: date) -> Path:
-    return Path(settings.data_dir) / "sources" / "resources" / day.isoformat()
+    return sources_root(settings) / day.isoformat()
 
 
 def snapshot_file(settings: Settings, name: str, day: date) -> Path:
@@ -610,6 +615,12 @@ def snapshot_file(settings: Settings, name: str, day: date) -> Path:
 def read_manifest(settings: Settings, day: date) -> dict:
     path = snapshot_dir(settings, day) / MANIFEST
     if not path.exists():
+        receipt = raw_exports.read_receipt(path.parent)
+        if receipt is not None:
+            raise SnapshotMissingError(
+                f"{receipt.describe()}; a registry that was not part of that extract cannot be "
+                f"loaded for {day}"
+            )
         raise SnapshotMissingError(
             f"no registry extract delivered for {day}: {path} is missing. Deliver it with "
             f"`civiclake simulate resources --date {day}` (or copy the registry office's extract there)."
@@ -620,21 +631,24 @@ def read_manifest(settings: Settings, day: date) -> dict:
 def simulate_day(
     day: date, settings: Settings, registries: tuple[str, ...] = REGISTRY_NAMES
 ) -> dict[str, int]:
-    """Writes the day's full extracts (Parquet) and their manifest; returns rows per registry.
+    """Writes the day's full extracts (Parquet) and their manifest; returns rows per registry,
+    none when the day was ingested before (``raw_exports.ingested_before``).
 
     Files are written to a temporary name and renamed, and the manifest last, so a reader
-    never sees half an extract; writing a day again gives byte-identical content.
+    never sees half an extract; writing a day again gives byte-identical content. They hold
+    raw personal data: 0600 files in a 0700 folder.
     """
     geography = load_geography()
-    folder = snapshot_dir(settings, day)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = raw_exports.private_dir(Path(settings.data_dir) / "sources", "resources", day.isoformat())
+    if raw_exports.ingested_before(folder):
+        return {}
     counts = {}
     for name in registries:
         frame = snapshot(name, day, settings, geography)
         target = snapshot_file(settings, name, day)
-        temporary = target.with_suffix(".parquet.tmp")
+        temporary = raw_exports.temporary_name(target)
         frame.to_parquet(temporary, index=False)
-        os.replace(temporary, target)
+        raw_exports.publish_private(temporary, target)
         counts[name] = len(frame)
         log.info("registry extract %s %s: %d rows", name, day, len(frame))
     manifest = {
@@ -643,7 +657,5 @@ def simulate_day(
         "seed": settings.seed,
         "scale": settings.sim_scale,
     }
-    temporary = folder / f"{MANIFEST}.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(temporary, folder / MANIFEST)
+    raw_exports.write_private(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return counts

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from civiclake.geography import Geography, load_geography
+from civiclake.ingest import raw_exports
 from civiclake.ingest.simulate import Defects, point_in, scaled
 from civiclake.ingest.writer import write_export
 from civiclake.settings import Settings
@@ -255,9 +256,12 @@ def _requests(settings: Settings, geography: Geography, day: date) -> list[dict]
 
 
 def simulate_day(day: date, settings: Settings) -> dict[str, int]:
-    """Writes the people-services exports of ``day``; returns rows written per file."""
+    """Writes the people-services exports of ``day`` (0600 files in a 0700 folder); returns rows
+    written per file, none when the day was ingested before (``raw_exports.ingested_before``)."""
     geography = load_geography()
-    folder = Path(settings.data_dir) / "landing" / "services" / day.isoformat()
+    folder = raw_exports.private_dir(Path(settings.data_dir) / "landing", "services", day.isoformat())
+    if raw_exports.ingested_before(folder):
+        return {}
     stamp = f"{day:%Y%m%d}"
     written = {
         f"关爱走访_{stamp}.xlsx": write_export(

@@ -12,7 +12,7 @@ if [ -f "$CIVICLAKE_HOME/var/secrets.env" ]; then
   # shellcheck disable=SC1091
   source "$CIVICLAKE_HOME/var/secrets.env"
 fi
-for _civiclake_var in AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET CIVICLAKE_PG_PASSWORD; do
+for _civiclake_var in AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET AIRFLOW_PG_PASSWORD; do
   if [ -z "${!_civiclake_var:-}" ]; then
     echo "infra/airflow/env.sh: $_civiclake_var is not set; run 'bash infra/secrets.sh' (writes var/secrets.env) or export it" >&2
     unset _civiclake_var
@@ -27,10 +27,11 @@ AIRFLOW_VENV="$CIVICLAKE_HOME/.venvs/airflow"
 export PATH="$AIRFLOW_VENV/bin:$PATH"
 
 # Metadata database: local PostgreSQL (infra/postgres/setup.sh creates airflow_meta),
-# unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is already set (tests use a SQLite file).
+# as Airflow's own role, which reaches no other database; unless
+# AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is already set (tests use a SQLite file).
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
-  _civiclake_pg_pw="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$CIVICLAKE_PG_PASSWORD")"
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${CIVICLAKE_PG_USER:-civiclake}:${_civiclake_pg_pw}@${CIVICLAKE_PG_HOST:-127.0.0.1}:${CIVICLAKE_PG_PORT:-5432}/${AIRFLOW_META_DB:-airflow_meta}"
+  _civiclake_pg_pw="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$AIRFLOW_PG_PASSWORD")"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${AIRFLOW_PG_USER:-civiclake_airflow}:${_civiclake_pg_pw}@${CIVICLAKE_PG_HOST:-127.0.0.1}:${CIVICLAKE_PG_PORT:-5432}/${AIRFLOW_META_DB:-airflow_meta}"
   unset _civiclake_pg_pw
 fi
 
@@ -45,9 +46,24 @@ export AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT=240
 export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=60
 
-# API server (UI + REST + execution API for task runners), local only.
+# Listeners bind to loopback unless AIRFLOW_BIND_HOST names another address (a proxy or
+# remote workers in front of this machine).
+export AIRFLOW_BIND_HOST="${AIRFLOW_BIND_HOST:-127.0.0.1}"
+export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST="$AIRFLOW_BIND_HOST"
+# The worker log server (port 8793, started by the scheduler for LocalExecutor) has no host
+# setting in Airflow 3.3: it binds every interface. Task logs are files under
+# $AIRFLOW_HOME/logs that the api-server on this machine reads itself, so start.sh runs the
+# scheduler with --skip-serve-logs unless AIRFLOW_SERVE_WORKER_LOGS=true.
+export AIRFLOW_SERVE_WORKER_LOGS="${AIRFLOW_SERVE_WORKER_LOGS:-false}"
+if [ "$AIRFLOW_SERVE_WORKER_LOGS" = true ]; then
+  export AIRFLOW_SCHEDULER_ARGS=""
+else
+  export AIRFLOW_SCHEDULER_ARGS="--skip-serve-logs"
+fi
+
+# API server (UI + REST + execution API for task runners).
 export AIRFLOW_API_PORT="${AIRFLOW_API_PORT:-8080}"
-export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__HOST="$AIRFLOW_BIND_HOST"
 export AIRFLOW__API__PORT="$AIRFLOW_API_PORT"
 export AIRFLOW__API__WORKERS=1
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_API_PORT"

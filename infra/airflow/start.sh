@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts Airflow in the background: api-server (UI, REST API and the execution
 # API the task runners call) on 127.0.0.1:$AIRFLOW_API_PORT (8080), scheduler
-# (LocalExecutor) and dag-processor. Logs and pid files under var/airflow/.
+# (LocalExecutor; without the worker log server unless AIRFLOW_SERVE_WORKER_LOGS=true,
+# see env.sh) and dag-processor. Logs and pid files under var/airflow/.
 # Idempotent: a component already running is left alone. Waits until
 # /api/v2/monitor/health answers.
 #   bash infra/airflow/start.sh        # then: bash infra/airflow/stop.sh
@@ -30,7 +31,11 @@ for component in api-server scheduler dag-processor; do
   # Own session (setsid): stop.sh ends the component and its children by group id.
   # The pid is written by the process itself, after setsid, right before it becomes airflow.
   rm -f "$run/$component.pid"
-  setsid nohup bash -c 'echo $$ >"$0"; exec airflow "$1"' "$run/$component.pid" "$component" \
+  args=()
+  # Split on purpose: AIRFLOW_SCHEDULER_ARGS is a list of flags (env.sh).
+  # shellcheck disable=SC2206
+  if [ "$component" = scheduler ]; then args=($AIRFLOW_SCHEDULER_ARGS); fi
+  setsid nohup bash -c 'echo $$ >"$0"; exec airflow "$@"' "$run/$component.pid" "$component" "${args[@]}" \
     >>"$logs/$component.log" 2>&1 </dev/null &
   for _ in $(seq 1 50); do [ -s "$run/$component.pid" ] && break; sleep 0.1; done
   echo "[airflow] started $component (pid $(cat "$run/$component.pid"), log $logs/$component.log)"

@@ -1,25 +1,52 @@
 #!/usr/bin/env bash
-# Sets up Superset 6.1 for civiclake: its own virtualenv (.venvs/superset), the
-# metadata schema in PostgreSQL (superset_meta), roles/permissions and the admin
-# user (password: $SUPERSET_ADMIN_PASSWORD from var/secrets.env), and the counter of
-# access changes that lets workers remember permission checks (access_generation.sql).
+# Sets up Superset 6.1 for civiclake: the system user its web server runs as
+# (civiclake-superset, see service.sh), its own virtualenv (.venvs/superset), the
+# metadata schema in PostgreSQL (superset_meta, as Superset's own role
+# civiclake_superset), roles/permissions and the admin user (password:
+# $SUPERSET_ADMIN_PASSWORD from var/secrets.env), and the counter of access changes
+# that lets workers remember permission checks (access_generation.sql).
 # Idempotent: a second run checks stamps and the database and returns in seconds.
 # Dashboards are imported separately: python -m dashboards.importer
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=infra/lib.sh
 source "$here/../lib.sh"
-[ -f "$ROOT/var/secrets.env" ] || bash "$ROOT/infra/secrets.sh"
+bash "$ROOT/infra/secrets.sh"
 # shellcheck source=infra/superset/env.sh
 source "$here/env.sh"
+# shellcheck source=infra/superset/service.sh
+source "$here/service.sh"
 
-make_venv superset "$here/requirements.txt"
+if [ "$(id -u)" = 0 ]; then
+  if ! id -u "$SUPERSET_SERVICE_USER" >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$SUPERSET_SERVICE_USER"
+    echo "[superset] created system user $SUPERSET_SERVICE_USER"
+  fi
+  superset_service_path_open
+  # The web server runs as that user: the virtualenv's interpreter must be one it can
+  # run (not pyenv's under root's home).
+  if ! base_python "$SUPERSET_SERVICE_USER" >/dev/null 2>&1; then
+    echo "[superset] installing Debian's python$PYTHON_VERSION, an interpreter $SUPERSET_SERVICE_USER can run"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "python$PYTHON_VERSION" "python$PYTHON_VERSION-venv" >/dev/null || true
+  fi
+  if ! python="$(base_python "$SUPERSET_SERVICE_USER")"; then
+    echo "[superset] no python$PYTHON_VERSION that $SUPERSET_SERVICE_USER can run (pyenv's lives in" \
+         "root's home, which other users cannot enter): install Debian's python$PYTHON_VERSION" >&2
+    exit 1
+  fi
+  VENV_PYTHON="$python" make_venv superset "$here/requirements.txt"
+else
+  make_venv superset "$here/requirements.txt"
+fi
 
-# PostgreSQL with the superset_meta database (quick when already there).
+# PostgreSQL with the superset_meta database, as Superset's own role (quick when
+# already there).
 pg() {
-  PGPASSWORD="$CIVICLAKE_PG_PASSWORD" psql -qAt -v ON_ERROR_STOP=1 \
+  PGPASSWORD="$SUPERSET_PG_PASSWORD" psql -X -qAt -v ON_ERROR_STOP=1 \
     -h "${CIVICLAKE_PG_HOST:-127.0.0.1}" -p "${CIVICLAKE_PG_PORT:-5432}" \
-    -U "${CIVICLAKE_PG_USER:-civiclake}" -d "${SUPERSET_META_DB:-superset_meta}" "$@"
+    -U "${SUPERSET_PG_USER:-civiclake_superset}" -d "${SUPERSET_META_DB:-superset_meta}" "$@"
 }
 if ! pg -c 'select 1' >/dev/null 2>&1; then
   bash "$ROOT/infra/postgres/setup.sh"
@@ -35,6 +62,7 @@ db_state() {
        "$(pg -c "select count(*) from ab_user where username='admin'" 2>/dev/null || true)"
 }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want $(db_state)" ]; then
+  superset_service_files
   echo "[superset] up to date"
   exit 0
 fi
@@ -57,4 +85,6 @@ run_logged init "$superset" init
 run_logged ensure-admin "$SUPERSET_VENV/bin/python" "$here/ensure_admin.py"
 grep '^\[superset\]' "$SUPERSET_LOGDIR/ensure-admin.log" || true
 echo "$want $(db_state)" > "$stamp"
+# What the steps above wrote under var/superset as root becomes the service user's.
+superset_service_files
 echo "[superset] ready (start: bash infra/superset/start.sh)"

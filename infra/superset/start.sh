@@ -2,6 +2,9 @@
 # Starts the Superset web server (gunicorn) in the background on
 # $SUPERSET_HOST:$SUPERSET_PORT (default 127.0.0.1:8088); pid and logs under
 # var/superset/. Waits until /health answers. Already running: does nothing.
+# Started by root, it runs as the unprivileged user civiclake-superset with only the
+# environment superset_config.py needs (service.sh); it may write var/superset and read
+# the published marts, nothing else under var/.
 #   SUPERSET_WORKERS (default 2), SUPERSET_THREADS (default 4),
 #   SUPERSET_START_TIMEOUT seconds (default 180)
 set -euo pipefail
@@ -10,6 +13,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../lib.sh"
 # shellcheck source=infra/superset/env.sh
 source "$here/env.sh"
+# shellcheck source=infra/superset/service.sh
+source "$here/service.sh"
 
 url="http://$SUPERSET_HOST:$SUPERSET_PORT"
 healthy() { curl -fsS -m 5 "$url/health" 2>/dev/null | grep -q OK; }
@@ -24,7 +29,7 @@ if [ ! -x "$SUPERSET_VENV/bin/gunicorn" ]; then
   echo "[superset] $SUPERSET_VENV is missing: run bash infra/superset/setup.sh first" >&2
   exit 1
 fi
-for name in SUPERSET_SECRET_KEY CIVICLAKE_PG_PASSWORD; do
+for name in SUPERSET_SECRET_KEY SUPERSET_PG_PASSWORD; do
   if [ -z "${!name:-}" ]; then
     echo "[superset] $name is not set: run bash infra/secrets.sh (writes var/secrets.env)" >&2
     exit 1
@@ -41,9 +46,18 @@ elif healthy; then
   echo "[superset] something else already answers at $url (no pid file of ours); stop it first" >&2
   exit 1
 else
+  superset_service_ready
+  superset_service_files
+  marts="${CIVICLAKE_MARTS_FILE:-$ROOT/var/marts/civiclake.duckdb}"
+  if [ -e "$marts" ] && ! superset_can_read "$marts"; then
+    echo "[superset] warning: $SUPERSET_SERVICE_USER cannot read the marts file $marts, so charts" \
+         "on it will fail: give that user read access to the file and the folders above it" >&2
+  fi
   rm -f "$SUPERSET_PIDFILE"
-  echo "[superset] starting gunicorn at $url (logs: $SUPERSET_LOGDIR)"
-  "$SUPERSET_VENV/bin/gunicorn" \
+  runs_as="$(id -un)"
+  if [ "$(id -u)" = 0 ]; then runs_as="$SUPERSET_SERVICE_USER"; fi
+  echo "[superset] starting gunicorn at $url as $runs_as (logs: $SUPERSET_LOGDIR)"
+  run_as_superset "$SUPERSET_VENV/bin/gunicorn" \
     --daemon \
     --pid "$SUPERSET_PIDFILE" \
     --bind "$SUPERSET_HOST:$SUPERSET_PORT" \

@@ -40,13 +40,15 @@ GUEST_TOKEN_JWT_SECRET = (
 )
 
 # --- metadata database: PostgreSQL superset_meta --------------------------------
-_pg_user = os.environ.get("CIVICLAKE_PG_USER", "civiclake")
+# Superset's own role (infra/postgres/setup.sh): it reaches superset_meta and no other
+# database, neither the source systems nor Airflow's.
+_pg_user = os.environ.get("SUPERSET_PG_USER", "civiclake_superset")
 _pg_host = os.environ.get("CIVICLAKE_PG_HOST", "127.0.0.1")
 _pg_port = os.environ.get("CIVICLAKE_PG_PORT", "5432")
 _pg_db = os.environ.get("SUPERSET_META_DB", "superset_meta")
 SQLALCHEMY_DATABASE_URI = (
     f"postgresql+psycopg2://{quote(_pg_user, safe='')}:"
-    f"{quote(_required('CIVICLAKE_PG_PASSWORD'), safe='')}@{_pg_host}:{_pg_port}/{_pg_db}"
+    f"{quote(_required('SUPERSET_PG_PASSWORD'), safe='')}@{_pg_host}:{_pg_port}/{_pg_db}"
 )
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
@@ -135,16 +137,18 @@ D3_TIME_FORMAT = {
 CURRENCIES = ["CNY", "USD", "EUR", "HKD"]
 
 
-# --- access checks remembered per worker until access changes -------------------------
-def _load_access_memo():
-    # superset_config.py is loaded from its path, not as a package: load the module
+def _load_beside(module_name: str, file_name: str):
+    # superset_config.py is loaded from its path, not as a package: load the modules
     # beside it the same way.
-    spec = importlib.util.spec_from_file_location(
-        "civiclake_access_memo", Path(__file__).resolve().parent / "access_memo.py"
-    )
+    spec = importlib.util.spec_from_file_location(module_name, Path(__file__).resolve().parent / file_name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.AccessMemo
+    return module
+
+
+# --- access checks remembered per worker until access changes -------------------------
+def _load_access_memo():
+    return _load_beside("civiclake_access_memo", "access_memo.py").AccessMemo
 
 
 def _civiclake_security_manager():
@@ -221,6 +225,97 @@ def _civiclake_security_manager():
 CUSTOM_SECURITY_MANAGER = _civiclake_security_manager()
 
 
+# --- every table a restricted viewer's query reads is scoped first ---------------------
+_area_scope = _load_beside("civiclake_area_scope", "area_scope.py")
+ACCESS_FILE = ROOT / "dashboards" / "access.yaml"
+
+
+def _roles_that_see_all(path: Path = ACCESS_FILE) -> frozenset[str]:
+    """Superset's own roles named by ``see_all_builtin`` and the civiclake roles without an
+    ``rls`` rule (district leader, analyst), from the one file that says who sees what
+    (dashboards/access.yaml); every other role is restricted to an area or to nothing."""
+    import yaml
+
+    access = yaml.safe_load(path.read_text(encoding="utf-8"))
+    roles = access.get("see_all_builtin", ["Admin"])
+    return frozenset(roles) | {r["name"] for r in access.get("roles") or [] if not r.get("rls")}
+
+
+SEE_ALL_ROLES = _roles_that_see_all()
+
+
+def _viewer_role_names() -> frozenset[str]:
+    """The current viewer's roles, those held through groups included; none outside a
+    request or for an anonymous viewer."""
+    from flask import g, has_app_context
+
+    user = getattr(g, "user", None) if has_app_context() else None
+    if user is None or getattr(user, "is_anonymous", True):
+        return frozenset()
+    from superset import security_manager
+
+    return frozenset(role.name for role in security_manager.get_user_roles(user))
+
+
+def viewer_sees_all() -> bool:
+    return not SEE_ALL_ROLES.isdisjoint(_viewer_role_names())
+
+
+def viewer_scope_signature() -> tuple:
+    """What the rows a viewer may see depend on: the viewer's roles. Chart data is cached
+    under it, because a query may read datasets other than the chart's own, and two roles
+    with the same rule on the chart's dataset may differ on those."""
+    return ("sees all",) if viewer_sees_all() else ("viewer roles", *sorted(_viewer_role_names()))
+
+
+def _viewer_rules(database, schema: str, table: str) -> list[str] | None:
+    """The current viewer's row-level-security predicates on a physical dataset of
+    ``database`` (Superset's own rules: regular rules of the viewer's roles, base rules
+    that do not spare them); None where ``schema.table`` is no physical dataset."""
+    from superset import db
+    from superset.connectors.sqla.models import SqlaTable
+
+    dataset = (
+        db.session.query(SqlaTable)
+        .filter_by(database_id=database.id, schema=schema, table_name=table)
+        .filter(SqlaTable.sql.is_(None) | (SqlaTable.sql == ""))
+        .one_or_none()
+    )
+    if dataset is None:
+        return None
+    return [
+        str(rule.compile(dialect=database.get_dialect(), compile_kwargs={"literal_binds": True}))
+        for rule in dataset.get_sqla_row_level_filters()
+    ]
+
+
+def SQL_QUERY_MUTATOR(sql: str, database=None, **kwargs) -> str:  # noqa: N802 - Superset's name
+    """Chart, sample, filter-value and SQL Lab queries of a viewer restricted to an area:
+    every table scoped to the area before the viewer's expressions apply (area_scope.py).
+    A refused query fails with a message naming what was refused; Superset answers 4xx."""
+    if viewer_sees_all():
+        return sql
+    from superset.errors import ErrorLevel, SupersetError, SupersetErrorType
+    from superset.exceptions import SupersetSecurityException
+    from superset.sql.parse import SQLGLOT_DIALECTS
+
+    try:
+        dialect = SQLGLOT_DIALECTS.get(database.db_engine_spec.engine) if database is not None else None
+        if dialect is None:
+            raise _area_scope.AreaScopeError("query refused: the database's SQL dialect is not known")
+        return _area_scope.scope_query(
+            sql, lambda schema, table: _viewer_rules(database, schema, table), dialect=dialect
+        )
+    except _area_scope.AreaScopeError as exc:
+        raise SupersetSecurityException(
+            SupersetError(
+                message=str(exc),
+                error_type=SupersetErrorType.QUERY_SECURITY_ACCESS_ERROR,
+                level=ErrorLevel.ERROR,
+            )
+        ) from exc
+
+
 # --- start-up hooks -------------------------------------------------------------------
 def marts_file_generation(database) -> tuple | None:
     """Identity of the file a file-backed (DuckDB) database reads: path, inode, size and
@@ -238,7 +333,8 @@ def marts_file_generation(database) -> tuple | None:
 
 def _key_chart_data_by_marts_file() -> None:
     # SqlaTable.get_extra_cache_keys is Superset's documented place for a datasource to
-    # add to its cache key; its own keys (Jinja, RLS of virtual datasets) are kept.
+    # add to its cache key; its own keys (Jinja, RLS of virtual datasets) are kept, the
+    # viewer's scope and the marts file are added.
     from superset.connectors.sqla.models import SqlaTable
 
     if getattr(SqlaTable.get_extra_cache_keys, "civiclake_marts_file", False):
@@ -246,7 +342,7 @@ def _key_chart_data_by_marts_file() -> None:
     supersets_own = SqlaTable.get_extra_cache_keys
 
     def get_extra_cache_keys(self, query_obj):
-        keys = supersets_own(self, query_obj)
+        keys = [*supersets_own(self, query_obj), viewer_scope_signature()]
         generation = marts_file_generation(self.database)
         return keys if generation is None else [*keys, generation]
 
@@ -262,3 +358,67 @@ def FLASK_APP_MUTATOR(app):  # noqa: N802 - the name Superset looks for
     ours = jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates"))
     app.jinja_env.loader = jinja2.ChoiceLoader([ours, app.jinja_env.loader])
     _key_chart_data_by_marts_file()
+    app.before_request(_refuse_async_events_while_off)
+    app.before_request(_refuse_unreadable_time_range)
+
+
+def _refuse_async_events_while_off():
+    """Superset answers its asynchronous-events stream with a 500 when asynchronous
+    queries are off (there is no event manager to read): say so with a 404 instead."""
+    from flask import jsonify, request
+
+    if request.path.startswith("/api/v1/async_event") and not FEATURE_FLAGS.get("GLOBAL_ASYNC_QUERIES"):
+        return jsonify(message="asynchronous queries are off in this deployment: there are no events"), 404
+    return None
+
+
+def _refuse_unreadable_time_range():
+    """The legacy chart endpoint answers a time range it cannot read with a 500; it is the
+    viewer's input, so answer 400 and say which value."""
+    import json
+
+    from flask import jsonify, request
+
+    if request.path.rstrip("/") != "/superset/explore_json":
+        return None
+    raw = request.values.get("form_data")
+    try:
+        form_data = json.loads(raw) if raw else {}
+    except ValueError:
+        return jsonify(error="form_data is not valid JSON"), 400
+    time_range = form_data.get("time_range") if isinstance(form_data, dict) else None
+    if not time_range:
+        return None
+    from superset.utils.date_parser import get_since_until
+
+    try:
+        get_since_until(time_range)
+    except Exception as exc:  # noqa: BLE001 - any failure to read it is the caller's input
+        return jsonify(error=f"time_range {time_range!r} cannot be read: {exc}"), 400
+    return None
+
+
+# --- what one viewer may learn of the others -------------------------------------------
+def _related_users_visible_to_viewer(query):
+    """The owner and creator pickers (``/api/v1/<resource>/related/owners`` …) list every
+    user with their e-mail; a viewer who is no administrator sees only itself there."""
+    from flask import g
+    from superset import security_manager
+
+    if "Admin" in _viewer_role_names():
+        return query
+    return query.filter(security_manager.user_model.id == getattr(g.user, "id", None))
+
+
+def _related_roles_visible_to_viewer(query):
+    """Likewise the role pickers: a viewer who is no administrator sees its own roles."""
+    from superset import security_manager
+
+    names = _viewer_role_names()
+    return query if "Admin" in names else query.filter(security_manager.role_model.name.in_(sorted(names)))
+
+
+EXTRA_RELATED_QUERY_FILTERS = {
+    "user": _related_users_visible_to_viewer,
+    "role": _related_roles_visible_to_viewer,
+}

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -24,10 +25,27 @@ from dashboards.importer import SupersetClient, read_secret, run_import
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DATE = "2026-11-25"
 SOURCE_DB = "civiclake_e2e"
+# The user Superset's processes run as (infra/superset/service.sh).
+SUPERSET_SERVICE_USER = os.environ.get("CIVICLAKE_SUPERSET_USER", "civiclake-superset")
 
 
 @pytest.fixture(scope="session")
-def dag_run(tmp_path_factory) -> dict:
+def superset_readable_dir():
+    """A folder for the marts this session serves: Superset runs as its own user, which
+    cannot enter pytest's temporary folders (root's alone). Only root and that user's
+    group may enter this one. Removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="civiclake-e2e-marts-"))
+    try:
+        shutil.chown(path, group=SUPERSET_SERVICE_USER)
+        path.chmod(0o750)
+    except (LookupError, PermissionError):
+        pass  # no such user, or not root: Superset runs as this test's own user
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dag_run(tmp_path_factory, superset_readable_dir) -> dict:
     if not (ROOT / ".venvs" / "airflow" / "bin" / "airflow").exists():
         pytest.skip("no Airflow environment: run `bash infra/setup.sh` (or `make test`)")
     missing = [n for n in ("CIVICLAKE_PG_PASSWORD", "CIVICLAKE_PII_KEY") if not os.environ.get(n)]
@@ -40,6 +58,7 @@ def dag_run(tmp_path_factory) -> dict:
     overrides = {
         "CIVICLAKE_DATA_DIR": str(data_dir),
         "CIVICLAKE_JARS_DIR": str(ROOT / "var" / "jars"),
+        "CIVICLAKE_MARTS_DIR": str(superset_readable_dir / "dag-run"),
         "CIVICLAKE_PG_SOURCES_DB": SOURCE_DB,
         "CIVICLAKE_SIM_CASES_PER_DAY": "200",
         "CIVICLAKE_SIM_HISTORY_DAYS": "7",
@@ -67,6 +86,7 @@ def dag_run(tmp_path_factory) -> dict:
         subprocess.run(["bash", "infra/open311/stop.sh"], cwd=ROOT, env=os.environ | overrides, timeout=120)
     settings = Settings(
         data_dir=data_dir,
+        marts_dir=superset_readable_dir / "dag-run",
         pg_sources_db=SOURCE_DB,
         sim_cases_per_day=200,
         sim_history_days=7,
@@ -106,8 +126,9 @@ def marts(request) -> dict:
     """
     given = os.environ.get("CIVICLAKE_E2E_MARTS_FILE")
     if given:
-        copy = request.getfixturevalue("tmp_path_factory").mktemp("given-marts") / "civiclake.duckdb"
+        copy = request.getfixturevalue("superset_readable_dir") / "given-marts.duckdb"
         shutil.copy2(given, copy)
+        copy.chmod(0o644)
         return {"path": copy}
     dag_run = request.getfixturevalue("dag_run")
     assert dag_run["proc"].returncode == 0, "the civiclake_daily run failed: see test_dags_test_end_to_end"
@@ -146,6 +167,13 @@ def imported(superset, marts):
     )
     assert cli.returncode == 0, f"importer failed:\n{cli.stdout}\n{cli.stderr}"
     return run_import(url=superset, marts_file=marts["path"])
+
+
+@pytest.fixture(scope="session")
+def marts_database_id(admin, imported) -> int:
+    """The id of the database that reads the published marts (dashboards/assets/databases)."""
+    rows = admin.get_all("/api/v1/database/")
+    return next(d["id"] for d in rows if d["database_name"] == "civiclake_marts")
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,6 @@ CIVICLAKE_CLI = str(ROOT / ".venvs" / "core" / "bin" / "civiclake")
 
 STREET = ("civiclake_street_440309004", "street_code", "440309004")
 COMMUNITY = ("civiclake_community_440309004001", "community_code", "440309004001")
-MARTS_DATABASE = "civiclake_marts"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -144,12 +143,6 @@ def sql_lab(client: SupersetClient, database_id: int, sql: str):
         },
         timeout=client.timeout,
     )
-
-
-@pytest.fixture(scope="module")
-def marts_database_id(admin) -> int:
-    rows = admin.get_all("/api/v1/database/")
-    return next(d["id"] for d in rows if d["database_name"] == MARTS_DATABASE)
 
 
 # --------------------------------------------------------------------------- area roles

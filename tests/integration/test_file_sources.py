@@ -13,6 +13,7 @@ import pytest
 
 from civiclake.ingest.delta import landing_folder
 from civiclake.ingest.exports import SOURCES
+from civiclake.ingest.raw_exports import RECEIPT
 from civiclake.settings import Settings
 from civiclake.sources import party_sim, services_sim
 
@@ -138,3 +139,22 @@ def test_no_raw_id_number_phone_or_name_anywhere_in_the_lake(small, loaded):
         content = path.read_bytes()
         leaked = [value for value in raw if value in content]
         assert not leaked, f"raw personal data in {path}"
+
+
+def test_raw_exports_are_private_and_removed_once_their_batch_is_ingested(spark, small, loaded):
+    """Services loaded cleanly: only its receipt is left. Party has a failed file: the batch
+    waits for the corrected export with its files kept, but private (the ingest narrowed the
+    truncated copy this module dropped there with default rights)."""
+    from spark_jobs import ingest_services
+
+    landing = small.data_dir / "landing"
+    paths = [landing, *landing.rglob("*")]
+    assert [p for p in paths if p.stat().st_mode & 0o077] == []
+    kept = {p.name for p in landing_folder(small, "party", DAY).iterdir()}
+    assert TRUNCATED in kept and RECEIPT not in kept
+
+    services = landing_folder(small, "services", DAY)
+    assert [p.name for p in services.iterdir()] == [RECEIPT]
+    assert services_sim.simulate_day(DAY, small) == {}  # the simulator does not deliver it again
+    again = ingest_services.run(spark, small, DAY)
+    assert again.tables == [] and "nothing to load" in again.note

@@ -231,7 +231,7 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, published_marts, case_p
         write_lake(str(lake), [p for p in case_plans if p.reported_at.date() <= day], day)
         variables = json.dumps({"as_of": day.isoformat(), "case_days_lookback_days": 0})
         marts.run_dbt(settings, "run", "--vars", variables)
-    chained, full = marts.build_file(settings), published_marts.published_marts_file
+    chained, full = marts.build_file(settings), marts.last_good_file(published_marts)
     for table in ("intermediate.int_case_days", *marts.REQUIRED_TABLES):
         assert _rows(chained, table) == _rows(full, table), table
 
@@ -259,13 +259,40 @@ def test_families_not_loaded_give_empty_well_formed_marts(published_marts, marts
             assert rows == [(57, 0)], table
 
 
+def test_the_published_file_holds_the_marts_only(published_marts):
+    """What Superset and SQL Lab read: the marts, no staging, intermediate or seed
+    relation; each with the rows of the last good build, which keeps every relation."""
+    last_good = marts.last_good_file(published_marts)
+    with duckdb.connect(str(published_marts.published_marts_file), read_only=True) as con:
+        published = con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables"
+        ).fetchall()
+        published_counts = {
+            t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for _, t, _ in published
+        }
+    with duckdb.connect(str(last_good), read_only=True) as con:
+        built_schemas = {
+            r[0]
+            for r in con.execute("select distinct table_schema from information_schema.tables").fetchall()
+        }
+        built_counts = {
+            t: con.execute(f"select count(*) from main.{t}").fetchall()[0][0] for t in published_counts
+        }
+    assert sorted(published) == sorted(("main", t, "BASE TABLE") for t in marts.REQUIRED_TABLES)
+    assert all(t.startswith("mart_") for _, t, _ in published)
+    assert {"main", "staging", "intermediate", "reference"} <= built_schemas
+    assert published_counts == built_counts
+    assert published_counts["mart_case_measures_daily"] > 0
+
+
 def test_a_failed_build_leaves_the_published_marts(tmp_path, published_marts):
-    before = published_marts.published_marts_file.read_bytes()
+    published, last_good = published_marts.published_marts_file, marts.last_good_file(published_marts)
+    before = (published.read_bytes(), last_good.read_bytes())
     broken = published_marts.model_copy(update={"lake_path": str(tmp_path / "no-lake")})
     broken.__dict__.pop("lake", None)
     with pytest.raises(marts.MartsBuildError, match="left as they were"):
         marts.build(broken, as_of=LAST)
-    assert published_marts.published_marts_file.read_bytes() == before
+    assert (published.read_bytes(), last_good.read_bytes()) == before
 
 
 def test_dbt_docs_generate_describes_the_marts(published_marts):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from civiclake import lake
+from civiclake.ingest.raw_exports import RECEIPT, read_receipt
 from civiclake.settings import Settings
 from civiclake.sources.resources_sim import REGISTRIES, simulate_day, snapshot, snapshot_dir, snapshot_file
 from spark_jobs import ingest_resources
@@ -222,6 +223,19 @@ def test_rerunning_a_registry_day_is_a_no_op(spark, small, ingested):
     assert sorted(map(tuple, spark.read.format("delta").load(path).collect())) == before
     with pytest.raises(lake.SnapshotOrderError):
         ingest_resources.run(spark, small, DAYS[0], ("cameras",))
+
+
+def test_registry_extracts_are_removed_once_ingested_and_not_delivered_again(small, ingested):
+    """Retention 0: each day's extract is gone after its ingest, its receipt kept (and private);
+    reruns reprocess bronze (test above), and the simulator does not deliver the day again."""
+    root = small.data_dir / "sources"
+    assert [p for p in [root, *root.rglob("*")] if p.stat().st_mode & 0o077] == []
+    for day in DAYS:
+        receipt = read_receipt(snapshot_dir(small, day))
+        assert [p.name for p in snapshot_dir(small, day).iterdir()] == [RECEIPT]
+        assert sorted(receipt.files) == ["cameras.parquet", "households.parquet", "manifest.json"]
+    assert simulate_day(DAYS[0], small, registries=REGISTRY_SUBSET) == {}
+    assert [p.name for p in snapshot_dir(small, DAYS[0]).iterdir()] == [RECEIPT]
 
 
 def test_no_raw_personal_data_in_the_registry_lake(small, ingested):
