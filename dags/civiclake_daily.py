@@ -2,7 +2,7 @@
 
 sources (one task group per source family: [simulate ->] ingest -> quality gate)
 -> classifier (train only when the weekly model is missing or stale) -> score and
-dispatch [-> simulated reviewers] -> marts prepare -> dbt build (cosmos) -> marts publish
+dispatch [-> simulated reviewers] -> marts prepare -> dbt build by layer (cosmos) -> marts publish
 (atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail) and
 marts_warm (Superset's chart-data cache filled for every role from the new marts).
 
@@ -14,8 +14,11 @@ day's data by its simulator; a deployment on the real systems sets it to ``false
 
 Every step is the ``civiclake`` CLI of the core environment (``.venvs/core``), run as a
 subprocess with ``--date {{ ds }}``; nothing from Spark or dbt is imported here, and
-nothing runs at import time except reading the dbt project's name (cosmos renders the
-dbt nodes with ``dbt ls`` from the core environment; the result is cached).
+nothing runs at import time except reading the dbt project's name.
+
+dbt runs one ``dbt build`` per layer of ``dbt/selectors.yml`` (staging with the seeds,
+intermediate, marts), each with the layer's tests, through cosmos' build operator: a
+dbt process costs 15-20 s to start, which one task per model paid about fifty times.
 
 Write-audit-publish: dbt builds and tests a copy of the last good build; only when
 every dbt task succeeded does ``marts publish`` write the marts alone to a new published
@@ -38,8 +41,9 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, TaskGroup, chain, dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from cosmos import ProfileConfig
+from cosmos.constants import InvocationMode, TestIndirectSelection
+from cosmos.operators.local import DbtBuildLocalOperator
 
 ROOT = Path(os.environ.get("CIVICLAKE_HOME") or Path(__file__).resolve().parent.parent)
 CORE_VENV = Path(os.environ.get("CIVICLAKE_CORE_VENV") or ROOT / ".venvs" / "core")
@@ -48,6 +52,8 @@ DBT = CORE_VENV / "bin" / "dbt"
 DBT_PROJECT = Path(os.environ.get("CIVICLAKE_DBT_PROJECT_DIR") or ROOT / "dbt")
 DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
 SIMULATE = os.environ.get("CIVICLAKE_SIMULATE", "true").lower() in ("1", "true", "yes")
+# The selectors of dbt/selectors.yml, in build order.
+DBT_LAYERS = ("staging", "intermediate", "marts")
 OPEN311_URL = os.environ.get("CIVICLAKE_OPEN311_URL", "http://127.0.0.1:8311")
 # Exit code with which `civiclake brief send` and `civiclake marts warm` say "nothing to
 # do here" (no SMTP server configured; no Superset serving these marts); the bash task
@@ -184,38 +190,33 @@ def civiclake_daily():
         doc="Copy the last good build to the build path (write-audit-publish: write).",
     )
 
-    dbt_build = DbtTaskGroup(
-        group_id="dbt",
-        project_config=ProjectConfig(
-            dbt_project_path=DBT_PROJECT,
-            install_dbt_deps=False,
-            env_vars=DBT_ENV,
-        ),
-        profile_config=ProfileConfig(
-            profile_name=_dbt_profile_name(DBT_PROJECT),
-            target_name=DBT_TARGET,
-            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
-        ),
-        execution_config=ExecutionConfig(
-            dbt_executable_path=str(DBT),
-            invocation_mode=InvocationMode.SUBPROCESS,
-            # A test that reads several models (relationships, reconciliations) must not
-            # run with the first of them: only tests of the selected model run in its
-            # task; the multi-model tests get their own task after all their parents.
-            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_LS,
-            invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=str(DBT),
-            test_behavior=TestBehavior.BUILD,  # one `dbt build` per model: run + its tests
-            should_detach_multiple_parents_tests=True,
-            emit_datasets=False,
-        ),
-        # Marts as of the run's logical date, not the lake's newest event.
-        operator_args={"install_deps": False, "vars": {"as_of": "{{ ds }}"}},
-        default_args={"retries": 0},  # a failing dbt test is not fixed by retrying
+    profile = ProfileConfig(
+        profile_name=_dbt_profile_name(DBT_PROJECT),
+        target_name=DBT_TARGET,
+        profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
     )
+    with TaskGroup("dbt", tooltip="dbt build by layer: models, unit and data tests") as dbt_build:
+        chain(
+            *(
+                DbtBuildLocalOperator(
+                    task_id=layer,
+                    doc_md=f"`dbt build --selector {layer}` (dbt/selectors.yml): the layer's models "
+                    "and tests; a test reading several layers runs with the last of them.",
+                    project_dir=DBT_PROJECT,
+                    profile_config=profile,
+                    dbt_executable_path=str(DBT),
+                    invocation_mode=InvocationMode.SUBPROCESS,
+                    selector=layer,
+                    indirect_selection=TestIndirectSelection.BUILDABLE.value,
+                    env=DBT_ENV,
+                    install_deps=False,
+                    # Marts as of the run's logical date, not the lake's newest event.
+                    vars={"as_of": "{{ ds }}"},
+                    retries=0,  # a failing dbt test is not fixed by retrying
+                )
+                for layer in DBT_LAYERS
+            )
+        )
 
     publish = _cli_task(
         "marts_publish",

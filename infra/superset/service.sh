@@ -55,23 +55,33 @@ run_as_superset() {
   )
 }
 
-# superset_service_path_open: as root (set-up), lets the service user pass through each
-# folder above the repository that keeps other users out (o+x: pass, not list), saying
-# so for each; a deployment that keeps the code under /opt or /srv changes nothing here.
-superset_service_path_open() {
-  [ "$(id -u)" = 0 ] || return 0
+# _superset_closed_folders: each folder from / down to the repository that the service
+# user may not pass through, one a line, outermost first.
+_superset_closed_folders() {
   _superset_privileges
   local dir="" part
   local -a parts
   IFS=/ read -ra parts <<< "${ROOT#/}"
   for part in "${parts[@]}"; do
     dir="$dir/$part"
-    if ! "${SUPERSET_PRIVILEGES[@]}" test -x "$dir"; then
-      chmod o+x "$dir"
-      echo "[superset] $dir now lets other users pass through (chmod o+x, no listing), so that" \
-           "$SUPERSET_SERVICE_USER reaches the code under $ROOT"
-    fi
+    "${SUPERSET_PRIVILEGES[@]}" test -x "$dir" || echo "$dir"
   done
+}
+
+# superset_service_path_open: as root (set-up), lets the service user pass through each
+# folder above the repository that keeps other users out (o+x: pass, not list), saying
+# so for each; a deployment that keeps the code under /opt or /srv changes nothing here.
+superset_service_path_open() {
+  [ "$(id -u)" = 0 ] || return 0
+  _superset_privileges
+  local dir
+  while IFS= read -r dir; do
+    # Checked again: a folder is closed to the user while one above it was.
+    "${SUPERSET_PRIVILEGES[@]}" test -x "$dir" && continue
+    chmod o+x "$dir"
+    echo "[superset] $dir now lets other users pass through (chmod o+x, no listing), so that" \
+         "$SUPERSET_SERVICE_USER reaches the code under $ROOT"
+  done < <(_superset_closed_folders)
 }
 
 # superset_service_ready: as root, checks that the service user exists and can reach
@@ -84,19 +94,15 @@ superset_service_ready() {
     return 1
   fi
   _superset_privileges
-  local dir="" part
-  local -a parts
-  IFS=/ read -ra parts <<< "${ROOT#/}"
-  for part in "${parts[@]}"; do
-    dir="$dir/$part"
-    if ! "${SUPERSET_PRIVILEGES[@]}" test -x "$dir"; then
-      echo "[superset] $dir (mode $(stat -c %A "$dir"), owner $(stat -c %U:%G "$dir")) does not let" \
-           "other users through, so $SUPERSET_SERVICE_USER cannot read Superset's code and" \
-           "environment under $ROOT. Allow it (chmod o+x $dir) or put the repository under" \
-           "folders others may enter; Superset is not started as root instead." >&2
-      return 1
-    fi
-  done
+  local dir
+  dir="$(_superset_closed_folders | head -n 1)"
+  if [ -n "$dir" ]; then
+    echo "[superset] $dir (mode $(stat -c %A "$dir"), owner $(stat -c %U:%G "$dir")) does not let" \
+         "other users through, so $SUPERSET_SERVICE_USER cannot read Superset's code and" \
+         "environment under $ROOT. Run bash infra/superset/setup.sh (allows passing, not listing)," \
+         "or put the repository under folders others may enter; Superset is not started as root instead." >&2
+    return 1
+  fi
   # Through a shell, as the service starts: setpriv itself still finds the program with
   # root's rights.
   if ! "${SUPERSET_PRIVILEGES[@]}" /bin/sh -c 'exec "$0" -c "import gunicorn"' "$SUPERSET_VENV/bin/python" \

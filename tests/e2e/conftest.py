@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,13 @@ RUN_DATE = "2026-11-25"
 SOURCE_DB = "civiclake_e2e"
 # The user Superset's processes run as (infra/superset/service.sh).
 SUPERSET_SERVICE_USER = os.environ.get("CIVICLAKE_SUPERSET_USER", "civiclake-superset")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +71,10 @@ def dag_run(tmp_path_factory, superset_readable_dir) -> dict:
         "CIVICLAKE_SIM_CASES_PER_DAY": "200",
         "CIVICLAKE_SIM_HISTORY_DAYS": "7",
     }
-    # The Open311 API the pipeline pulls from, as the demo starts it.
+    # The Open311 API the pipeline pulls from, as the demo starts it, on a port of its own:
+    # the demo's server may hold the default one on this machine.
+    port = free_port()
+    overrides |= {"CIVICLAKE_OPEN311_PORT": str(port), "CIVICLAKE_OPEN311_URL": f"http://127.0.0.1:{port}"}
     server = subprocess.run(
         ["bash", "infra/open311/start.sh", RUN_DATE, "7"],
         cwd=ROOT,

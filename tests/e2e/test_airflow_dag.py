@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import shutil
 import subprocess
 import textwrap
 import time
@@ -254,16 +256,22 @@ def isolated(tmp_path_factory) -> dict[str, str]:
     cli.write_text(FAKE_CLI)
     cli.chmod(0o755)
     (core / "bin" / "dbt").symlink_to(CORE_VENV / "bin" / "dbt")
-    (project / "models").mkdir(parents=True)
+    (project / "models" / "staging").mkdir(parents=True)
+    (project / "models" / "marts").mkdir()
     (project / "dbt_project.yml").write_text(
         "name: fixture\nversion: '1.0.0'\nprofile: fixture\nmodels:\n  fixture:\n    +materialized: table\n"
+        "    staging:\n      +tags: [layer_staging]\n    marts:\n      +tags: [layer_marts]\n"
     )
     (project / "profiles.yml").write_text(
         "fixture:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
         "      path: \"{{ env_var('CIVICLAKE_DBT_DUCKDB_PATH') }}\"\n      threads: 1\n"
     )
-    (project / "models" / "stg_cases.sql").write_text("select 1 as case_id, 'LH01' as street_code\n")
-    (project / "models" / "cases_by_street.sql").write_text(
+    # The project's own layer selectors, so the fixture builds as the project does.
+    shutil.copy(ROOT / "dbt" / "selectors.yml", project / "selectors.yml")
+    (project / "models" / "staging" / "stg_cases.sql").write_text(
+        "select 1 as case_id, 'LH01' as street_code\n"
+    )
+    (project / "models" / "marts" / "cases_by_street.sql").write_text(
         "select street_code, count(*) as cases from {{ ref('stg_cases') }} group by 1\n"
     )
     (project / "models" / "schema.yml").write_text(
@@ -318,18 +326,20 @@ def states_for(env: dict[str, str], date: str) -> dict[str, str]:
     return {row["task_id"]: row["state"] for row in rows}
 
 
-def test_cosmos_renders_dbt_between_prepare_and_publish(isolated):
+def test_dbt_builds_layer_by_layer_between_prepare_and_publish(isolated):
     bag = probe_dagbag(isolated)
     assert bag["import_errors"] == {}
     dag = bag["dags"][DAG_ID]
     dbt_tasks = assert_pipeline_shape(dag)
-    builds = {"dbt.stg_cases_model_build", "dbt.cases_by_street_model_build"}
-    assert builds <= set(dbt_tasks), dbt_tasks
-    # A test reading two models runs once both are built, not inside either build.
-    detached = [t for t in dbt_tasks if t.startswith("dbt.relationships_")]
-    assert len(detached) == 1 and set(dag["tasks"][detached[0]]["upstream"]) == builds
-    assert all(dag["tasks"][t]["retries"] == 0 for t in dbt_tasks)
-    assert dag["tasks"]["sources.governance.quality"]["retries"] == 0
+    layers = [f"dbt.{layer}" for layer in ("staging", "intermediate", "marts")]
+    assert sorted(dbt_tasks) == sorted(layers)
+    tasks = dag["tasks"]
+    assert tasks[layers[0]]["upstream"] == ["marts_prepare"]
+    for up, down in zip(layers, layers[1:], strict=False):
+        assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
+    assert all(tasks[t]["operator"] == "DbtBuildLocalOperator" for t in dbt_tasks)
+    assert all(tasks[t]["retries"] == 0 for t in dbt_tasks)
+    assert tasks["sources.governance.quality"]["retries"] == 0
 
 
 def test_dags_test_runs_every_step_in_order(isolated):
@@ -361,6 +371,14 @@ def test_dags_test_runs_every_step_in_order(isolated):
     states = states_for(isolated, date)
     assert states and set(states.values()) == {"success"}, states
     assert Path(isolated["CIVICLAKE_DBT_DUCKDB_PATH"]).exists(), "dbt did not build the DuckDB file"
+    # Each layer built its own models and ran its tests; the relationships test, which
+    # reads both layers, ran with the marts.
+    log_files = Path(isolated["AIRFLOW_HOME"]).rglob("*.log")
+    logs = "\n".join([proc.stdout, proc.stderr, *(f.read_text(errors="replace") for f in log_files)])
+    for layer, node in (("staging", "stg_cases"), ("marts", "cases_by_street")):
+        assert re.search(rf"'build'.*'--selector', '{layer}'", logs), f"no dbt build of the {layer} layer"
+        assert re.search(rf"OK created sql table model \S*{node}", logs), f"{node} was not built"
+    assert re.search(r"PASS relationships_cases_by_street", logs), "the test across the layers did not run"
 
 
 def test_failed_quality_gate_stops_before_publish(isolated):

@@ -131,6 +131,21 @@ def chart_data_body(dataset_id: int, column: str, attack: dict, *, result_type="
     }
 
 
+def country_map_form_data(dataset_id: int, column: str, adhoc_filters=(), time_range="No filter") -> dict:
+    """A legacy country map (a viz that /superset/explore_json/ still serves) counting the
+    rows by one column."""
+    return {
+        "datasource": f"{dataset_id}__table",
+        "viz_type": "country_map",
+        "select_country": "china",
+        "entity": column,
+        "metric": _sql("COUNT(*)", "n_rows"),
+        "adhoc_filters": list(adhoc_filters),
+        "row_limit": 10000,
+        "time_range": time_range,
+    }
+
+
 class Area:
     """What one area viewer may see: its own codes and names, and its row count of each
     dataset (a virtual one's SQL run on the area's copy of the marts)."""
@@ -336,16 +351,7 @@ def test_legacy_explore_json_stays_in_the_area(imported, viewer):
             "custom where": [{"expressionType": "SQL", "sqlExpression": "1=1 OR 1=1", "clause": "WHERE"}],
         }
         for name, adhoc in filters.items():
-            form_data = {
-                "datasource": f"{ds.id}__table",
-                "viz_type": "country_map",
-                "select_country": "china",
-                "entity": column,
-                "metric": _sql("COUNT(*)", "n_rows"),
-                "adhoc_filters": adhoc,
-                "row_limit": 10000,
-                "time_range": "No filter",
-            }
+            form_data = country_map_form_data(ds.id, column, adhoc)
             for as_csv in (False, True):
 
                 def send(ds=ds, column=column, form_data=form_data, as_csv=as_csv):
@@ -360,14 +366,7 @@ def test_legacy_explore_json_stays_in_the_area(imported, viewer):
                     return "; ".join(area.leaks(records, ds.table_name)) or None
 
                 sends.append((f"{ds.table_name} / {name} / {'csv' if as_csv else 'json'}", send))
-    form_data = {
-        "datasource": f"{imported.dataset_ids['mart_cases_by_community_daily']}__table",
-        "viz_type": "country_map",
-        "select_country": "china",
-        "entity": area.column,
-        "metric": _sql("COUNT(*)", "n_rows"),
-        "time_range": "No filter",
-    }
+    form_data = country_map_form_data(imported.dataset_ids["mart_cases_by_community_daily"], area.column)
     innocent = web.get(
         f"{user.url}/superset/explore_json/", params={"form_data": json.dumps(form_data)}, timeout=60
     )
@@ -448,14 +447,9 @@ def test_sql_lab_reaches_only_the_marts(analyst, marts_database_id):
 def test_malformed_time_range_is_a_clear_400(imported, viewer):
     user, area = viewer
     web = browser(user)
-    form_data = {
-        "datasource": f"{imported.dataset_ids['mart_cases_by_community_daily']}__table",
-        "viz_type": "country_map",
-        "select_country": "china",
-        "entity": area.column,
-        "metric": _sql("COUNT(*)", "n_rows"),
-        "time_range": "garbage : ((",
-    }
+    form_data = country_map_form_data(
+        imported.dataset_ids["mart_cases_by_community_daily"], area.column, time_range="garbage : (("
+    )
     r = web.get(f"{user.url}/superset/explore_json/", params={"form_data": json.dumps(form_data)}, timeout=60)
     assert r.status_code == 400, f"HTTP {r.status_code}: {r.text[:300]}"
     assert "time_range" in r.json()["error"]
