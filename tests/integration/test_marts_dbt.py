@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -197,11 +198,11 @@ def test_leader_brief_changes_and_score(published_marts, case_plans):
             "select ratio from mart_scorecard_measures_daily where report_date = ? and level = 'district'",
             [LAST],
         ).fetchall()
-        ranked = con.execute(
-            "select count(*), count(distinct rank_in_level), max(rank_in_level), min(cases_reported) "
-            "from mart_scorecard_daily where report_date = ? and level = 'community' and is_ranked",
+        scorecard = con.execute(
+            "select level, area_code, cases_reported, score, is_ranked, rank_in_level "
+            "from mart_scorecard_daily where report_date = ? and level in ('street', 'community')",
             [LAST],
-        ).fetchall()[0]
+        ).fetchall()
     reported = {
         d: sum(1 for p in case_plans if p.reported_at.date() == d) for d in (LAST, LAST - timedelta(1))
     }
@@ -215,8 +216,22 @@ def test_leader_brief_changes_and_score(published_marts, case_plans):
     assert all(v <= 1.2 for v in values)
     assert brief[3] == pytest.approx(sum(values) / len(values))
     assert brief[4] == 1
-    count, _, worst, fewest = ranked
-    assert count == 0 or (worst <= count and fewest >= 5)
+    # The volume floor: an area is ranked exactly when it had at least 5 cases that day (counted
+    # here from the simulator's plans). The day has streets on both sides of the floor.
+    geography = load_geography()
+    today = [p for p in case_plans if p.reported_at.date() == LAST]
+    counts = {
+        "street": Counter(geography.street_of(p.community_code) for p in today),
+        "community": Counter(p.community_code for p in today),
+    }
+    for level, area, cases, score, is_ranked, _ in scorecard:
+        assert cases == counts[level][area], (level, area)
+        assert is_ranked == (cases >= 5 and score is not None), (level, area, cases, score)
+    streets = [row for row in scorecard if row[0] == "street"]
+    ranked = sorted((row for row in streets if row[4]), key=lambda row: row[5])
+    assert 0 < len(ranked) < len(streets), "the day must rank some streets and leave others under the floor"
+    assert [row[5] for row in ranked] == list(range(1, len(ranked) + 1))
+    assert [row[3] for row in ranked] == sorted((row[3] for row in ranked), reverse=True)
 
 
 def test_incremental_days_equal_a_full_refresh(tmp_path, published_marts, case_plans):
