@@ -55,6 +55,14 @@ def scrub_text(text: str | None, key: bytes) -> str | None:
     return text
 
 
+def personal_numbers_in(text: str | None) -> list[str]:
+    """The ID, mobile and landline numbers written in ``text``, as scrub_text finds them:
+    what a scan of stored text reports when a raw number got past the edge."""
+    if not text:
+        return []
+    return [match.group() for _, pattern in _IN_TEXT for match in pattern.finditer(text)]
+
+
 def _digits(number: str, kind: str) -> str:
     compact = re.sub(r"[ +-]", "", number)
     return compact[2:] if kind == "phone" and compact.startswith("86") and len(compact) == 13 else compact

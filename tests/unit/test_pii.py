@@ -2,7 +2,14 @@ import random
 
 import pytest
 
-from civiclake.pii import id_check_char, is_valid_id_number, is_valid_mobile, scrub_text, tokenise
+from civiclake.pii import (
+    id_check_char,
+    is_valid_id_number,
+    is_valid_mobile,
+    personal_numbers_in,
+    scrub_text,
+    tokenise,
+)
 from civiclake.sources.people import make_resident, resident_pool
 
 KEY = b"unit-test-key"
@@ -80,3 +87,11 @@ def test_text_without_personal_numbers_is_kept_as_it_is(text):
 def test_scrub_keeps_none_and_uses_the_key():
     assert scrub_text(None, KEY) is None
     assert scrub_text("13800138000", KEY) != scrub_text("13800138000", b"other-key")
+
+
+def test_personal_numbers_written_in_text_are_found_as_scrub_text_finds_them():
+    text = "请回电13800138000或0755-23456789，身份证440309199001011234。坐标114.0312345678 编号GC202611250001"
+    assert personal_numbers_in(text) == ["440309199001011234", "13800138000", "0755-23456789"]
+    key = b"k" * 32
+    assert personal_numbers_in(scrub_text(text, key)) == []
+    assert personal_numbers_in(None) == [] and personal_numbers_in("") == []
