@@ -420,12 +420,11 @@ def marts_warm(
 
 @marts_app.command("build")
 def marts_build(day: str = DateOption) -> None:
-    """prepare + dbt build (models and tests) + publish."""
+    """prepare + dbt build (models and tests) + publish, the marts as of --date."""
     from civiclake import marts
 
-    _date(day)
     try:
-        counts = marts.build(get_settings())
+        counts = marts.build(get_settings(), as_of=_date(day))
     except marts.MartsBuildError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None

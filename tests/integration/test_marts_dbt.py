@@ -321,3 +321,21 @@ def test_dbt_docs_generate_describes_the_marts(published_marts):
     assert brief["columns"]["backlog_open_change_7d"]["description"]
     assert "model.civiclake.mart_sla_daily" in catalog["nodes"]
     assert (env_target / "index.html").exists()
+
+
+def test_marts_build_on_the_command_line_builds_as_of_its_date(tmp_path, marts_lake, monkeypatch):
+    """`civiclake marts build --date D` on a lake holding later days: the marts end on D."""
+    from typer.testing import CliRunner
+
+    from civiclake.cli import app
+
+    day = LAST - timedelta(days=3)
+    monkeypatch.setenv("CIVICLAKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CIVICLAKE_LAKE_PATH", str(marts_lake))
+    monkeypatch.setenv("CIVICLAKE_SIM_CASES_PER_DAY", str(CASES_PER_DAY))
+    result = CliRunner().invoke(app, ["marts", "build", "--date", day.isoformat()])
+    assert result.exit_code == 0, result.output
+    published = _settings(tmp_path, marts_lake).published_marts_file
+    with duckdb.connect(str(published), read_only=True) as con:
+        ((newest,),) = con.execute("select max(report_date) from mart_case_measures_daily").fetchall()
+    assert newest == day
