@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         return self.marts_dir or self.data_dir / "marts"
 
     @property
+    def landing(self) -> Path:
+        """Where the file-export sources deliver their batches: ``landing/<source>/<date>/``."""
+        return Path(self.data_dir) / "landing"
+
+    @property
     def published_marts_file(self) -> Path:
         return self.marts / "civiclake.duckdb"
 

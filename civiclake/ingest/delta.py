@@ -81,12 +81,8 @@ class BatchResult:
         return [error for t in self.tables for error in t.failed_files]
 
 
-def landing_root(settings: Settings) -> Path:
-    return Path(settings.data_dir) / "landing"
-
-
 def landing_folder(settings: Settings, source: str, batch_date: date) -> Path:
-    return landing_root(settings) / source / batch_date.isoformat()
+    return settings.landing / source / batch_date.isoformat()
 
 
 def bronze_schema(contract: ExportContract):
@@ -247,7 +243,7 @@ def load_batch(spark, settings: Settings, source: str, contracts, batch_date: da
             f"no landing folder {folder} for {source} on {batch_date}: run "
             f"`civiclake simulate {source} --date {batch_date}` or deliver the exports there"
         )
-    raw_exports.secure_batch(landing_root(settings), source, batch_date.isoformat())
+    raw_exports.secure_batch(settings.landing, source, batch_date.isoformat())
     arrived = [path for c in contracts for path in folder.glob(c.pattern)]
     removed = raw_exports.removed_batch(folder, arrived)
     if removed is not None:
@@ -262,5 +258,5 @@ def load_batch(spark, settings: Settings, source: str, contracts, batch_date: da
         # A batch with a failed file is not done: its files wait for the corrected export.
         if not result.failed_files:
             raw_exports.write_receipt(folder, batch_date, [r.path for r in reads])
-    raw_exports.prune(landing_root(settings) / source, batch_date, settings.raw_export_retention_days)
+    raw_exports.prune(settings.landing / source, batch_date, settings.raw_export_retention_days)
     return result

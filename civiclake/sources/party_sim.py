@@ -17,7 +17,6 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from pathlib import Path
 
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
@@ -180,7 +179,7 @@ def simulate_day(day: date, settings: Settings) -> dict[str, int]:
     """Writes the party-building exports of ``day`` (0600 files in a 0700 folder); returns rows
     written per file, none when the day was ingested before (``raw_exports.ingested_before``)."""
     geography = load_geography()
-    folder = raw_exports.private_dir(Path(settings.data_dir) / "landing", "party", day.isoformat())
+    folder = raw_exports.private_dir(settings.landing, "party", day.isoformat())
     if raw_exports.ingested_before(folder):
         return {}
     stamp = f"{day:%Y%m%d}"

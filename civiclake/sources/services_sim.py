@@ -18,7 +18,6 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
@@ -259,7 +258,7 @@ def simulate_day(day: date, settings: Settings) -> dict[str, int]:
     """Writes the people-services exports of ``day`` (0600 files in a 0700 folder); returns rows
     written per file, none when the day was ingested before (``raw_exports.ingested_before``)."""
     geography = load_geography()
-    folder = raw_exports.private_dir(Path(settings.data_dir) / "landing", "services", day.isoformat())
+    folder = raw_exports.private_dir(settings.landing, "services", day.isoformat())
     if raw_exports.ingested_before(folder):
         return {}
     stamp = f"{day:%Y%m%d}"
