@@ -84,20 +84,31 @@ def ingest_governance(day: str = DateOption) -> None:
     console.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
 
 
-@quality_app.command("silver")
-def quality_silver(day: str = DateOption) -> None:
-    """Validate every silver table; exits non-zero when an expectation fails."""
-    from quality.gate import QualityGateError
-    from spark_jobs import quality_silver as job
+def _quality_gate(suites, filters=None) -> None:
+    """Runs a family's quality gate (quality.silver) and exits 1 when an expectation fails.
 
-    _date(day)
-    try:
-        reports = job.run(_spark(f"quality_silver_{day}"), get_settings())
-    except QualityGateError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
-    for report in reports:
-        console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
+    A gate checks the silver tables as they stand now, whatever the day: it takes no
+    --date."""
+    from quality.gate import QualityGateError
+    from quality.silver import gate
+
+    failed = False
+    for report in gate(get_settings(), suites, filters):
+        if report.success:
+            console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
+        else:
+            failed = True
+            console.print(f"[red]{QualityGateError(report)}[/red]")
+    if failed:
+        raise typer.Exit(1)
+
+
+@quality_app.command("silver")
+def quality_silver() -> None:
+    """Validate the governance silver tables; exits non-zero when an expectation fails."""
+    from quality.suites import SUITES
+
+    _quality_gate(SUITES)
 
 
 @classifier_app.command("train")
@@ -367,20 +378,20 @@ def dispatch_simulate_reviews(day: str = DateOption) -> None:
 
 
 @marts_app.command("prepare")
-def marts_prepare(day: str = DateOption) -> None:
-    """Start a build: copy the last good build to the build file."""
+def marts_prepare() -> None:
+    """Start a build: copy the last good build to the build file (no --date: it copies files)."""
     from civiclake import marts
 
-    _date(day)
     console.print(f"build file: {marts.prepare(get_settings())}")
 
 
 @marts_app.command("publish")
-def marts_publish(day: str = DateOption) -> None:
-    """Audit the tested build file, atomically publish its marts alone, keep it as the last good build."""
+def marts_publish() -> None:
+    """Audit the tested build file, atomically publish its marts alone, keep it as the last good build.
+
+    No --date: the build's day is the one its dbt run was given (``marts build --date``)."""
     from civiclake import marts
 
-    _date(day)
     console.print_json(json.dumps(marts.publish(get_settings())))
 
 
@@ -390,7 +401,6 @@ WARM_SKIPPED = 99
 
 @marts_app.command("warm")
 def marts_warm(
-    day: str = DateOption,
     marts_file: str = typer.Option(
         None, "--marts-file", help="Marts file the screens read (default: the published one)."
     ),
@@ -407,7 +417,6 @@ def marts_warm(
 
     from civiclake.settings import PROJECT_ROOT
 
-    _date(day)
     target = marts_file or str(get_settings().published_marts_file)
     script = PROJECT_ROOT / "infra" / "superset" / "warm.sh"
     code = subprocess.run(["bash", str(script), "--marts-file", target], check=False).returncode
@@ -550,26 +559,11 @@ def ingest_services(day: str = DateOption) -> None:
 
 
 @quality_app.command("files")
-def quality_files(source: str = FileSourceArgument, day: str = DateOption) -> None:
+def quality_files(source: str = FileSourceArgument) -> None:
     """Validate the silver tables of a file-export source (party or services)."""
-    from quality.gate import QualityGateError, enforce
     from quality.suites import FILE_EXPORT_SUITES
 
-    _date(day)
-    settings = get_settings()
-    spark = _spark(f"quality_{_file_source(source)}_{day}")
-    failed = False
-    for table, make_suite in FILE_EXPORT_SUITES[source].items():
-        df = spark.read.format("delta").load(settings.table_path("silver", table))
-        try:
-            report = enforce(df, make_suite())
-        except QualityGateError as error:
-            console.print(f"[red]{error}[/red]")
-            failed = True
-            continue
-        console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
-    if failed:
-        raise typer.Exit(1)
+    _quality_gate(FILE_EXPORT_SUITES[_file_source(source)])
 
 
 # --- end of file-export sources ----------------------------------------------------------------
@@ -627,35 +621,20 @@ def ingest_city(day: str = DateOption) -> None:
     console.print_json(json.dumps([r.__dict__ for r in results]))
 
 
-def _quality_gate(day: str, family: str) -> None:
-    from quality.gate import QualityGateError, validate
-    from quality.suites import CITY_SUITES, RESOURCE_SUITES
-
-    _date(day)
-    settings = get_settings()
-    spark = _spark(f"quality_{family}_{day}")
-    failed = False
-    for table, make_suite in (RESOURCE_SUITES if family == "resources" else CITY_SUITES).items():
-        report = validate(spark.read.format("delta").load(settings.table_path("silver", table)), make_suite())
-        if report.success:
-            console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
-        else:
-            failed = True
-            console.print(f"[red]{QualityGateError(report)}[/red]")
-    if failed:
-        raise typer.Exit(1)
-
-
 @quality_app.command("resources")
-def quality_resources(day: str = DateOption) -> None:
+def quality_resources() -> None:
     """Validate the silver registry tables (SCD2); exits non-zero when an expectation fails."""
-    _quality_gate(day, "resources")
+    from quality.suites import RESOURCE_SUITES
+
+    _quality_gate(RESOURCE_SUITES)
 
 
 @quality_app.command("city")
-def quality_city(day: str = DateOption) -> None:
+def quality_city() -> None:
     """Validate the silver city-management tables; exits non-zero when an expectation fails."""
-    _quality_gate(day, "city")
+    from quality.suites import CITY_SUITES
+
+    _quality_gate(CITY_SUITES)
 
 
 # --- Open311 GeoReport v2 source: simulator server, ingest and its quality gate ------------
@@ -737,25 +716,15 @@ def ingest_open311(
 
 @quality_app.command("open311")
 def quality_open311(
-    day: str = DateOption,
     jurisdiction: str = typer.Option(
         None, "--jurisdiction", help="Whose rows to check (default: CIVICLAKE_JURISDICTION)."
     ),
 ) -> None:
     """Validate silver open311_requests of one jurisdiction; exits non-zero when an expectation fails."""
-    from quality.gate import QualityGateError, validate
     from quality.suites import open311_requests
 
-    _date(day)
-    settings = get_settings()
-    code = jurisdiction or settings.jurisdiction
-    spark = _spark(f"quality_open311_{day}")
-    df = spark.read.format("delta").load(settings.table_path("silver", "open311_requests"))
-    report = validate(df.where(df.jurisdiction == code), open311_requests(code))
-    if not report.success:
-        console.print(f"[red]{QualityGateError(report)}[/red]")
-        raise typer.Exit(1)
-    console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
+    code = jurisdiction or get_settings().jurisdiction
+    _quality_gate({"open311_requests": lambda: open311_requests(code)}, filters=[("jurisdiction", "=", code)])
 
 
 # --- leaders' brief by e-mail ------------------------------------------------------------

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = 4
+    # Local runs evaluate expressions interpreted, not compiled (civiclake.spark).
+    spark_interpreted: bool = True
 
     # Operational source database (simulated systems in the embedded default).
     pg_host: str = "127.0.0.1"

@@ -39,6 +39,21 @@ def driver_listener_conf(master: str) -> dict[str, str]:
     return {}
 
 
+def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, str]:
+    """How expressions are evaluated.
+
+    A local run handles small daily batches in many short queries: compiling generated
+    Java for each new expression costs more CPU than the batch's rows ever win back (the
+    registry ingest: 74 s compiled, 53 s interpreted, docs/BENCHMARKS.md). Interpreted
+    evaluation gives the same results. On a cluster, where batches are large and the
+    compile cost is shared, Spark's default (generated code) stays; so it does where
+    ``CIVICLAKE_SPARK_INTERPRETED=false``.
+    """
+    if interpreted and master.startswith("local"):
+        return {"spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+    return {}
+
+
 def spark_session(settings: Settings, app_name: str):
     """A (shared) SparkSession with Delta enabled; local by default, a cluster by settings."""
     from pyspark.sql import SparkSession
@@ -72,7 +87,10 @@ def spark_session(settings: Settings, app_name: str):
         # Keep tables readable by delta-rs (dbt-duckdb's delta plugin reads the lake with it).
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
     )
-    for key, value in driver_listener_conf(settings.spark_master).items():
+    local_conf = driver_listener_conf(settings.spark_master) | local_evaluation_conf(
+        settings.spark_master, settings.spark_interpreted
+    )
+    for key, value in local_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

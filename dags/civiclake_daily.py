@@ -13,7 +13,7 @@ With ``CIVICLAKE_SIMULATE=true`` (the embedded default) each family is first giv
 day's data by its simulator; a deployment on the real systems sets it to ``false``.
 
 Every step is the ``civiclake`` CLI of the core environment (``.venvs/core``), run as a
-subprocess with ``--date {{ ds }}``; nothing from Spark or dbt is imported here, and
+subprocess (with ``--date {{ ds }}`` where the step is about one day); nothing from Spark or dbt is imported here, and
 nothing runs at import time except reading the dbt project's name.
 
 dbt runs one ``dbt build`` per layer of ``dbt/selectors.yml`` (staging with the seeds,
@@ -84,20 +84,25 @@ def _dbt_profile_name(project_dir: Path) -> str:
     return match.group(1) if match else "civiclake"
 
 
-def _cli(*args: str) -> str:
-    """Bash command running the civiclake CLI for the run's logical date."""
-    return " ".join([shlex.quote(str(CIVICLAKE)), *map(shlex.quote, args), "--date", "{{ ds }}"])
+def _cli(*args: str, dated: bool = True) -> str:
+    """Bash command running the civiclake CLI, for the run's logical date when ``dated``."""
+    date = ["--date", "{{ ds }}"] if dated else []
+    return " ".join([shlex.quote(str(CIVICLAKE)), *map(shlex.quote, args), *date])
 
 
-def _cli_task(task_id: str, *args: str, doc: str, **task_kwargs):
+def _cli_task(task_id: str, *args: str, doc: str, dated: bool = True, **task_kwargs):
+    """A bash task running ``civiclake <args>``; steps that work on files or on silver as it
+    stands (quality gates, write-audit-publish, the cache warm-up) pass ``dated=False``."""
+
     @task.bash(task_id=task_id, cwd=str(ROOT), doc_md=doc, **task_kwargs)
     def _run() -> str:
-        return _cli(*args)
+        return _cli(*args, dated=dated)
 
     return _run()
 
 
-# family: (simulate args or None, ingest args, quality args); each runs with --date {{ ds }}.
+# family: (simulate args or None, ingest args, quality args); simulate and ingest run with
+# --date {{ ds }}, the quality gate checks the family's silver tables as they stand.
 SOURCE_FAMILIES = {
     "governance": (("simulate", "governance"), ("ingest", "governance"), ("quality", "silver")),
     "city": (("simulate", "city"), ("ingest", "city"), ("quality", "city")),
@@ -128,7 +133,13 @@ def _source_group(family: str) -> None:
         )
         # No retries: a failed expectation is a finding about the data, not a glitch.
         steps.append(
-            _cli_task("quality", *quality, doc="Great Expectations on the family's silver tables.", retries=0)
+            _cli_task(
+                "quality",
+                *quality,
+                doc="Great Expectations on the family's silver tables (read with delta-rs, no Spark).",
+                dated=False,
+                retries=0,
+            )
         )
         chain(*steps)
 
@@ -188,6 +199,7 @@ def civiclake_daily():
         "marts",
         "prepare",
         doc="Copy the last good build to the build path (write-audit-publish: write).",
+        dated=False,
     )
 
     profile = ProfileConfig(
@@ -224,6 +236,7 @@ def civiclake_daily():
         "publish",
         doc="Publish the tested build's marts alone with an atomic rename, and keep the build "
         "as the last good one (write-audit-publish: publish).",
+        dated=False,
     )
     summary = _cli_task("summary", "summary", doc="Print the run summary.")
     brief_push = _cli_task(
@@ -248,6 +261,7 @@ def civiclake_daily():
         "marts, so that the command screens' first refresh needs no query. Skipped, with a log "
         "line, when Superset is not set up on this host or serves other marts.",
         skip_on_exit_code=SKIP_EXIT_CODE,
+        dated=False,
     )
 
     chain(sources, train, *dispatched, prepare, dbt_build, publish, summary)

@@ -10,15 +10,22 @@ cd "$root"
 day="${1:-2026-11-25}"
 # shellcheck disable=SC1091
 source var/secrets.env
-bash infra/postgres/setup.sh >/dev/null
+# Each step's wall time, so a slow demo says where its minutes went.
+step() {
+  local started=$SECONDS
+  "$@"
+  echo "[demo] $((SECONDS - started)) s: $*"
+}
+step bash infra/postgres/setup.sh >/dev/null
 
-bash infra/open311/start.sh "$day"   # the Open311 API the pipeline pulls from
-bash infra/airflow/run_dag.sh "$day"
-bash infra/superset/start.sh
-.venvs/core/bin/python -m dashboards.importer
+step bash infra/open311/start.sh "$day"   # the Open311 API the pipeline pulls from
+step bash infra/airflow/run_dag.sh "$day"
+step bash infra/superset/start.sh
+step .venvs/core/bin/python -m dashboards.importer
 # The DAG's own warm-up found no dashboards yet on a first run; fill the cache now.
-.venvs/core/bin/civiclake marts warm --date "$day"
-bash infra/airflow/start.sh
+step .venvs/core/bin/civiclake marts warm
+step bash infra/airflow/start.sh
+echo "[demo] ready after $SECONDS s (set-up not counted)"
 
 .venvs/core/bin/civiclake summary --date "$day"
 cat <<TEXT

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -35,6 +36,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# Where `make demo` serves its Open311 API (infra/open311/start.sh's default port).
+DEMO_OPEN311_PORT = 8311
+
+
+@contextmanager
+def port_held(port: int):
+    """Listens on 127.0.0.1:``port`` for the duration, as the demo's server would, unless
+    something already does (then that something holds it)."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+    except OSError:
+        pass  # held already, by the demo or anything else: just as good
+    try:
+        yield
+    finally:
+        holder.close()
 
 
 @pytest.fixture(scope="session")
@@ -72,29 +93,36 @@ def dag_run(tmp_path_factory, superset_readable_dir) -> dict:
         "CIVICLAKE_SIM_HISTORY_DAYS": "7",
     }
     # The Open311 API the pipeline pulls from, as the demo starts it, on a port of its own:
-    # the demo's server may hold the default one on this machine.
-    port = free_port()
-    overrides |= {"CIVICLAKE_OPEN311_PORT": str(port), "CIVICLAKE_OPEN311_URL": f"http://127.0.0.1:{port}"}
-    server = subprocess.run(
-        ["bash", "infra/open311/start.sh", RUN_DATE, "7"],
-        cwd=ROOT,
-        env=os.environ | overrides,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert server.returncode == 0, f"infra/open311/start.sh failed:\n{server.stdout}\n{server.stderr}"
-    try:
-        proc = subprocess.run(
-            ["bash", "infra/airflow/run_dag.sh", RUN_DATE],
+    # the demo's server may hold the default one on this machine (make demo, then make
+    # test). The default port is held for the whole run, so the run shows it never needs it.
+    with port_held(DEMO_OPEN311_PORT):
+        port = free_port()
+        overrides |= {
+            "CIVICLAKE_OPEN311_PORT": str(port),
+            "CIVICLAKE_OPEN311_URL": f"http://127.0.0.1:{port}",
+        }
+        server = subprocess.run(
+            ["bash", "infra/open311/start.sh", RUN_DATE, "7"],
             cwd=ROOT,
             env=os.environ | overrides,
             capture_output=True,
             text=True,
-            timeout=3600,
+            timeout=300,
         )
-    finally:
-        subprocess.run(["bash", "infra/open311/stop.sh"], cwd=ROOT, env=os.environ | overrides, timeout=120)
+        assert server.returncode == 0, f"infra/open311/start.sh failed:\n{server.stdout}\n{server.stderr}"
+        try:
+            proc = subprocess.run(
+                ["bash", "infra/airflow/run_dag.sh", RUN_DATE],
+                cwd=ROOT,
+                env=os.environ | overrides,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
+        finally:
+            subprocess.run(
+                ["bash", "infra/open311/stop.sh"], cwd=ROOT, env=os.environ | overrides, timeout=120
+            )
     settings = Settings(
         data_dir=data_dir,
         marts_dir=superset_readable_dir / "dag-run",

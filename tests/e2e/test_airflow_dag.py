@@ -34,27 +34,40 @@ ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VENV = ROOT / ".venvs" / "airflow"
 CORE_VENV = ROOT / ".venvs" / "core"
 DAG_ID = "civiclake_daily"
-# Task groups of the source families: (task id, CLI words before --date), in order.
+# Task groups of the source families: (task id, CLI arguments), in order. Steps about one
+# day end with `--date {ds}`; the quality gates check silver as it stands and take no date.
 OPEN311_URL = "http://127.0.0.1:8311"
+DATED = " --date {ds}"
 SOURCE_STEPS = {
     "governance": [
-        ("simulate", "simulate governance"),
-        ("ingest", "ingest governance"),
+        ("simulate", "simulate governance" + DATED),
+        ("ingest", "ingest governance" + DATED),
         ("quality", "quality silver"),
     ],
-    "city": [("simulate", "simulate city"), ("ingest", "ingest city"), ("quality", "quality city")],
+    "city": [
+        ("simulate", "simulate city" + DATED),
+        ("ingest", "ingest city" + DATED),
+        ("quality", "quality city"),
+    ],
     "resources": [
-        ("simulate", "simulate resources"),
-        ("ingest", "ingest resources"),
+        ("simulate", "simulate resources" + DATED),
+        ("ingest", "ingest resources" + DATED),
         ("quality", "quality resources"),
     ],
-    "party": [("simulate", "simulate party"), ("ingest", "ingest party"), ("quality", "quality files party")],
+    "party": [
+        ("simulate", "simulate party" + DATED),
+        ("ingest", "ingest party" + DATED),
+        ("quality", "quality files party"),
+    ],
     "services": [
-        ("simulate", "simulate services"),
-        ("ingest", "ingest services"),
+        ("simulate", "simulate services" + DATED),
+        ("ingest", "ingest services" + DATED),
         ("quality", "quality files services"),
     ],
-    "open311": [("ingest", f"ingest open311 --base-url {OPEN311_URL}"), ("quality", "quality open311")],
+    "open311": [
+        ("ingest", f"ingest open311 --base-url {OPEN311_URL}" + DATED),
+        ("quality", "quality open311"),
+    ],
 }
 SOURCE_TASKS = {
     f"sources.{family}.{step}": words for family, steps in SOURCE_STEPS.items() for step, words in steps
@@ -65,16 +78,23 @@ CLI_TASKS_AFTER_DBT = ["marts_publish", "summary"]
 # the summary (any of them may run first).
 BRIEF_TASK = "brief_push"
 WARM_TASK = "marts_warm"
+# Write-audit-publish and the cache warm-up work on files, not on a day: no --date.
 CLI_COMMANDS = SOURCE_TASKS | {
-    "classifier_train": "classifier train --max-age-days 7",
-    "classifier_score": "classifier score",
-    "simulate_reviews": "dispatch simulate-reviews",
+    "classifier_train": "classifier train --max-age-days 7" + DATED,
+    "classifier_score": "classifier score" + DATED,
+    "simulate_reviews": "dispatch simulate-reviews" + DATED,
     "marts_prepare": "marts prepare",
     "marts_publish": "marts publish",
-    "summary": "summary",
-    BRIEF_TASK: "brief send --skip-exit-code 99",
+    "summary": "summary" + DATED,
+    BRIEF_TASK: "brief send --skip-exit-code 99" + DATED,
     WARM_TASK: "marts warm --skip-exit-code 99",
 }
+
+
+def call(task_id: str, ds: str) -> str:
+    """The CLI arguments task ``task_id`` runs with for logical date ``ds``."""
+    return CLI_COMMANDS[task_id].format(ds=ds)
+
 
 pytestmark = [
     pytest.mark.e2e,
@@ -228,7 +248,7 @@ def test_dag_settings_and_task_order(repo_dagbag):
     tasks = dag["tasks"]
     for task_id, sub in CLI_COMMANDS.items():
         cmd = tasks[task_id]["command"]
-        assert cmd.endswith(f"civiclake {sub} --date {{{{ ds }}}}"), cmd
+        assert cmd.endswith(f"civiclake {sub.format(ds='{{ ds }}')}"), cmd
         assert cmd.startswith(str(CORE_VENV / "bin" / "civiclake")), cmd
     assert tasks["sources.governance.simulate"]["retries"] >= 1
     assert 0 < tasks["sources.governance.simulate"]["retry_delay_s"] <= 600
@@ -357,16 +377,16 @@ def test_dags_test_runs_every_step_in_order(isolated):
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
     n_sources = len(SOURCE_TASKS)
     # The families in any order, each family's steps in order; then the main line.
-    assert sorted(calls[:n_sources]) == sorted(f"{words} --date {date}" for words in SOURCE_TASKS.values())
-    for steps in SOURCE_STEPS.values():
-        seen = [calls.index(f"{words} --date {date}") for _, words in steps]
+    assert sorted(calls[:n_sources]) == sorted(call(t, date) for t in SOURCE_TASKS)
+    for family, steps in SOURCE_STEPS.items():
+        seen = [calls.index(call(f"sources.{family}.{step}", date)) for step, _ in steps]
         assert seen == sorted(seen), steps
-    expected = [f"{CLI_COMMANDS[t]} --date {date}" for t in CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT]
-    beside = [f"{CLI_COMMANDS[t]} --date {date}" for t in (BRIEF_TASK, WARM_TASK)]
+    expected = [call(t, date) for t in CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT]
+    beside = [call(t, date) for t in (BRIEF_TASK, WARM_TASK)]
     main_line = calls[n_sources:]
-    for call in beside:
-        assert main_line.count(call) == 1, main_line
-        assert main_line.index(call) > main_line.index(f"marts publish --date {date}"), main_line
+    for step in beside:
+        assert main_line.count(step) == 1, main_line
+        assert main_line.index(step) > main_line.index("marts publish"), main_line
     assert [c for c in main_line if c not in beside] == expected
     states = states_for(isolated, date)
     assert states and set(states.values()) == {"success"}, states
@@ -394,7 +414,7 @@ def test_failed_quality_gate_stops_before_publish(isolated):
     )
     assert proc.returncode != 0, "a failed quality gate must fail the run"
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
-    assert calls.count(f"quality silver --date {date}") == 1, calls  # retries=0: called once
+    assert calls.count("quality silver") == 1, calls  # retries=0: called once
     assert not any(c.startswith(("classifier", "marts", "brief")) for c in calls), calls
     states = states_for(isolated, date)
     assert states["sources.governance.quality"] == "failed"

@@ -321,7 +321,7 @@ def test_warm_up_fills_the_cache_with_each_areas_own_rows(imported, admin, make_
     viewer who never opened a chart then finds each one in the cache, holding exactly the
     rows a fresh query gives that viewer (only its own street's)."""
     run = subprocess.run(
-        [CIVICLAKE_CLI, "marts", "warm", "--date", "2026-11-25", "--marts-file", str(marts["path"])],
+        [CIVICLAKE_CLI, "marts", "warm", "--marts-file", str(marts["path"])],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -27,8 +27,9 @@ from civiclake.sources.governance_sim import (
 from civiclake.sources.people import resident_pool
 from civiclake.summary import run_summary
 from quality.gate import QualityGateError, enforce
-from quality.suites import governance_cases
-from spark_jobs import ingest_governance, quality_silver, score_cases, train_classifier
+from quality.silver import gate
+from quality.suites import SUITES, governance_cases
+from spark_jobs import ingest_governance, score_cases, train_classifier
 
 pytestmark = pytest.mark.integration
 
@@ -236,7 +237,7 @@ def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
 
 
 def test_quality_gate_passes_on_silver_and_fails_on_bad_data(spark, settings, first_day):
-    reports = quality_silver.run(spark, settings)
+    reports = gate(settings, SUITES)
     assert [r.success for r in reports] == [True, True, True]  # cases, status history, roster
     silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases")).toPandas()
     silver.loc[0, "community_code"] = "440309999999"

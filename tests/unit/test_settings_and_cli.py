@@ -58,6 +58,27 @@ def test_every_command_has_help(command):
     assert "Usage" in result.output
 
 
+# Steps that work on silver as it stands or on the marts files: a --date they would ignore
+# is refused rather than accepted (a rerun "for 2026-11-20" would check today's tables).
+UNDATED = [
+    ["quality", "silver"],
+    ["quality", "city"],
+    ["quality", "resources"],
+    ["quality", "files", "party"],
+    ["quality", "open311"],
+    ["marts", "prepare"],
+    ["marts", "publish"],
+    ["marts", "warm"],
+]
+
+
+@pytest.mark.parametrize("command", UNDATED, ids=" ".join)
+def test_a_step_without_a_day_refuses_date(command):
+    result = CliRunner().invoke(app, [*command, "--date", "2026-11-25"])
+    assert result.exit_code == 2, result.output
+    assert "No such option: --date" in result.output
+
+
 def test_a_bad_date_is_a_clear_error():
     result = CliRunner().invoke(app, ["summary", "--date", "25/11/2026"])
     assert result.exit_code != 0

@@ -1,0 +1,36 @@
+"""The quality gates of the daily run: silver tables read with delta-rs, checked with pandas.
+
+A gate reads each table of its family straight from the Delta log (``deltalake``) into
+pandas and runs the table's suite with Great Expectations' pandas engine. Silver tables
+are small (thousands to a few hundred thousand rows); a Spark session would cost each
+gate a JVM start and one Spark job per metric, several times the check itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import great_expectations as gx
+
+from civiclake.settings import Settings
+from quality.gate import QualityReport, validate
+
+SuiteFactory = Callable[[], gx.ExpectationSuite]
+
+
+def read_silver(settings: Settings, table: str, filters: list[tuple] | None = None):
+    """``silver.<table>`` as a pandas DataFrame (optionally only rows matching ``filters``,
+    in delta-rs' ``[(column, op, value)]`` form)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(settings.table_path("silver", table))).to_pandas(filters=filters)
+
+
+def gate(
+    settings: Settings, suites: Mapping[str, SuiteFactory], filters: list[tuple] | None = None
+) -> list[QualityReport]:
+    """One report per table of ``suites`` (every table is checked, even after a failure)."""
+    return [
+        validate(read_silver(settings, table, filters), make_suite(), engine="pandas")
+        for table, make_suite in suites.items()
+    ]
