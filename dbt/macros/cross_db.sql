@@ -82,3 +82,12 @@ from {{ bounds }}, range(
 {% macro day_replace_strategy() -%}
     {{ return('insert_overwrite' if target.type == 'spark' else 'delete+insert') }}
 {%- endmacro %}
+
+{#- An expression that fails the statement with `message` (an SQL string expression)
+    on the rows where it is evaluated: put it in a CASE branch that must never be taken,
+    so that the build stops with that message instead of writing a null. -#}
+{% macro fail_with(message) -%}
+    {{ return(adapter.dispatch('fail_with', 'civiclake')(message)) }}
+{%- endmacro %}
+{% macro default__fail_with(message) -%}raise_error({{ message }}){%- endmacro %}
+{% macro duckdb__fail_with(message) -%}error({{ message }}){%- endmacro %}

@@ -6,8 +6,10 @@
 --   working day after the report day: weekends and holidays skipped, adjusted working
 --   Saturdays counted); met when the case stood closed at that moment (a case closed
 --   exactly at the deadline is on time; one still open, or reopened, is late).
--- Outcomes are only given once the deadline's day is not after the logical date (and a
--- working-day deadline only where the calendar covers it).
+-- Outcomes are only given once the deadline's day is not after the logical date.
+-- A working-day deadline outside the working-day calendar (int_calendar_days, from the
+-- seed cn_public_holidays) cannot be counted: the model fails, naming the case and the
+-- seed to extend, rather than give the case no deadline.
 -- depends_on: {{ ref('stg_lake__governance_case_events') }}
 with cases as (
     select
@@ -36,6 +38,11 @@ working_day_targets as (
     where cases.day_basis = 'working'
 ),
 
+calendar_span as (
+    select min(calendar_date) as first_day, max(calendar_date) as last_day
+    from {{ ref('int_calendar_days') }}
+),
+
 deadlines as (
     select
         cases.*,
@@ -43,12 +50,23 @@ deadlines as (
         case
             when cases.day_basis = 'calendar'
                 then {{ add_microseconds('cases.reported_at', 'cases.sla_days * 86400000000') }}
+            when working_day_targets.deadline_day is null
+                then {{ fail_with(
+                    "'int_case_deadlines: case ' || cases.case_id || ' reported on '"
+                    ~ " || cast(cases.reported_date as string) || ' is due ' || cast(cases.sla_days as string)"
+                    ~ " || ' working days later, outside the working-day calendar ('"
+                    ~ " || cast(calendar_span.first_day as string) || ' to ' || cast(calendar_span.last_day as string)"
+                    ~ " || '). Extend the seed dbt/seeds/cn_public_holidays.csv with the State Council'"
+                    ~ " || ' holiday notices of the missing years: the calendar runs from the first year'"
+                    ~ " || ' in the seed to the end of the year after the last.'"
+                ) }}
             else {{ add_microseconds(
                 'cast(working_day_targets.deadline_day as timestamp)',
                 microseconds_between('cast(cases.reported_date as timestamp)', 'cases.reported_at')
             ) }}
         end as resolve_deadline_at
     from cases
+    cross join calendar_span
     left join working_day_targets on working_day_targets.case_id = cases.case_id
 ),
 
@@ -91,7 +109,6 @@ select
         else coalesce(accepted.first_accepted_at <= deadlines.response_deadline_at, false)
     end as responded_on_time,
     case
-        when deadlines.resolve_deadline_at is null then null
         when cast(deadlines.resolve_deadline_at as date) > as_of.as_of_day then null
         else coalesce(status_at_deadline.status_at_resolve_deadline = 'closed', false)
     end as resolved_on_time
