@@ -13,7 +13,7 @@ partition ``batch_date = D`` → checks (quarantine with a reason: missing id, u
 community_code, coordinates outside the jurisdiction, timestamps after the window,
 repairs finished before they were made safe, unknown settlement status) → newest version
 per id MERGEd into ``silver.city_<table>`` → reconciliation
-source = silver + quarantine + duplicates.
+source = silver + quarantine + duplicates, silver as the MERGE's Delta commit landed it.
 """
 
 from __future__ import annotations
@@ -155,13 +155,12 @@ def ingest_table(spark, settings: Settings, table: str, logical_date: date) -> C
 
     new = checked.where("not _received_before")
     quarantine = new.where("quarantine_reason is not null").drop("_received_before")
-    lake.overwrite_partition(
+    quarantined = lake.overwrite_partition(
         quarantine,
         settings.table_path("silver", f"{silver_name(table)}_quarantine"),
         "batch_date",
         logical_date,
     )
-    quarantined = quarantine.count()
     newest_first = Window.partitionBy(key).orderBy(
         F.col("updated_at").desc(), F.xxhash64(*[c for c in checked.columns if not c.startswith("_")])
     )
@@ -170,9 +169,14 @@ def ingest_table(spark, settings: Settings, table: str, logical_date: date) -> C
     if table == "manhole_covers":
         latest = latest.withColumn("owner_known", F.col("owner_department").isNotNull())
     latest = latest.select(*CITY_SILVER_COLUMNS[table])
-    silver_rows = latest.count()
-    duplicates = source_rows - quarantined - silver_rows
-    lake.merge_upsert(spark, latest, silver_path, [key], newer_than="updated_at")
+    landed = lake.merge_upsert(
+        spark, latest, silver_path, [key], newer_than="updated_at", batch_date=logical_date
+    )
+    silver_rows = landed.rows
+    # Known duplicates, each counted from the rows: versions an earlier batch received, older
+    # versions of a key the batch holds newer, and versions silver already holds.
+    received_before = checked.where("_received_before").count()
+    duplicates = received_before + good.where("_rank > 1").count() + landed.held
     lake.record_reconciliation(
         spark,
         settings,

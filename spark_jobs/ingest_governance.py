@@ -9,7 +9,8 @@ lifecycle event) and the grid workers' roster. For a logical date D, for each ta
 3. checks every row, sends failures to ``<table>_quarantine`` with a reason, keeps the
    newest version of each key, sets aside versions silver already holds (the lookback
    overlap) as known duplicates, and MERGEs the rest into silver;
-4. stores the batch's reconciliation: source = silver + quarantine + duplicates.
+4. stores the batch's reconciliation: source = silver + quarantine + duplicates, silver as
+   the MERGE's Delta commit landed it (``civiclake.lake.merge_upsert``).
 """
 
 from __future__ import annotations
@@ -286,35 +287,34 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
         )
 
     quarantine = checked.where(F.col("quarantine_reason").isNotNull())
-    lake.overwrite_partition(
+    quarantined = lake.overwrite_partition(
         quarantine, settings.table_path("silver", spec.quarantine), "batch_date", logical_date
     )
-    quarantined = quarantine.count()
 
     updated = spec.updated_column
     newest_first = Window.partitionBy(spec.key).orderBy(
         F.col(updated).desc(), F.xxhash64(*[c for c in checked.columns if not c.startswith("_")])
     )
-    latest = (
-        checked.where(F.col("quarantine_reason").isNull())
-        .withColumn("_version_rank", F.row_number().over(newest_first))
-        .where("_version_rank = 1")
-        .select(*spec.columns)
+    versions = checked.where(F.col("quarantine_reason").isNull()).withColumn(
+        "_version_rank", F.row_number().over(newest_first)
     )
-    if lake.table_exists(spark, silver_path):
-        # The lookback overlap brings back versions that an earlier batch put in silver;
-        # versions this batch wrote itself are merged again, so a rerun repeats its counts.
-        held = (
-            spark.read.format("delta")
-            .load(silver_path)
-            .where(F.col("batch_date") != F.lit(logical_date))
-            .select(spec.key, updated)
-        )
-        latest = latest.join(held, [spec.key, updated], "left_anti")
-    latest = latest.cache()
-    silver_rows = latest.count()
-    duplicates = source_rows - quarantined - silver_rows
-    lake.merge_upsert(spark, latest, silver_path, [spec.key], newer_than=updated, rows=silver_rows)
+    # Older versions and copies of a key the batch also holds newer: known duplicates.
+    superseded = versions.where("_version_rank > 1").count()
+    latest = versions.where("_version_rank = 1").select(*spec.columns).cache()
+    # The lookback overlap brings back versions an earlier batch put in silver: merge_upsert
+    # holds them back as known duplicates. Versions this batch wrote itself are merged
+    # again, so a rerun repeats its counts.
+    landed = lake.merge_upsert(
+        spark,
+        latest,
+        silver_path,
+        [spec.key],
+        newer_than=updated,
+        rows=latest.count(),
+        batch_date=logical_date,
+    )
+    silver_rows = landed.rows
+    duplicates = superseded + landed.held
     lake.record_reconciliation(
         spark,
         settings,

@@ -16,10 +16,10 @@ For a logical date D and a jurisdiction J (its box and time zone from
    services.json), missing or unparseable coordinates, coordinates outside the
    jurisdiction, timestamp in the future (at or after the window end);
 3. keeps the newest version of each (jurisdiction, service_request_id) — other versions in
-   the batch are counted as duplicates — and MERGEs it into silver, never replacing a row
-   by an older version;
+   the batch, and versions silver already holds from an earlier batch, are counted as
+   duplicates — and MERGEs it into silver, never replacing a row by an older version;
 4. stores the reconciliation ``source = silver + quarantine + duplicates`` under
-   ``open311_requests:<jurisdiction>``.
+   ``open311_requests:<jurisdiction>``, silver as the MERGE's Delta commit landed it.
 
 Times. Bronze keeps the original strings exactly as the server sent them. Silver stores
 instants (``requested_at``, ``updated_at``, ``closed_at``, ``expected_at`` are Spark
@@ -398,34 +398,38 @@ def run(
     quarantine = checked.where(F.col("quarantine_reason").isNotNull()).select(
         *bronze_batch.columns, "quarantine_reason"
     )
-    (
-        quarantine.write.format("delta")
-        .mode("overwrite")
-        .partitionBy("batch_date")
-        .option("replaceWhere", f"jurisdiction = '{j.code}' and batch_date = '{logical_date}'")
-        .save(settings.table_path("silver", QUARANTINE))
+    quarantined = lake.overwrite_partition(
+        quarantine,
+        settings.table_path("silver", QUARANTINE),
+        "batch_date",
+        logical_date,
+        where=f"jurisdiction = '{j.code}'",
     )
     reasons = {
         r["quarantine_reason"]: r["count"] for r in quarantine.groupBy("quarantine_reason").count().collect()
     }
-    quarantined = sum(reasons.values())
 
     newest_first = Window.partitionBy("jurisdiction", "service_request_id").orderBy(
         F.col("updated_at").desc(), F.col("_page").desc(), F.col("_row").desc()
     )
-    latest = _silver_columns(
-        spark,
-        checked.where(F.col("quarantine_reason").isNull())
-        .withColumn("_version_rank", F.row_number().over(newest_first))
-        .where("_version_rank = 1"),
-        j,
+    versions = checked.where(F.col("quarantine_reason").isNull()).withColumn(
+        "_version_rank", F.row_number().over(newest_first)
     )
-    silver_rows = latest.count()
-    duplicates = source_rows - quarantined - silver_rows
+    latest = _silver_columns(spark, versions.where("_version_rank = 1"), j)
     silver_path = settings.table_path("silver", SILVER)
-    lake.merge_upsert(
-        spark, latest, silver_path, ["jurisdiction", "service_request_id"], newer_than="updated_at"
+    # A request a page repeats, or one silver holds from an earlier batch at the same version
+    # (its page's URL aside) or newer, is a known duplicate.
+    landed = lake.merge_upsert(
+        spark,
+        latest,
+        silver_path,
+        ["jurisdiction", "service_request_id"],
+        newer_than="updated_at",
+        batch_date=logical_date,
+        lineage=("source_url",),
     )
+    silver_rows = landed.rows
+    duplicates = versions.where("_version_rank > 1").count() + landed.held
     lake.record_reconciliation(
         spark,
         settings,

@@ -13,7 +13,8 @@ public-service vehicles, teams, departments) the job
 3. applies the remaining rows to ``silver.resources_<registry>`` with
    ``civiclake.lake.scd2_merge`` (new versions for new and changed rows, soft deletes for
    rows gone from the extract; quarantined ids are held as they were);
-4. stores the reconciliation: extract rows = silver + quarantine + duplicates.
+4. stores the reconciliation: extract rows = silver + quarantine + duplicates, silver as the
+   versions the MERGE's Delta commit opened plus the rows it found unchanged.
 
 Once every registry of the day's manifest is in bronze, the extract gets its ingest receipt
 and its raw files are removed as ``raw_export_retention_days`` says
@@ -215,15 +216,15 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
     quarantine = checked.where("quarantine_reason is not null").drop(
         "_content_hash", "_versions_of_key", "_copy"
     )
-    lake.overwrite_partition(
+    quarantined = lake.overwrite_partition(
         quarantine,
         settings.table_path("silver", f"{silver_name(registry)}_quarantine"),
         "batch_date",
         logical_date,
     )
-    quarantined = quarantine.count()
     good = checked.where("quarantine_reason is null and _copy = 1").select(*RESOURCE_SILVER_COLUMNS[registry])
-    silver_rows = good.count()
+    # Exact copies of a good row of the extract: known duplicates.
+    duplicates = checked.where("quarantine_reason is null and _copy > 1").count()
     held = checked.where(f"quarantine_reason is not null and {spec.key} is not null").select(spec.key)
     counts = lake.scd2_merge(
         spark,
@@ -234,6 +235,9 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
         valid_from=logical_date,
         held_keys_df=held,
     )
+    # The snapshot's rows in silver: versions the MERGE's commit opened (new and changed
+    # keys) and rows that match the current version silver already held.
+    silver_rows = counts["opened"] + counts["changed"] + counts["unchanged"]
     lake.record_reconciliation(
         spark,
         settings,
@@ -242,7 +246,7 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
         source_rows=source_rows,
         silver_rows=silver_rows,
         quarantined=quarantined,
-        duplicates=source_rows - silver_rows - quarantined,
+        duplicates=duplicates,
     )
     checked.unpersist()
     silver = spark.read.format("delta").load(silver_path)
@@ -253,7 +257,7 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
         source_rows=source_rows,
         silver_rows=silver_rows,
         quarantined_rows=quarantined,
-        duplicate_rows=source_rows - silver_rows - quarantined,
+        duplicate_rows=duplicates,
         **counts,
         current_rows=silver.where("is_current").count(),
         versions_total=silver.count(),

@@ -11,8 +11,10 @@ For a batch folder ``<data_dir>/landing/<source>/<date>/`` and each export contr
 3. replace the quarantine partition with the rejected rows and their reasons;
 4. MERGE the good rows, typed, into silver on the business key (a record marked deleted
    stays, with ``is_deleted``); an older batch replayed never rolls a row back;
-5. store the reconciliation source = silver + quarantine + duplicates, and a manifest of
-   the batch's files (loaded, empty or failed with the error);
+5. store the reconciliation source = silver + quarantine + duplicates — silver as the
+   MERGE's Delta commit landed it, quarantine as written, duplicates as exact copies in the
+   batch plus rows whose key silver holds from a later batch — and a manifest of the
+   batch's files (loaded, empty or failed with the error);
 6. when no file failed, write the batch's ingest receipt and remove the raw exports that
    ``raw_export_retention_days`` no longer keeps (``civiclake.ingest.raw_exports``).
 Rerunning a date rereads the same files and replaces the same partitions; once its files
@@ -177,23 +179,25 @@ def load_table(spark, settings: Settings, contract: ExportContract, batch_date: 
     quarantine = bronze_batch.where(F.col("_quarantine_reason").isNotNull()).withColumnRenamed(
         "_quarantine_reason", "quarantine_reason"
     )
-    lake.overwrite_partition(
+    quarantined = lake.overwrite_partition(
         quarantine, settings.table_path("silver", f"{contract.table}_quarantine"), "batch_date", batch_date
     )
     good = bronze_batch.where(F.col("_quarantine_reason").isNull() & ~F.col("_duplicate"))
     silver = typed_silver(good, contract)
-    lake.merge_upsert(
+    # A key silver holds from a later batch (an older batch replayed) is a known duplicate.
+    landed = lake.merge_upsert(
         spark,
         silver,
         settings.table_path("silver", contract.table),
         list(contract.key),
         newer_than="batch_date",
+        batch_date=batch_date,
     )
 
-    # Counts come from the rows just checked (the same rows bronze now holds).
-    quarantined = sum(1 for r in checked if r.reason is not None)
-    duplicates = sum(1 for r in checked if r.duplicate)
-    silver_rows = len(checked) - quarantined - duplicates
+    # Each term counted on its own: silver as the MERGE's commit landed it, quarantine as
+    # written, duplicates as the rows checked (copies in the batch) and the MERGE held back.
+    silver_rows = landed.rows
+    duplicates = sum(1 for r in checked if r.duplicate) + landed.held
     lake.record_reconciliation(
         spark,
         settings,
