@@ -15,6 +15,7 @@ from civiclake.settings import Settings
 from civiclake.sources.city_sim import simulate_day
 from civiclake.sources.people import resident_pool
 from spark_jobs import ingest_city
+from tests.integration.lake_state import reconciliation_row
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +48,7 @@ def silver(spark, city, table):
 
 
 def recon(spark, city, table, day):
-    rows = (
-        spark.read.format("delta")
-        .load(city.table_path("state", "reconciliation"))
-        .where(f"table_name = 'city_{table}' and batch_date = '{day}'")
-        .collect()
-    )
-    assert len(rows) == 1
-    return rows[0]
+    return reconciliation_row(spark, city, f"city_{table}", day)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from civiclake.ingest.delta import load_table
 from civiclake.ingest.exports import EXPORTS
 from civiclake.settings import Settings
 from civiclake.sources import party_sim
+from tests.integration.lake_state import reconciliation_row
 
 pytestmark = pytest.mark.integration
 
@@ -145,17 +146,6 @@ def members(spark, party):
     return contract, first, following
 
 
-def reconciliation(spark, settings, table, day):
-    rows = (
-        spark.read.format("delta")
-        .load(settings.table_path("state", "reconciliation"))
-        .where(f"table_name = '{table}' and batch_date = '{day}'")
-        .collect()
-    )
-    assert len(rows) == 1
-    return rows[0]
-
-
 def test_replaying_an_older_day_counts_what_the_merge_landed(spark, party, members):
     contract, first, following = members
     silver_path = party.table_path("silver", contract.table)
@@ -182,7 +172,7 @@ def test_replaying_an_older_day_counts_what_the_merge_landed(spark, party, membe
         f"""select count(*) from delta.`{party.table_path("bronze", contract.table)}`
             where batch_date = '{DAY}' and _duplicate"""
     ).first()[0]
-    r = reconciliation(spark, party, contract.table, DAY)
+    r = reconciliation_row(spark, party, contract.table, DAY)
     assert bronze_day > 0
     assert r.silver_rows == replay.silver_rows == landed == rewritten == first.silver_rows - bronze_day
     assert r.duplicate_rows == replay.duplicate_rows == copies + bronze_day
@@ -221,5 +211,5 @@ def test_a_row_the_merge_did_not_land_fails_the_batch_loudly(spark, party, membe
     )
     assert message.startswith(expected), message
     # The record of the batch is still the run that added up.
-    r = reconciliation(spark, party, contract.table, NEXT)
+    r = reconciliation_row(spark, party, contract.table, NEXT)
     assert (r.source_rows, r.silver_rows) == (following.source_rows, following.silver_rows)

@@ -30,6 +30,7 @@ from quality.gate import QualityGateError, enforce
 from quality.silver import gate
 from quality.suites import SUITES, governance_cases
 from spark_jobs import ingest_governance, score_cases, train_classifier
+from tests.integration.lake_state import reconciliation_row
 
 pytestmark = pytest.mark.integration
 
@@ -54,14 +55,7 @@ def lake_batch_missing(spark, settings, batch: date) -> bool:
 
 
 def reconciliation(spark, settings, batch: date, table="governance_cases"):
-    rows = (
-        spark.read.format("delta")
-        .load(settings.table_path("state", "reconciliation"))
-        .where(f"batch_date = '{batch}' and table_name = '{table}'")
-        .collect()
-    )
-    assert len(rows) == 1
-    return rows[0].asDict()
+    return reconciliation_row(spark, settings, table, batch).asDict()
 
 
 @pytest.fixture(scope="module")
