@@ -14,16 +14,21 @@ holds one role and nothing else. Run with the Superset environment, after a publ
     bash infra/superset/warm.sh --marts-file var/marts/civiclake.duckdb
     civiclake marts warm                   # the same, for the configured marts (the DAG's task)
 
-Only charts on a database that reads ``--marts-file`` are warmed. Prints one line per
-role and a summary (roles, charts, queries run, already cached, refused, failed,
-seconds). Exit code 1 if any chart failed for any role, SKIPPED (99) if Superset serves
-no database from that file (nothing imported yet, or the screens show other marts).
+Only charts on a database that reads ``--marts-file`` are warmed. The roles are shared
+out among ``--jobs`` processes (one per core by default, at most two: the queries are
+short and each process starts Superset once), each warming every ``jobs``-th role.
+Prints one line per role and a summary (roles, charts, queries run, already cached,
+refused, failed, seconds). Exit code 1 if any chart failed for any role, SKIPPED (99) if
+Superset serves no database from that file (nothing imported yet, or the screens show
+other marts).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,6 +36,9 @@ from pathlib import Path
 
 ROLE_PREFIX = "civiclake_"
 SKIPPED = 99
+# The line by which a process of a shared warm-up hands its counts to the one that started it.
+TOTALS_LINE = "[warm-totals] "
+COUNTS = ("ran", "cached", "refused", "failed")
 
 
 @dataclass
@@ -65,12 +73,51 @@ def _file_read_by(database) -> Path | None:
     return Path(url.database).resolve()
 
 
+def _summary(roles: int, charts: int, totals: dict[str, int], seconds: float) -> str:
+    counts = ", ".join(f"{k} {totals[k]}" for k in COUNTS)
+    return f"[warm] {roles} roles × {charts} charts: {counts} in {seconds:.1f} s"
+
+
+def _share_out(marts_file: Path, prefix: str, jobs: int) -> int:
+    """Runs ``jobs`` processes of this script, each on its share of the roles, and sums them."""
+    started = time.perf_counter()
+    args = [sys.executable, __file__, "--marts-file", str(marts_file), "--prefix", prefix, "--jobs", "1"]
+    children = [
+        subprocess.Popen([*args, "--shard", f"{k}/{jobs}"], stdout=subprocess.PIPE, text=True)
+        for k in range(jobs)
+    ]
+    codes, totals, roles, charts = [], dict.fromkeys(COUNTS, 0), 0, 0
+    for child in children:
+        out, _ = child.communicate()
+        for line in out.splitlines():
+            if line.startswith(TOTALS_LINE):
+                share = json.loads(line.removeprefix(TOTALS_LINE))
+                roles += share["roles"]
+                charts = max(charts, share["charts"])
+                for key in COUNTS:
+                    totals[key] += share[key]
+            else:
+                print(line, flush=True)
+        codes.append(child.returncode)
+    if all(code == SKIPPED for code in codes):
+        return SKIPPED
+    print(_summary(roles, charts, totals, time.perf_counter() - started), flush=True)
+    return 1 if totals["failed"] or any(code not in (0, SKIPPED) for code in codes) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--marts-file", type=Path, required=True, help="the published DuckDB marts")
     parser.add_argument("--prefix", default=ROLE_PREFIX, help="warm the roles whose names start so")
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes sharing the roles"
+    )
+    parser.add_argument("--shard", default="0/1", help=argparse.SUPPRESS)  # K/N: every N-th role from K
     args = parser.parse_args(argv)
+    shard, shards = (int(n) for n in args.shard.split("/"))
     marts_file = args.marts_file.resolve()
+    if args.jobs > 1 and shards == 1:
+        return _share_out(marts_file, args.prefix, args.jobs)
 
     from superset.app import create_app
 
@@ -95,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         # whose end detaches whatever was loaded in it.
         role_names = sorted(
             r.name for r in security_manager.get_all_roles() if r.name.startswith(args.prefix)
-        )
+        )[shard::shards]
         charts = sorted(
             {
                 (chart.id, chart.slice_name, chart.query_context)
@@ -107,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         started = time.perf_counter()
-        totals = {"ran": 0, "cached": 0, "refused": 0, "failed": 0}
+        totals = dict.fromkeys(COUNTS, 0)
         for role_name in role_names:
             counts = dict.fromkeys(totals, 0)
             # A fresh application context per role: nothing Superset keeps in flask.g
@@ -138,15 +185,14 @@ def main(argv: list[str] | None = None) -> int:
                         counts["cached"] += 1
                     else:
                         counts["ran"] += 1
-            print(f"[warm] {role_name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            print(f"[warm] {role_name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
             for key, value in counts.items():
                 totals[key] += value
         seconds = time.perf_counter() - started
-        print(
-            f"[warm] {len(role_names)} roles × {len(charts)} charts: "
-            + ", ".join(f"{k} {v}" for k, v in totals.items())
-            + f" in {seconds:.1f} s"
-        )
+        if shards > 1:
+            print(TOTALS_LINE + json.dumps({"roles": len(role_names), "charts": len(charts), **totals}))
+        else:
+            print(_summary(len(role_names), len(charts), totals, seconds))
         return 1 if totals["failed"] else 0
 
 
