@@ -90,10 +90,15 @@ def _quality_gate(suites, filters=None) -> None:
     A gate checks the silver tables as they stand now, whatever the day: it takes no
     --date."""
     from quality.gate import QualityGateError
-    from quality.silver import gate
+    from quality.silver import SilverTableMissingError, gate
 
+    try:
+        reports = gate(get_settings(), suites, filters)
+    except SilverTableMissingError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     failed = False
-    for report in gate(get_settings(), suites, filters):
+    for report in reports:
         if report.success:
             console.print(f"{report.suite}: {report.rows} rows, {report.evaluated} expectations met")
         else:

@@ -18,12 +18,23 @@ from quality.gate import QualityReport, validate
 SuiteFactory = Callable[[], gx.ExpectationSuite]
 
 
+class SilverTableMissingError(RuntimeError):
+    """A gate's table is not in the lake (its family was never ingested there)."""
+
+
 def read_silver(settings: Settings, table: str, filters: list[tuple] | None = None):
     """``silver.<table>`` as a pandas DataFrame (optionally only rows matching ``filters``,
     in delta-rs' ``[(column, op, value)]`` form)."""
     from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
 
-    return DeltaTable(str(settings.table_path("silver", table))).to_pandas(filters=filters)
+    path = settings.table_path("silver", table)
+    try:
+        return DeltaTable(path).to_pandas(filters=filters)
+    except TableNotFoundError:
+        raise SilverTableMissingError(
+            f"silver.{table} is not in the lake ({path}): ingest its source family first"
+        ) from None
 
 
 def gate(

@@ -11,7 +11,7 @@ from deltalake import write_deltalake
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
 from civiclake.tables import GOVERNANCE_GRID_WORKERS_COLUMNS
-from quality.silver import gate
+from quality.silver import SilverTableMissingError, gate
 from quality.suites import governance_grid_workers, open311_requests
 
 TOKEN = "0123456789abcdef" * 2
@@ -87,3 +87,8 @@ def test_the_open311_gate_checks_only_its_jurisdictions_rows(settings):
     assert report.rows == 1
     # Only the longhua row is there: no failure names the other jurisdiction's coordinates.
     assert not any("-73.9" in f or "nyc" in f for f in report.failures), report.failures
+
+
+def test_a_table_not_in_the_lake_is_named(settings):
+    with pytest.raises(SilverTableMissingError, match=r"silver\.governance_grid_workers is not in the lake"):
+        gate(settings, {"governance_grid_workers": governance_grid_workers})
