@@ -194,7 +194,11 @@ def superset():
 @pytest.fixture(scope="session")
 def imported(superset, marts):
     """Dashboards imported with the project's one command, then once more through
-    the function (must change nothing) to learn the ids."""
+    the function (must change nothing) to learn the ids.
+
+    At the end, where this machine has published marts of its own (`make demo` ran here),
+    the dashboards are imported on them again: the screens of a running demo read the
+    demo's marts after the tests, not this session's (removed with its folder)."""
     cli = _run(
         sys.executable,
         "-m",
@@ -205,7 +209,10 @@ def imported(superset, marts):
         str(marts["path"]),
     )
     assert cli.returncode == 0, f"importer failed:\n{cli.stdout}\n{cli.stderr}"
-    return run_import(url=superset, marts_file=marts["path"])
+    yield run_import(url=superset, marts_file=marts["path"])
+    demo_marts = Settings().published_marts_file
+    if demo_marts.is_file():
+        run_import(url=superset, marts_file=demo_marts)
 
 
 @pytest.fixture(scope="session")
