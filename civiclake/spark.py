@@ -44,8 +44,8 @@ def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, st
 
     A local run handles small daily batches in many short queries: compiling generated
     Java for each new expression costs more CPU than the batch's rows ever win back (the
-    registry ingest: 74 s compiled, 53 s interpreted, docs/BENCHMARKS.md). Interpreted
-    evaluation gives the same results. On a cluster, where batches are large and the
+    registry ingest of one day: 77 s compiled, 59 s interpreted, in
+    bench/bench_spark_evaluation.py). Interpreted evaluation gives the same results. On a cluster, where batches are large and the
     compile cost is shared, Spark's default (generated code) stays; so it does where
     ``CIVICLAKE_SPARK_INTERPRETED=false``.
     """
