@@ -29,8 +29,8 @@ test-e2e: setup
 	source var/secrets.env && $(CORE)/pytest tests/e2e
 
 lint:
-	$(CORE)/ruff check civiclake spark_jobs models quality dashboards dags tests bench
-	$(CORE)/ruff format --check civiclake spark_jobs models quality dashboards dags tests bench
+	$(CORE)/ruff check civiclake simulators spark_jobs models quality dashboards dags tests bench
+	$(CORE)/ruff format --check civiclake simulators spark_jobs models quality dashboards dags tests bench
 
 stop:
 	-bash infra/superset/stop.sh

@@ -29,8 +29,8 @@ import pandas as pd
 
 from civiclake.geography import load_geography
 from civiclake.settings import PROJECT_ROOT, Settings
-from civiclake.sources.governance_sim import cases_reported_on
 from models.case_classifier import train as trainer
+from simulators.governance import cases_reported_on
 from spark_jobs.score_cases import OUTPUT_SCHEMA, _scorer
 
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "gov_messages_tipdm2020" / "messages_labeled.csv"

@@ -24,7 +24,7 @@ from bench.bench_marts_families import write_families
 from civiclake.catalogue import CATEGORIES, CHANNEL_NAMES
 from civiclake.geography import CURRENT_VERSION, load_geography, reference_rows
 from civiclake.settings import Settings
-from civiclake.sources.governance_sim import CasePlan, cases_reported_on
+from simulators.governance import CasePlan, cases_reported_on
 
 NUMERIC = {"min_lon", "min_lat", "max_lon", "max_lat", "centroid_lon", "centroid_lat"}
 TS = pa.timestamp("us", tz="UTC")

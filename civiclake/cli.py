@@ -67,7 +67,7 @@ def simulate_governance(
     ),
 ) -> None:
     """One day of governance cases into the PostgreSQL source database."""
-    from civiclake.sources.governance_sim import simulate_day
+    from simulators.governance import simulate_day
 
     settings = get_settings()
     history = settings.sim_history_days if history_days is None else history_days
@@ -374,7 +374,7 @@ def dispatch_corrections(
 @dispatch_app.command("simulate-reviews")
 def dispatch_simulate_reviews(day: str = DateOption) -> None:
     """Demo: the simulated reviewers decide the review queue of --date (the simulator's true category)."""
-    from civiclake.dispatch.simulated_review import simulate_reviews
+    from simulators.review import simulate_reviews
 
     console.print_json(json.dumps(simulate_reviews(get_settings(), _date(day))))
 
@@ -515,7 +515,7 @@ def _file_source(source: str) -> str:
 @simulate_app.command("party")
 def simulate_party(day: str = DateOption) -> None:
     """One day of party-building exports (Excel, GBK/UTF-8 CSV) into the landing folder."""
-    from civiclake.sources.party_sim import simulate_day
+    from simulators.party import simulate_day
 
     written = simulate_day(_date(day), get_settings())
     console.print(f"party exports for {day}: {sum(written.values())} rows in {len(written)} files")
@@ -524,7 +524,7 @@ def simulate_party(day: str = DateOption) -> None:
 @simulate_app.command("services")
 def simulate_services(day: str = DateOption) -> None:
     """One day of people-services exports (care visits, welfare coupons, service requests)."""
-    from civiclake.sources.services_sim import simulate_day
+    from simulators.services import simulate_day
 
     written = simulate_day(_date(day), get_settings())
     console.print(f"services exports for {day}: {sum(written.values())} rows in {len(written)} files")
@@ -580,7 +580,7 @@ def quality_files(source: str = FileSourceArgument) -> None:
 @simulate_app.command("resources")
 def simulate_resources(day: str = DateOption) -> None:
     """The registries' full extracts of --date (Parquet + manifest under var/sources/resources)."""
-    from civiclake.sources.resources_sim import simulate_day
+    from simulators.resources import simulate_day
 
     counts = simulate_day(_date(day), get_settings())
     console.print(f"registry extracts of {day}: {counts}")
@@ -595,7 +595,7 @@ def simulate_city(
     ),
 ) -> None:
     """One day of city-management cases, manhole covers and repairs into PostgreSQL."""
-    from civiclake.sources.city_sim import simulate_day
+    from simulators.city import simulate_day
 
     settings = get_settings()
     history = settings.sim_history_days if history_days is None else history_days
@@ -606,7 +606,7 @@ def simulate_city(
 @ingest_app.command("resources")
 def ingest_resources(day: str = DateOption) -> None:
     """Registry extracts → bronze → SCD2 history in silver."""
-    from civiclake.sources.resources_sim import SnapshotMissingError
+    from simulators.resources import SnapshotMissingError
     from spark_jobs import ingest_resources as job
 
     try:
@@ -663,8 +663,8 @@ def serve_open311(
     """Run an Open311 GeoReport v2 API at http://HOST:PORT/open311/v2/ until stopped."""
     import uvicorn
 
-    from civiclake.sources.nyc311 import Nyc311DataMissingError
-    from civiclake.sources.open311_server import create_app, make_dataset
+    from simulators.nyc311 import Nyc311DataMissingError
+    from simulators.open311_server import create_app, make_dataset
 
     if dataset not in ("longhua", "nyc311"):
         raise typer.BadParameter(f"choose longhua or nyc311, got {dataset!r}", param_hint="'--dataset'")

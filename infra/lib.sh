@@ -41,7 +41,11 @@ uv_bin() {
 make_venv() {
   local name="$1" req="$2"; shift 2
   local venv="$VENVS/$name" stamp="$VENVS/$name/.civiclake-stamp" uv want
-  want="$( (cat "$req"; echo "$*"; [ -z "${VENV_PYTHON:-}" ] || echo "$VENV_PYTHON") | sha256sum | cut -c1-16)"
+  # An editable project (`-e DIR`) counts with its pyproject.toml: a new package there
+  # must reach the environment's import mapping.
+  want="$( (cat "$req"; echo "$*"; [ -z "${VENV_PYTHON:-}" ] || echo "$VENV_PYTHON"
+            for arg in "$@"; do [ ! -f "$arg/pyproject.toml" ] || cat "$arg/pyproject.toml"; done
+          ) | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   uv="$(uv_bin)"
   echo "[$name] building virtualenv $venv"

@@ -7,7 +7,7 @@ cd "$root"
 # shellcheck disable=SC1091
 source var/secrets.env
 bash infra/postgres/setup.sh >/dev/null
-.venvs/core/bin/ruff check civiclake spark_jobs models quality dashboards dags tests bench
-.venvs/core/bin/ruff format --check civiclake spark_jobs models quality dashboards dags tests bench
+.venvs/core/bin/ruff check civiclake simulators spark_jobs models quality dashboards dags tests bench
+.venvs/core/bin/ruff format --check civiclake simulators spark_jobs models quality dashboards dags tests bench
 # The slowest tests at the end of the run: where CI time goes.
 exec .venvs/core/bin/pytest tests --durations=20 "$@"

@@ -204,8 +204,8 @@ def _token(column: str, kind: str):
 def resource_registry(registry: str) -> gx.ExpectationSuite:
     """silver.resources_<registry>: every version of every row (SCD2)."""
     from civiclake.lake import SCD2_COLUMNS
-    from civiclake.sources.resources_sim import REGISTRIES
     from civiclake.tables import RESOURCE_SILVER_COLUMNS
+    from simulators.resources import REGISTRIES
 
     spec, _ = REGISTRIES[registry]
     columns = RESOURCE_SILVER_COLUMNS[registry]
@@ -255,10 +255,10 @@ def resource_registry(registry: str) -> gx.ExpectationSuite:
 
 def city_table(table: str) -> gx.ExpectationSuite:
     """silver.city_<table>: one row per id at its latest version."""
-    from civiclake.sources.city_sim import CASE_STATUSES as CITY_CASE_STATUSES
-    from civiclake.sources.city_sim import CATEGORIES as CITY_CATEGORIES
-    from civiclake.sources.city_sim import COVER_STATUSES, SETTLEMENT_STATUSES
     from civiclake.tables import CITY_SILVER_COLUMNS
+    from simulators.city import CASE_STATUSES as CITY_CASE_STATUSES
+    from simulators.city import CATEGORIES as CITY_CATEGORIES
+    from simulators.city import COVER_STATUSES, SETTLEMENT_STATUSES
 
     key = {"cases": "case_id", "manhole_covers": "asset_id", "repairs": "repair_id"}[table]
     geo = load_geography()
@@ -301,7 +301,7 @@ def city_table(table: str) -> gx.ExpectationSuite:
 
 
 def _resource_suites():
-    from civiclake.sources.resources_sim import REGISTRY_NAMES
+    from simulators.resources import REGISTRY_NAMES
 
     return {f"resources_{r}": (lambda r=r: resource_registry(r)) for r in REGISTRY_NAMES}
 

@@ -26,9 +26,9 @@ from civiclake import lake
 from civiclake.geography import load_geography
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.settings import Settings
-from civiclake.sources.city_sim import SETTLEMENT_STATUSES
 from civiclake.sources.jdbc import read_changed_rows
 from civiclake.tables import CITY_SILVER_COLUMNS
+from simulators.city import SETTLEMENT_STATUSES
 from spark_jobs.ingest_resources import tokenise_columns
 
 log = logging.getLogger(__name__)

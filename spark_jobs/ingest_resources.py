@@ -3,7 +3,7 @@
 For a logical date D and each registry (households, buildings, legal entities, cameras,
 public-service vehicles, teams, departments) the job
 1. reads the registry's extract of D (Parquet + manifest, see
-   ``civiclake.sources.resources_sim``), checks it is complete against the manifest and
+   ``simulators.resources``), checks it is complete against the manifest and
    replaces personal data by HMAC tokens; the tokenised extract is written once to bronze
    as partition ``batch_date = D`` (a rerun reprocesses bronze, as received);
 2. checks every row and sends failures to ``resources_<registry>_quarantine`` with a
@@ -34,7 +34,8 @@ from civiclake.ingest import raw_exports
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.pii import is_valid_id_number, tokenise
 from civiclake.settings import Settings
-from civiclake.sources.resources_sim import (
+from civiclake.tables import RESOURCE_SILVER_COLUMNS
+from simulators.resources import (
     MANIFEST,
     REGISTRIES,
     REGISTRY_NAMES,
@@ -43,7 +44,6 @@ from civiclake.sources.resources_sim import (
     snapshot_file,
     sources_root,
 )
-from civiclake.tables import RESOURCE_SILVER_COLUMNS
 
 log = logging.getLogger(__name__)
 

@@ -496,8 +496,8 @@ def test_dags_test_end_to_end(airflow_ready, dag_run):
     from collections import Counter
 
     from civiclake.geography import load_geography
-    from civiclake.sources.governance_sim import cases_reported_on
     from civiclake.summary import run_summary
+    from simulators.governance import cases_reported_on
 
     date = dag_run["date"]
     assert dag_run["proc"].returncode == 0, explain(dag_run["proc"], lines=120)

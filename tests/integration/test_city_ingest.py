@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from civiclake.settings import Settings
-from civiclake.sources.city_sim import simulate_day
-from civiclake.sources.people import resident_pool
+from simulators.city import simulate_day
+from simulators.people import resident_pool
 from spark_jobs import ingest_city
 from tests.integration.lake_state import reconciliation_row
 

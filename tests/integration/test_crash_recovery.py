@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from civiclake.settings import PROJECT_ROOT, Settings
-from civiclake.sources.governance_sim import simulate_day
+from simulators.governance import simulate_day
 from spark_jobs import ingest_governance
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from civiclake.ingest.delta import landing_folder
 from civiclake.ingest.exports import SOURCES
 from civiclake.ingest.raw_exports import RECEIPT
 from civiclake.settings import Settings
-from civiclake.sources import party_sim, services_sim
+from simulators import party as party_sim
+from simulators import services as services_sim
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ import requests
 
 from civiclake.catalogue import CATEGORY_CODES
 from civiclake.jurisdiction import load_jurisdiction
-from civiclake.sources import nyc311
 from civiclake.sources.open311 import Open311Client, Open311PageError
-from civiclake.sources.open311_server import Fault, LonghuaDataset, Nyc311Dataset, create_app, serve_in_thread
 from quality.gate import validate
 from quality.suites import open311_requests
+from simulators import nyc311
+from simulators.open311_server import Fault, LonghuaDataset, Nyc311Dataset, create_app, serve_in_thread
 from spark_jobs import ingest_open311
 
 pytestmark = pytest.mark.integration

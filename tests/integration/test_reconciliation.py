@@ -17,7 +17,7 @@ from civiclake import lake
 from civiclake.ingest.delta import load_table
 from civiclake.ingest.exports import EXPORTS
 from civiclake.settings import Settings
-from civiclake.sources import party_sim
+from simulators import party as party_sim
 from tests.integration.lake_state import reconciliation_row
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 from civiclake import lake
 from civiclake.ingest.raw_exports import RECEIPT, read_receipt
 from civiclake.settings import Settings
-from civiclake.sources.resources_sim import REGISTRIES, simulate_day, snapshot, snapshot_dir, snapshot_file
+from simulators.resources import REGISTRIES, simulate_day, snapshot, snapshot_dir, snapshot_file
 from spark_jobs import ingest_resources
 
 pytestmark = pytest.mark.integration

@@ -18,17 +18,17 @@ import pytest
 from civiclake import marts
 from civiclake.geography import load_geography
 from civiclake.pii import personal_numbers_in
-from civiclake.sources.governance_sim import (
+from civiclake.summary import run_summary
+from quality.gate import QualityGateError, enforce
+from quality.silver import gate
+from quality.suites import SUITES, governance_cases
+from simulators.governance import (
     cases_reported_on,
     rows_changed_on,
     simulate_day,
     workers_changed_on,
 )
-from civiclake.sources.people import resident_pool
-from civiclake.summary import run_summary
-from quality.gate import QualityGateError, enforce
-from quality.silver import gate
-from quality.suites import SUITES, governance_cases
+from simulators.people import resident_pool
 from spark_jobs import ingest_governance, score_cases, train_classifier
 from tests.integration.lake_state import reconciliation_row
 

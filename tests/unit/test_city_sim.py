@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
-from civiclake.sources.city_sim import cases_reported_on, cover_register, rows_changed_on
+from simulators.city import cases_reported_on, cover_register, rows_changed_on
 
 DAY = date(2026, 11, 25)
 

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from civiclake.cli import app
 from civiclake.dispatch import corrections
-from civiclake.dispatch.simulated_review import REVIEWERS, simulate_reviews
 from civiclake.pii import tokenise
 from civiclake.settings import Settings
-from civiclake.sources.governance_sim import cases_reported_on
+from simulators.governance import cases_reported_on
+from simulators.review import REVIEWERS, simulate_reviews
 
 KEY = "unit-test-key"
 DAY = date(2026, 11, 25)

@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 
 from civiclake.ingest.files import FileReadError, MissingColumnError, read_batch, read_export
-from civiclake.ingest.writer import export_headers, write_export
 from civiclake.sources.party import ACTIVITIES, MEMBERS
+from simulators.export_writer import export_headers, write_export
 
 ACTIVITY = {
     "activity_id": "HD2026112500001",
@@ -139,7 +139,7 @@ def test_new_column_is_kept_and_logged_not_fatal(tmp_path, caplog):
 def test_required_column_missing_is_a_clear_error_and_nothing_of_the_file_is_read(tmp_path):
     path = tmp_path / "组织生活_440309001_20261125.csv"
     headers = [h for h in export_headers(ACTIVITIES) if h != "活动时间"]
-    from civiclake.ingest.writer import write_csv
+    from simulators.export_writer import write_csv
 
     write_csv(
         path, headers, [["HD1", "ZB1", "党课", "t", "440309001001", "p", "113.97", "22.73", "3"]], "gbk"

@@ -10,10 +10,10 @@ import pytest
 from civiclake.geography import load_geography
 from civiclake.ingest.files import read_batch
 from civiclake.ingest.validate import check_batch, tokenised_record
-from civiclake.ingest.writer import write_export
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.pii import id_check_char, tokenise
 from civiclake.sources.party import ACTIVITIES, ATTENDANCE
+from simulators.export_writer import write_export
 
 DAY = date(2026, 11, 25)
 KEY = b"unit-test-key"

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import requests
 
-from civiclake.sources import nyc311
 from civiclake.sources.open311 import (
     MemorySink,
     Open311Client,
@@ -24,7 +23,8 @@ from civiclake.sources.open311 import (
     extract_pages,
     window_query,
 )
-from civiclake.sources.open311_server import (
+from simulators import nyc311
+from simulators.open311_server import (
     DEFECTS,
     Fault,
     LonghuaDataset,

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 import requests
 
-from civiclake.sources import open311_server
-from civiclake.sources.open311_server import LonghuaDataset, create_app, serve_in_thread
+from simulators import open311_server
+from simulators.open311_server import LonghuaDataset, create_app, serve_in_thread
 
 DAY = date(2026, 11, 25)
 

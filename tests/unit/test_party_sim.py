@@ -9,7 +9,8 @@ from civiclake.ingest.files import read_batch
 from civiclake.ingest.validate import check_batch
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.settings import Settings
-from civiclake.sources import party, party_sim
+from civiclake.sources import party
+from simulators import party as party_sim
 
 DAY = date(2026, 11, 25)
 

@@ -10,7 +10,7 @@ from civiclake.pii import (
     scrub_text,
     tokenise,
 )
-from civiclake.sources.people import make_resident, resident_pool
+from simulators.people import make_resident, resident_pool
 
 KEY = b"unit-test-key"
 

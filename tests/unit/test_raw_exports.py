@@ -13,8 +13,9 @@ from civiclake.ingest import raw_exports
 from civiclake.ingest.delta import landing_folder, load_batch
 from civiclake.ingest.raw_exports import RECEIPT, RawExportsRemovedError
 from civiclake.settings import Settings
-from civiclake.sources import resources_sim, services_sim
 from civiclake.sources.services import SERVICES_EXPORTS
+from simulators import resources as resources_sim
+from simulators import services as services_sim
 
 DAY = date(2026, 11, 25)
 

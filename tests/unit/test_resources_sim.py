@@ -10,7 +10,7 @@ import pytest
 from civiclake.geography import load_geography
 from civiclake.pii import is_valid_id_number
 from civiclake.settings import Settings
-from civiclake.sources.resources_sim import (
+from simulators.resources import (
     REGISTRIES,
     REGISTRY_NAMES,
     SnapshotMissingError,

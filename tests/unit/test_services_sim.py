@@ -10,7 +10,8 @@ from civiclake.ingest.files import read_batch
 from civiclake.ingest.validate import check_batch
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.settings import Settings
-from civiclake.sources import services, services_sim
+from civiclake.sources import services
+from simulators import services as services_sim
 
 DAY = date(2026, 11, 25)
 

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_BY_CODE, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
-from civiclake.sources.governance_sim import (
+from simulators.governance import (
     CLOSED_WITHOUT_FEEDBACK_SHARE,
     cases_reported_on,
     events_on,

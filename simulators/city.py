@@ -25,7 +25,7 @@ import psycopg
 
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
-from civiclake.sources.people import Resident, resident_pool
+from simulators.people import Resident, resident_pool
 
 log = logging.getLogger(__name__)
 _residents = functools.cache(resident_pool)  # the same pool for every day of a seed

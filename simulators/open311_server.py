@@ -23,14 +23,14 @@ Datasets:
 
 * ``longhua`` — a simulated Longhua Open311 channel (i龙华 app), deterministic by seed and
   reporting days. Requests go through dispatch, handling and closing after creation (the
-  case plans of :mod:`civiclake.sources.governance_sim`, drawn with their own seed), so a
+  case plans of :mod:`simulators.governance`, drawn with their own seed), so a
   request's ``updated_datetime`` moves and ``updated_after`` matters. The server has no
   clock: it answers as the system stood at ``updated_before`` (or at the end of its last day
   when that is not given), so the same query always gets the same answer. A small, seeded
   share of requests carries the defects real feeds have (missing id, an unparseable date,
   an unknown service code, swapped coordinates, a device clock a year ahead, a record sent
   twice), for the ingest job's quarantine to catch;
-* ``nyc311`` — the real NYC 311 sample mapped by :mod:`civiclake.sources.nyc311`.
+* ``nyc311`` — the real NYC 311 sample mapped by :mod:`simulators.nyc311`.
 
 Faults (:class:`Fault`) make chosen calls of ``requests.json`` answer HTTP 5xx or sleep past
 the client's timeout, a given number of times; the latest calls (at most ``MAX_CALLS_KEPT``)
@@ -58,7 +58,7 @@ from fastapi.responses import JSONResponse
 
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE
 from civiclake.geography import load_geography
-from civiclake.sources import nyc311
+from simulators import nyc311
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class LonghuaDataset:
     def _plans_of(self, day: date) -> list[tuple]:
         """(plan, defect) of every request reported on ``day``; defects drawn from their own stream."""
         from civiclake.settings import Settings
-        from civiclake.sources.governance_sim import cases_reported_on
+        from simulators.governance import cases_reported_on
 
         # Its own seed: the Open311 channel is a different stream from the governance database.
         plans = cases_reported_on(day, Settings(seed=self.seed + 311, sim_cases_per_day=self.per_day))

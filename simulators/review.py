@@ -17,7 +17,7 @@ import pandas as pd
 
 from civiclake.dispatch import corrections
 from civiclake.settings import Settings
-from civiclake.sources.governance_sim import cases_reported_on
+from simulators.governance import cases_reported_on
 
 REVIEWERS = tuple(f"分拨审核员{n:02d}" for n in range(1, 7))
 DISPATCH_TABLE = "case_dispatch"

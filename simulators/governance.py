@@ -29,8 +29,8 @@ import psycopg
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, CHANNELS
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
-from civiclake.sources.case_text import compose
-from civiclake.sources.people import Resident, make_resident, resident_pool
+from simulators.case_text import compose
+from simulators.people import Resident, make_resident, resident_pool
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from datetime import date, datetime, time, timedelta
 
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
-from civiclake.ingest.simulate import Defects, point_in, scaled
-from civiclake.ingest.writer import write_export
 from civiclake.settings import Settings
 from civiclake.sources import services
-from civiclake.sources.party_sim import residents
-from civiclake.sources.people import Resident
+from simulators.defects import Defects, point_in, scaled
+from simulators.export_writer import write_export
+from simulators.party import residents
+from simulators.people import Resident
 
 log = logging.getLogger(__name__)
 

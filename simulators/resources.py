@@ -39,7 +39,7 @@ from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
 from civiclake.pii import id_check_char
 from civiclake.settings import Settings
-from civiclake.sources.people import AREA_PREFIXES, GIVEN, MOBILE_PREFIXES, SURNAMES
+from simulators.people import AREA_PREFIXES, GIVEN, MOBILE_PREFIXES, SURNAMES
 
 log = logging.getLogger(__name__)
 

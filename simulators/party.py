@@ -20,11 +20,11 @@ from functools import cache
 
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
-from civiclake.ingest.simulate import Defects, point_in, scaled
-from civiclake.ingest.writer import write_export
 from civiclake.settings import Settings
 from civiclake.sources import party
-from civiclake.sources.people import Resident, resident_pool
+from simulators.defects import Defects, point_in, scaled
+from simulators.export_writer import write_export
+from simulators.people import Resident, resident_pool
 
 log = logging.getLogger(__name__)
 
