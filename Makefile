@@ -31,6 +31,7 @@ test-e2e: setup
 lint:
 	$(CORE)/ruff check civiclake simulators spark_jobs models quality dashboards dags tests bench
 	$(CORE)/ruff format --check civiclake simulators spark_jobs models quality dashboards dags tests bench
+	$(CORE)/lint-imports --no-cache
 
 stop:
 	-bash infra/superset/stop.sh

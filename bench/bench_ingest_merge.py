@@ -8,7 +8,7 @@ and the rest as new cases. The three writes take the same batch, materialised on
 
 * parquet: ``df.write.parquet`` into an empty folder;
 * append: ``df.write.format("delta").mode("append")`` into a copy of silver;
-* merge: ``civiclake.lake.merge_upsert`` (keys ``case_id``, guarded by ``updated_at``)
+* merge: ``civiclake.lake.writes.merge_upsert`` (keys ``case_id``, guarded by ``updated_at``)
   into another copy of silver, exactly as the ingest jobs call it: the batch's key range
   lets Delta skip the files of older cases, and a batch this large appends its new keys
   and MERGEs only the keys silver holds;
@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from civiclake import lake
+from civiclake.lake.writes import merge_upsert
 from civiclake.settings import PROJECT_ROOT, Settings
 from civiclake.spark import spark_session
 
@@ -161,7 +161,7 @@ def main() -> None:
             timings[name].append(
                 _timed(
                     name,
-                    lambda t=target, name=name, split_rows=split_rows: lake.merge_upsert(
+                    lambda t=target, name=name, split_rows=split_rows: merge_upsert(
                         spark, batch, str(t / name), ["case_id"], newer_than="updated_at", rows=split_rows
                     ),
                 )

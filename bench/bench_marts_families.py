@@ -5,7 +5,7 @@ lake of ``bench_marts_lake.py``.
 Rows are drawn from a seeded generator per record, never from the clock: the lake as of a
 day holds the records that existed by the end of that day in the state they had then, so
 the lake of an earlier day is the same draw cut shorter. Columns and types are those the
-ingest writes (``civiclake.silver_schemas``); personal data is a made-up token.
+ingest writes (``civiclake.contracts.catalog.silver_schema``); personal data is a made-up token.
 Registries are SCD2 histories: a first snapshot on the first day and a second one
 ``REGISTRY_CHANGE_AFTER_DAYS`` later that changes, adds and removes a few rows.
 """
@@ -20,8 +20,8 @@ from decimal import Decimal
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import load_geography
-from civiclake.silver_schemas import SILVER_SCHEMAS
 
 REGISTRY_CHANGE_AFTER_DAYS = 5
 OWNERS = ("水务局", "供电局", "燃气集团", "通信管道公司")
@@ -522,7 +522,7 @@ def write_families(lake: str, first: date, as_of: date) -> dict[str, int]:
     """Writes (replaces) the family tables of the lake as of the end of ``as_of``."""
     counts = {}
     for name, rows in family_rows(first, as_of).items():
-        table = pa.Table.from_pylist(rows, schema=SILVER_SCHEMAS[name])
+        table = pa.Table.from_pylist(rows, schema=silver_schema(name))
         write_deltalake(f"{lake}/silver/{name}", table, mode="overwrite", schema_mode="overwrite")
         counts[name] = table.num_rows
     return counts

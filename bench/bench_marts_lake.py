@@ -1,6 +1,6 @@
 """A silver lake of governance cases for the marts, written with delta-rs (no Spark, no
 PostgreSQL): the simulator's case plans as the source system would hold them at the end
-of a day, with the same tables and columns the ingest writes (civiclake.tables); on
+of a day, with the same tables and columns the ingest writes (civiclake.contracts); on
 request also the other families' tables (bench_marts_families.py).
 
 Used by the marts tests (small lakes, day by day) and by ``bench_marts_targets.py``
@@ -22,53 +22,14 @@ from deltalake import write_deltalake
 
 from bench.bench_marts_families import write_families
 from civiclake.catalogue import CATEGORIES, CHANNEL_NAMES
+from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import CURRENT_VERSION, load_geography, reference_rows
 from civiclake.settings import Settings
 from simulators.governance import CasePlan, cases_reported_on
 
 NUMERIC = {"min_lon", "min_lat", "max_lon", "max_lat", "centroid_lon", "centroid_lat"}
-TS = pa.timestamp("us", tz="UTC")
-CASES_SCHEMA = pa.schema(
-    [
-        ("case_id", pa.string()),
-        ("channel", pa.string()),
-        ("category", pa.string()),
-        ("department", pa.string()),
-        ("description", pa.string()),
-        ("district_code", pa.string()),
-        ("street_code", pa.string()),
-        ("community_code", pa.string()),
-        ("grid_code", pa.string()),
-        ("lon", pa.float64()),
-        ("lat", pa.float64()),
-        ("reporter_name_token", pa.string()),
-        ("reporter_phone_token", pa.string()),
-        ("reporter_id_token", pa.string()),
-        ("reporter_id_valid", pa.bool_()),
-        ("reported_at", TS),
-        ("dispatched_at", TS),
-        ("closed_at", TS),
-        ("status", pa.string()),
-        ("satisfaction", pa.int16()),
-        ("updated_at", TS),
-        ("accepted_at", TS),
-        ("handled_at", TS),
-        ("fed_back_at", TS),
-        ("batch_date", pa.date32()),
-    ]
-)
-EVENTS_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("case_id", pa.string()),
-        ("seq", pa.int16()),
-        ("event_type", pa.string()),
-        ("department", pa.string()),
-        ("occurred_at", TS),
-        ("recorded_at", TS),
-        ("batch_date", pa.date32()),
-    ]
-)
+CASES_SCHEMA = silver_schema("governance_cases")
+EVENTS_SCHEMA = silver_schema("governance_case_events")
 DISPATCH_SCHEMA = pa.schema(
     [
         ("case_id", pa.string()),

@@ -52,7 +52,8 @@ import yaml
 
 from civiclake.settings import Settings
 from dashboards.access import User, load_access
-from dashboards.importer import SupersetClient, read_secret, run_import
+from dashboards.importer import read_secret, run_import
+from dashboards.superset_client import SupersetClient
 
 GOAL_P95_SECONDS = 1.0
 # The user Superset's processes run as (infra/superset/service.sh).

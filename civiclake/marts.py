@@ -51,6 +51,26 @@ REQUIRED_TABLES = (
     "mart_manhole_covers_daily",
     "mart_manhole_repair_costs",
 )
+# Silver tables the marts read beyond governance. A district connects its source systems
+# one at a time: an absent one is created empty (``create_absent_silver_tables``), so the
+# marts of a family not loaded yet come out empty but well-formed.
+OPTIONAL_SILVER_TABLES = (
+    "resources_households",
+    "resources_cameras",
+    "resources_vehicles",
+    "resources_teams",
+    "city_cases",
+    "city_manhole_covers",
+    "city_repairs",
+    "party_organisations",
+    "party_members",
+    "party_activities",
+    "party_attendance",
+    "party_volunteer_services",
+    "services_care_visits",
+    "services_coupons",
+    "services_requests",
+)
 
 
 # The full build holds person-level rows (staging, intermediate): this user only.
@@ -95,29 +115,25 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def _delta_uri(path: str) -> str:
-    """delta-rs spells Hadoop's ``s3a://`` as ``s3://``."""
-    return "s3://" + path.removeprefix("s3a://") if path.startswith("s3a://") else path
-
-
 def create_absent_silver_tables(settings: Settings) -> list[str]:
     """Creates every optional silver table the marts read that the lake lacks, empty, with
-    the schema the ingest writes (civiclake.silver_schemas): a source family not connected
-    yet gives empty marts, not a failed build. Returns the tables created."""
-    from deltalake import DeltaTable, write_deltalake
+    the schema the ingest writes (``civiclake.contracts.catalog.silver_schema``): a source
+    family not connected yet gives empty marts, not a failed build. Returns the tables created."""
+    from deltalake import write_deltalake
 
-    from civiclake.silver_schemas import FAMILY_OF, SILVER_SCHEMAS
+    from civiclake.contracts.catalog import contract, silver_schema
+    from civiclake.lake.read import has_table, table_uri
 
     created = []
-    for table, schema in SILVER_SCHEMAS.items():
-        uri = _delta_uri(settings.table_path("silver", table))
-        if DeltaTable.is_deltatable(uri):
+    for table in OPTIONAL_SILVER_TABLES:
+        if has_table(settings, "silver", table):
             continue
-        write_deltalake(uri, schema.empty_table(), mode="error")
+        uri = table_uri(settings, "silver", table)
+        write_deltalake(uri, silver_schema(table).empty_table(), mode="error")
         log.info(
             "silver.%s is absent (source family %s not loaded yet): created it empty at %s",
             table,
-            FAMILY_OF[table],
+            contract(table).family,
             uri,
         )
         created.append(table)

@@ -11,20 +11,16 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from deltalake import DeltaTable
 
+from civiclake.lake.read import dataset_or_none
 from civiclake.settings import Settings
 
 RECONCILIATION_COLUMNS = ("source_rows", "silver_rows", "quarantined_rows", "duplicate_rows")
 
 
-def _delta(path: str):
-    return DeltaTable(path).to_pyarrow_dataset() if DeltaTable.is_deltatable(path) else None
-
-
 def batch_counts(settings: Settings, batch_date: date) -> dict[str, dict[str, int]]:
     """``{table: {source_rows, silver_rows, quarantined_rows, duplicate_rows}}`` of the batch."""
-    reconciliation = _delta(settings.table_path("state", "reconciliation"))
+    reconciliation = dataset_or_none(settings, "state", "reconciliation")
     if reconciliation is None:
         return {}
     with duckdb.connect() as con:
@@ -45,7 +41,7 @@ def quarantine_reasons(settings: Settings, batch_date: date) -> dict[str, dict[s
     found: dict[str, dict[str, int]] = {}
     with duckdb.connect() as con:
         for folder in sorted(silver.glob("*_quarantine")):
-            dataset = _delta(str(folder))
+            dataset = dataset_or_none(settings, "silver", folder.name)
             if dataset is None or "quarantine_reason" not in dataset.schema.names:
                 continue
             con.register("quarantine", dataset)

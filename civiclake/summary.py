@@ -11,21 +11,14 @@ from datetime import date
 
 import duckdb
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 
+from civiclake.lake.read import dataset_or_none
 from civiclake.settings import Settings
 from civiclake.source_summary import batch_counts, quarantine_reasons, source_lines
 
 
-def _dataset(settings: Settings, layer: str, table: str):
-    path = settings.table_path(layer, table)
-    if not DeltaTable.is_deltatable(path):
-        return None
-    return DeltaTable(path).to_pyarrow_dataset()
-
-
 def _count(settings: Settings, layer: str, table: str, batch_date: date | None = None) -> int:
-    dataset = _dataset(settings, layer, table)
+    dataset = dataset_or_none(settings, layer, table)
     if dataset is None:
         return 0
     if batch_date is None:
@@ -109,12 +102,12 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
         "silver.case_dispatch (batch)": _count(settings, "silver", "case_dispatch", logical_date),
     }
     reconciliation = {}
-    recon = _dataset(settings, "state", "reconciliation")
+    recon = dataset_or_none(settings, "state", "reconciliation")
     if recon is not None:
         rows = recon.to_table(filter=pc.field("batch_date") == pc.scalar(logical_date)).to_pylist()
         reconciliation = {r["table_name"]: {k: v for k, v in r.items() if k.endswith("_rows")} for r in rows}
     dispatch = {}
-    dispatch_ds = _dataset(settings, "silver", "case_dispatch")
+    dispatch_ds = dataset_or_none(settings, "silver", "case_dispatch")
     if dispatch_ds is not None:
         table = dispatch_ds.to_table(filter=pc.field("batch_date") == pc.scalar(logical_date))
         mode = "dispatch_mode" if "dispatch_mode" in table.column_names else "decision"

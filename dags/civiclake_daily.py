@@ -6,15 +6,16 @@ dispatch [-> simulated reviewers] -> marts prepare -> dbt build by layer (cosmos
 (atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail) and
 marts_warm (Superset's chart-data cache filled for every role from the new marts).
 
-Source families: governance (PostgreSQL, watermark), city management (PostgreSQL,
-watermark), basic resources (daily registry snapshots, SCD2), party building and people
-services (Excel/CSV exports), Open311 (GeoReport v2 API at ``CIVICLAKE_OPEN311_URL``).
-With ``CIVICLAKE_SIMULATE=true`` (the embedded default) each family is first given the
-day's data by its simulator; a deployment on the real systems sets it to ``false``.
+Source families: those of ``civiclake/families.toml``, in its order (governance and city
+management from PostgreSQL by watermark, basic-resource registry snapshots as SCD2, party
+building and people services from Excel/CSV exports, Open311 from a GeoReport v2 API at
+``CIVICLAKE_OPEN311_URL``); each runs ``civiclake simulate|ingest|quality <family>``.
+With ``CIVICLAKE_SIMULATE=true`` (the embedded default) each simulated family is first
+given the day's data by its simulator; a deployment on the real systems sets it to ``false``.
 
 Every step is the ``civiclake`` CLI of the core environment (``.venvs/core``), run as a
 subprocess (with ``--date {{ ds }}`` where the step is about one day); nothing from Spark or dbt is imported here, and
-nothing runs at import time except reading the dbt project's name.
+nothing runs at import time except reading the source families and the dbt project's name.
 
 dbt runs one ``dbt build`` per layer of ``dbt/selectors.yml`` (staging with the seeds,
 intermediate, marts), each with the layer's tests, through cosmos' build operator: a
@@ -36,6 +37,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,7 +56,8 @@ DBT_TARGET = os.environ.get("CIVICLAKE_DBT_TARGET", "duckdb")
 SIMULATE = os.environ.get("CIVICLAKE_SIMULATE", "true").lower() in ("1", "true", "yes")
 # The selectors of dbt/selectors.yml, in build order.
 DBT_LAYERS = ("staging", "intermediate", "marts")
-OPEN311_URL = os.environ.get("CIVICLAKE_OPEN311_URL", "http://127.0.0.1:8311")
+# The source families' registry, shared with the CLI (read here as plain TOML).
+FAMILIES_FILE = ROOT / "civiclake" / "families.toml"
 # Exit code with which `civiclake brief send` and `civiclake marts warm` say "nothing to
 # do here" (no SMTP server configured; no Superset serving these marts); the bash task
 # then ends as skipped instead of failed.
@@ -101,41 +104,50 @@ def _cli_task(task_id: str, *args: str, doc: str, dated: bool = True, **task_kwa
     return _run()
 
 
-# family: (simulate args or None, ingest args, quality args); simulate and ingest run with
-# --date {{ ds }}, the quality gate checks the family's silver tables as they stand.
-SOURCE_FAMILIES = {
-    "governance": (("simulate", "governance"), ("ingest", "governance"), ("quality", "silver")),
-    "city": (("simulate", "city"), ("ingest", "city"), ("quality", "city")),
-    "resources": (("simulate", "resources"), ("ingest", "resources"), ("quality", "resources")),
-    "party": (("simulate", "party"), ("ingest", "party"), ("quality", "files", "party")),
-    "services": (
-        ("simulate", "services"),
-        ("ingest", "services"),
-        ("quality", "files", "services"),
-    ),
-    # The Open311 server is an external system (in the demo, `civiclake serve open311`).
-    "open311": (None, ("ingest", "open311", "--base-url", OPEN311_URL), ("quality", "open311")),
-}
+def _source_families(path: Path) -> dict[str, dict]:
+    """The families of civiclake/families.toml, in its order (a plain read; no civiclake import)."""
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"source family registry not found at {path}; set CIVICLAKE_HOME to the project root"
+        ) from exc
 
 
-def _source_group(family: str) -> None:
-    simulate, ingest, quality = SOURCE_FAMILIES[family]
-    with TaskGroup(family):
+def _ingest_options(family: dict) -> list[str]:
+    """The options the run passes to `civiclake ingest <family>`: each from its environment
+    variable, else the registry's default."""
+    args = []
+    for name, option in family.get("ingest_options", {}).items():
+        args += [f"--{name}", os.environ.get(option["env"], option["default"])]
+    return args
+
+
+def _source_group(name: str, family: dict) -> None:
+    """[simulate ->] ingest -> quality of one family; simulate and ingest run with --date {{ ds }},
+    the quality gate checks the family's silver tables as they stand."""
+    with TaskGroup(name, tooltip=family["title"]):
         steps = []
-        if simulate and SIMULATE:
-            steps.append(_cli_task("simulate", *simulate, doc=f"Simulated {family} source: the day's data."))
+        if family["simulated"] and SIMULATE:
+            steps.append(
+                _cli_task("simulate", "simulate", name, doc=f"Simulated {name} source: the day's data.")
+            )
         steps.append(
             _cli_task(
                 "ingest",
-                *ingest,
-                doc=f"Spark: {family} source -> Delta bronze -> silver (bad rows to quarantine, reconciled).",
+                "ingest",
+                name,
+                *_ingest_options(family),
+                doc=f"Spark: {name} source -> Delta bronze -> silver (bad rows to quarantine, reconciled).",
             )
         )
         # No retries: a failed expectation is a finding about the data, not a glitch.
         steps.append(
             _cli_task(
                 "quality",
-                *quality,
+                "quality",
+                name,
                 doc="Great Expectations on the family's silver tables (read with delta-rs, no Spark).",
                 dated=False,
                 retries=0,
@@ -164,8 +176,8 @@ def _source_group(family: str) -> None:
 )
 def civiclake_daily():
     with TaskGroup("sources", tooltip="Every source family into bronze and silver, gated") as sources:
-        for family in SOURCE_FAMILIES:
-            _source_group(family)
+        for name, family in _source_families(FAMILIES_FILE).items():
+            _source_group(name, family)
 
     train = _cli_task(
         "classifier_train",

@@ -33,15 +33,13 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 import yaml
 
 from civiclake.geography import Geography, load_geography
-
-if TYPE_CHECKING:
-    from dashboards.importer import SupersetClient
+from dashboards.superset_client import SupersetClient
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCESS_FILE = Path(__file__).resolve().parent / "access.yaml"

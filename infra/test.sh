@@ -9,5 +9,7 @@ source var/secrets.env
 bash infra/postgres/setup.sh >/dev/null
 .venvs/core/bin/ruff check civiclake simulators spark_jobs models quality dashboards dags tests bench
 .venvs/core/bin/ruff format --check civiclake simulators spark_jobs models quality dashboards dags tests bench
+# The layering of DESIGN.md (contracts in pyproject.toml [tool.importlinter]).
+.venvs/core/bin/lint-imports --no-cache
 # The slowest tests at the end of the run: where CI time goes.
 exec .venvs/core/bin/pytest tests --durations=20 "$@"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import great_expectations as gx
 
+from civiclake.lake.read import TableMissingError, read_table
 from civiclake.settings import Settings
 from quality.gate import QualityReport, validate
 
@@ -25,16 +26,10 @@ class SilverTableMissingError(RuntimeError):
 def read_silver(settings: Settings, table: str, filters: list[tuple] | None = None):
     """``silver.<table>`` as a pandas DataFrame (optionally only rows matching ``filters``,
     in delta-rs' ``[(column, op, value)]`` form)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    path = settings.table_path("silver", table)
     try:
-        return DeltaTable(path).to_pandas(filters=filters)
-    except TableNotFoundError:
-        raise SilverTableMissingError(
-            f"silver.{table} is not in the lake ({path}): ingest its source family first"
-        ) from None
+        return read_table(settings, "silver", table, filters=filters).to_pandas()
+    except TableMissingError as missing:
+        raise SilverTableMissingError(f"{missing}: ingest its source family first") from None
 
 
 def gate(

@@ -1,38 +1,46 @@
 """Expectation suites, one per silver table.
 
-Value sets come from the platform's own reference (categories, geography), so a suite
-never drifts from the code that produces the data.
+Columns, keys and code lists come from the tables' source contracts (``civiclake.contracts``)
+and value sets from the reference geography, so a suite never drifts from the code that
+produces the data.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import great_expectations as gx
 from great_expectations import expectations as gxe
 
-from civiclake.catalogue import CASE_EVENT_TYPES, CASE_STATUSES, CATEGORY_CODES, CHANNELS
+from civiclake.contracts import catalog, governance
+from civiclake.contracts.base import SourceContract
 from civiclake.geography import load_geography
-from civiclake.tables import (
-    GOVERNANCE_CASE_EVENTS_COLUMNS,
-    GOVERNANCE_CASES_COLUMNS,
-    GOVERNANCE_GRID_WORKERS_COLUMNS,
-)
+
+
+def _exact_columns(contract: SourceContract):
+    """Exactly the contract's silver columns: a raw personal-data column appearing is a failure."""
+    return gxe.ExpectTableColumnsToMatchSet(column_set=list(contract.silver_columns()), exact_match=True)
+
+
+def _codes(contract: SourceContract, column: str):
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(contract.field(column).accepted))
 
 
 def governance_cases() -> gx.ExpectationSuite:
     geo = load_geography()
     box = geo.district.box
+    cases = governance.CASES
     return gx.ExpectationSuite(
         name="silver.governance_cases",
         expectations=[
-            # Exactly these columns: a raw personal-data column appearing here is a failure.
-            gxe.ExpectTableColumnsToMatchSet(column_set=list(GOVERNANCE_CASES_COLUMNS), exact_match=True),
+            _exact_columns(cases),
             gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
             gxe.ExpectColumnValuesToBeUnique(column="case_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="reported_at"),
             gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),
-            gxe.ExpectColumnValuesToBeInSet(column="category", value_set=list(CATEGORY_CODES)),
-            gxe.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS)),
-            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(CASE_STATUSES)),
+            _codes(cases, "category"),
+            _codes(cases, "channel"),
+            _codes(cases, "status"),
             gxe.ExpectColumnValuesToBeInSet(column="street_code", value_set=sorted(geo.streets)),
             gxe.ExpectColumnValuesToBeInSet(column="community_code", value_set=sorted(geo.communities)),
             gxe.ExpectColumnValuesToBeBetween(column="lon", min_value=box.min_lon, max_value=box.max_lon),
@@ -48,15 +56,13 @@ def governance_case_events() -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name="silver.governance_case_events",
         expectations=[
-            gxe.ExpectTableColumnsToMatchSet(
-                column_set=list(GOVERNANCE_CASE_EVENTS_COLUMNS), exact_match=True
-            ),
+            _exact_columns(governance.CASE_EVENTS),
             gxe.ExpectColumnValuesToNotBeNull(column="event_id"),
             gxe.ExpectColumnValuesToBeUnique(column="event_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="occurred_at"),
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["case_id", "seq"]),
-            gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(CASE_EVENT_TYPES)),
+            _codes(governance.CASE_EVENTS, "event_type"),
         ],
     )
 
@@ -66,9 +72,7 @@ def governance_grid_workers() -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name="silver.governance_grid_workers",
         expectations=[
-            gxe.ExpectTableColumnsToMatchSet(
-                column_set=list(GOVERNANCE_GRID_WORKERS_COLUMNS), exact_match=True
-            ),
+            _exact_columns(governance.GRID_WORKERS),
             gxe.ExpectColumnValuesToBeUnique(column="grid_code"),
             gxe.ExpectColumnValuesToBeInSet(column="grid_code", value_set=sorted(geo.grids)),
             gxe.ExpectColumnValuesToNotBeNull(column="worker_id"),
@@ -92,16 +96,15 @@ def file_export_suite(table: str) -> gx.ExpectationSuite:
     """The suite of a file-export silver table, built from its declared contract: exact
     columns (a raw personal-data column appearing is a failure), unique business key,
     code lists, geography, the jurisdiction box and token formats."""
-    from civiclake.ingest.exports import EXPORTS
     from civiclake.jurisdiction import load_jurisdiction
     from civiclake.settings import get_settings
 
-    contract = EXPORTS[table]
+    contract = catalog.contract(table)
     geo = load_geography()
     box = load_jurisdiction(get_settings().jurisdiction).box
     key = list(contract.key)
     expectations = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=list(contract.silver_columns()), exact_match=True),
+        _exact_columns(contract),
         *[gxe.ExpectColumnValuesToNotBeNull(column=k) for k in key],
         gxe.ExpectColumnValuesToBeUnique(column=key[0])
         if len(key) == 1
@@ -140,57 +143,10 @@ def file_export_suite(table: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name=f"silver.{table}", expectations=expectations)
 
 
-def party_organisations() -> gx.ExpectationSuite:
-    return file_export_suite("party_organisations")
-
-
-def party_members() -> gx.ExpectationSuite:
-    return file_export_suite("party_members")
-
-
-def party_activities() -> gx.ExpectationSuite:
-    return file_export_suite("party_activities")
-
-
-def party_attendance() -> gx.ExpectationSuite:
-    return file_export_suite("party_attendance")
-
-
-def party_learning() -> gx.ExpectationSuite:
-    return file_export_suite("party_learning")
-
-
-def party_volunteer_services() -> gx.ExpectationSuite:
-    return file_export_suite("party_volunteer_services")
-
-
-def services_care_visits() -> gx.ExpectationSuite:
-    return file_export_suite("services_care_visits")
-
-
-def services_coupons() -> gx.ExpectationSuite:
-    return file_export_suite("services_coupons")
-
-
-def services_requests() -> gx.ExpectationSuite:
-    return file_export_suite("services_requests")
-
-
 # Kept apart from SUITES so the daily gate only checks these tables once their ingest runs.
 FILE_EXPORT_SUITES = {
-    "party": {
-        "party_organisations": party_organisations,
-        "party_members": party_members,
-        "party_activities": party_activities,
-        "party_attendance": party_attendance,
-        "party_learning": party_learning,
-        "party_volunteer_services": party_volunteer_services,
-    },
-    "services": {
-        "services_care_visits": services_care_visits,
-        "services_coupons": services_coupons,
-        "services_requests": services_requests,
-    },
+    family: {table: partial(file_export_suite, table) for table in catalog.silver_tables(family)}
+    for family in ("party", "services")
 }
 
 
@@ -203,19 +159,16 @@ def _token(column: str, kind: str):
 
 def resource_registry(registry: str) -> gx.ExpectationSuite:
     """silver.resources_<registry>: every version of every row (SCD2)."""
-    from civiclake.lake import SCD2_COLUMNS
-    from civiclake.tables import RESOURCE_SILVER_COLUMNS
-    from simulators.resources import REGISTRIES
-
-    spec, _ = REGISTRIES[registry]
-    columns = RESOURCE_SILVER_COLUMNS[registry]
+    contract = catalog.contract(f"resources_{registry}")
+    key = contract.key[0]
+    columns = contract.merge_columns()
     geo = load_geography()
     box = geo.district.box
     expectations = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=[*columns, *SCD2_COLUMNS], exact_match=True),
-        gxe.ExpectColumnValuesToNotBeNull(column=spec.key),
+        _exact_columns(contract),
+        gxe.ExpectColumnValuesToNotBeNull(column=key),
         # One version opens per key and snapshot date; a second would be a broken merge.
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=[spec.key, "valid_from"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=[key, "valid_from"]),
         gxe.ExpectColumnValuesToNotBeNull(column="valid_from"),
         gxe.ExpectColumnValuesToNotBeNull(column="is_current"),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -238,13 +191,7 @@ def resource_registry(registry: str) -> gx.ExpectationSuite:
             gxe.ExpectColumnValuesToBeBetween(column="lon", min_value=box.min_lon, max_value=box.max_lon),
             gxe.ExpectColumnValuesToBeBetween(column="lat", min_value=box.min_lat, max_value=box.max_lat),
         ]
-    for column in columns:
-        if column.endswith("_id_token"):
-            expectations.append(_token(column, "id"))
-        elif column.endswith("_phone_token"):
-            expectations.append(_token(column, "phone"))
-        elif column.endswith("_name_token"):
-            expectations.append(_token(column, "name"))
+    expectations += [_token(f.stored_name, f.pii.split("_")[0]) for f in contract.fields if f.pii]
     if registry == "households":
         expectations += [
             gxe.ExpectColumnValuesToBeBetween(column="household_size", min_value=1, max_value=20),
@@ -255,16 +202,12 @@ def resource_registry(registry: str) -> gx.ExpectationSuite:
 
 def city_table(table: str) -> gx.ExpectationSuite:
     """silver.city_<table>: one row per id at its latest version."""
-    from civiclake.tables import CITY_SILVER_COLUMNS
-    from simulators.city import CASE_STATUSES as CITY_CASE_STATUSES
-    from simulators.city import CATEGORIES as CITY_CATEGORIES
-    from simulators.city import COVER_STATUSES, SETTLEMENT_STATUSES
-
-    key = {"cases": "case_id", "manhole_covers": "asset_id", "repairs": "repair_id"}[table]
+    contract = catalog.contract(f"city_{table}")
+    key = contract.key[0]
     geo = load_geography()
     box = geo.district.box
     expectations = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=list(CITY_SILVER_COLUMNS[table]), exact_match=True),
+        _exact_columns(contract),
         gxe.ExpectColumnValuesToNotBeNull(column=key),
         gxe.ExpectColumnValuesToBeUnique(column=key),
         gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),
@@ -278,16 +221,18 @@ def city_table(table: str) -> gx.ExpectationSuite:
         ]
     if table == "cases":
         expectations += [
-            gxe.ExpectColumnValuesToBeInSet(column="category", value_set=sorted(CITY_CATEGORIES)),
-            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(CITY_CASE_STATUSES)),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="category", value_set=sorted(contract.field("category").accepted)
+            ),
+            _codes(contract, "status"),
             _token("reporter_phone_token", "phone"),
             _token("reporter_name_token", "name"),
         ]
     if table == "manhole_covers":
-        expectations.append(gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(COVER_STATUSES)))
+        expectations.append(_codes(contract, "status"))
     if table == "repairs":
         expectations += [
-            gxe.ExpectColumnValuesToBeInSet(column="settlement_status", value_set=list(SETTLEMENT_STATUSES)),
+            _codes(contract, "settlement_status"),
             gxe.ExpectColumnValuesToNotBeNull(column="cost_bearer"),
             gxe.ExpectColumnValuesToBeBetween(column="cost_yuan", min_value=0),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -300,16 +245,15 @@ def city_table(table: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name=f"silver.city_{table}", expectations=expectations)
 
 
-def _resource_suites():
-    from simulators.resources import REGISTRY_NAMES
-
-    return {f"resources_{r}": (lambda r=r: resource_registry(r)) for r in REGISTRY_NAMES}
-
-
 # Kept apart from SUITES: these tables exist only where their sources are ingested, and
 # `civiclake quality resources|city` gates them.
-RESOURCE_SUITES = _resource_suites()
-CITY_SUITES = {f"city_{t}": (lambda t=t: city_table(t)) for t in ("cases", "manhole_covers", "repairs")}
+RESOURCE_SUITES = {
+    table: partial(resource_registry, table.removeprefix("resources_"))
+    for table in catalog.silver_tables("resources")
+}
+CITY_SUITES = {
+    table: partial(city_table, table.removeprefix("city_")) for table in catalog.silver_tables("city")
+}
 
 
 # --- Open311 requests (silver.open311_requests) --------------------------------------------
@@ -319,19 +263,19 @@ def open311_requests(jurisdiction: str) -> gx.ExpectationSuite:
     Kept apart from SUITES: the table exists only where an Open311 source is ingested, and
     `civiclake quality open311 --jurisdiction CODE` gates it.
     """
+    from civiclake.contracts.open311 import REQUESTS
     from civiclake.jurisdiction import load_jurisdiction
-    from civiclake.tables import OPEN311_REQUESTS_COLUMNS
 
     j = load_jurisdiction(jurisdiction)
     box = j.box
     return gx.ExpectationSuite(
         name=f"silver.open311_requests[{j.code}]",
         expectations=[
-            gxe.ExpectTableColumnsToMatchSet(column_set=list(OPEN311_REQUESTS_COLUMNS), exact_match=True),
+            _exact_columns(REQUESTS),
             gxe.ExpectColumnValuesToBeInSet(column="jurisdiction", value_set=[j.code]),
             gxe.ExpectColumnValuesToNotBeNull(column="service_request_id"),
             gxe.ExpectColumnValuesToBeUnique(column="service_request_id"),
-            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["open", "closed"]),
+            _codes(REQUESTS, "status"),
             gxe.ExpectColumnValuesToNotBeNull(column="service_code"),
             gxe.ExpectColumnValuesToNotBeNull(column="requested_at"),
             gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),

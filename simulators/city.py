@@ -23,9 +23,11 @@ from datetime import date, datetime, time, timedelta
 
 import psycopg
 
+from civiclake.contracts import city
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
 from simulators.people import Resident, resident_pool
+from simulators.source_db import create_tables_sql, upsert_sql
 
 log = logging.getLogger(__name__)
 _residents = functools.cache(resident_pool)  # the same pool for every day of a seed
@@ -35,64 +37,23 @@ CASES_PER_DAY_FULL_SCALE = 3000
 COVERS_FULL_SCALE = 120_000
 UNKNOWN_OWNER_SHARE = 0.08
 COVER_OWNERS = ("水务局", "供电局", "燃气集团", "通信管道公司", "城市管理和综合执法局", "交通运输局")
-CATEGORIES = {  # category: (Chinese name, weight)
-    "manhole": ("井盖破损缺失", 14),
-    "street_vending": ("占道经营", 20),
-    "garbage": ("垃圾暴露", 22),
-    "illegal_parking": ("违规停放", 18),
-    "road_damage": ("道路破损", 12),
-    "outdoor_ads": ("违规广告", 14),
+CATEGORY_NAMES = {code: name for name, code in city.CATEGORIES.items()}
+CATEGORY_WEIGHTS = {
+    "manhole": 14,
+    "street_vending": 20,
+    "garbage": 22,
+    "illegal_parking": 18,
+    "road_damage": 12,
+    "outdoor_ads": 14,
 }
-SOURCES = ("patrol", "camera_ai", "citizen_12345")
-CASE_STATUSES = ("reported", "dispatched", "handled", "closed")
-SETTLEMENT_STATUSES = ("pending", "settled_with_owner", "borne_by_street")
-COVER_STATUSES = ("normal", "damaged", "made_safe")
+SOURCES = city.CASES.field("source").accepted
+# Table of schema ``city`` → its contract.
+TABLES = {c.source.name.removeprefix("city."): c for c in (city.MANHOLE_COVERS, city.CASES, city.REPAIRS)}
 
-DDL = """
-create schema if not exists city;
-create table if not exists city.manhole_covers (
-    asset_id         text primary key,
-    cover_type       text not null,
-    community_code   text,
-    grid_code        text,
-    lon              double precision,
-    lat              double precision,
-    owner_department text,            -- NULL: owner unknown (先修后定 applies)
-    status           text not null,
-    installed_on     date,
-    updated_at       timestamp not null
-);
-create table if not exists city.cases (
-    case_id        text primary key,
-    category       text not null,
-    source         text not null,
-    description    text,
-    community_code text,
-    grid_code      text,
-    lon            double precision,
-    lat            double precision,
-    asset_id       text,
-    reporter_name  text,
-    reporter_phone text,
-    reported_at    timestamp not null,
-    dispatched_at  timestamp,
-    closed_at      timestamp,
-    status         text not null,
-    updated_at     timestamp not null
-);
-create table if not exists city.repairs (
-    repair_id         text primary key,
-    case_id           text not null,
-    asset_id          text not null,
-    community_code    text,
-    made_safe_at      timestamp not null,
-    repaired_at       timestamp,
-    cost_yuan         numeric(10, 2),
-    cost_bearer       text,
-    settlement_status text not null,
-    settled_at        timestamp,
-    updated_at        timestamp not null
-);
+DDL = (
+    "create schema if not exists city;\n"
+    + create_tables_sql(TABLES.values())
+    + """
 create index if not exists city_cases_updated_at on city.cases (updated_at);
 create index if not exists city_covers_updated_at on city.manhole_covers (updated_at);
 create index if not exists city_repairs_updated_at on city.repairs (updated_at);
@@ -102,62 +63,7 @@ create table if not exists city.simulated_days (
     rows_written integer not null
 );
 """
-
-COLUMNS = {
-    "manhole_covers": (
-        "asset_id",
-        "cover_type",
-        "community_code",
-        "grid_code",
-        "lon",
-        "lat",
-        "owner_department",
-        "status",
-        "installed_on",
-        "updated_at",
-    ),
-    "cases": (
-        "case_id",
-        "category",
-        "source",
-        "description",
-        "community_code",
-        "grid_code",
-        "lon",
-        "lat",
-        "asset_id",
-        "reporter_name",
-        "reporter_phone",
-        "reported_at",
-        "dispatched_at",
-        "closed_at",
-        "status",
-        "updated_at",
-    ),
-    "repairs": (
-        "repair_id",
-        "case_id",
-        "asset_id",
-        "community_code",
-        "made_safe_at",
-        "repaired_at",
-        "cost_yuan",
-        "cost_bearer",
-        "settlement_status",
-        "settled_at",
-        "updated_at",
-    ),
-}
-
-
-def upsert_sql(table: str) -> str:
-    columns = COLUMNS[table]
-    return (
-        f"insert into city.{table} ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))}) "
-        f"on conflict ({columns[0]}) do update set "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
-        + f" where city.{table}.updated_at < excluded.updated_at"
-    )
+)
 
 
 @dataclass(frozen=True)
@@ -309,8 +215,8 @@ def cases_reported_on(
     count = max(0, round(rng.gauss(mean, math.sqrt(mean))))
     residents = _residents(settings.seed, 4000)
     communities = sorted(geography.communities)
-    categories = list(CATEGORIES)
-    weights = [w for _, w in CATEGORIES.values()]
+    categories = list(CATEGORY_WEIGHTS)
+    weights = list(CATEGORY_WEIGHTS.values())
     start = datetime.combine(day, time())
     plans = []
     for n in range(count):
@@ -345,7 +251,7 @@ def cases_reported_on(
             lat = round(rng.uniform(grid.box.min_lat, grid.box.max_lat - 1e-6), 6)
             handled_at = dispatched_at + timedelta(hours=rng.lognormvariate(1.5, 0.9))
         closed_at = handled_at + timedelta(hours=rng.uniform(1, 48))
-        name = CATEGORIES[category][0]
+        name = CATEGORY_NAMES[category]
         plans.append(
             CityCasePlan(
                 case_id=case_id,
@@ -439,7 +345,7 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> dict[s
             empty = False
             with conn.cursor() as cur:
                 for table, table_rows in rows.items():
-                    cur.executemany(upsert_sql(table), table_rows)
+                    cur.executemany(upsert_sql(TABLES[table]), table_rows)
                 cur.execute(
                     "insert into city.simulated_days values (%s, %s) "
                     "on conflict (day) do update set rows_written = excluded.rows_written",

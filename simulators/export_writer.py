@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 
-from civiclake.ingest.contracts import ExportContract
+from civiclake.contracts.base import SourceContract
 from civiclake.ingest.raw_exports import publish_private, temporary_name, write_private
 
 # The timestamp of the workbook's own properties: fixed, so the same rows give the same bytes.
@@ -32,7 +32,7 @@ def _text(value) -> str:
     return str(value)
 
 
-def export_headers(contract: ExportContract, extra: Iterable[str] = ()) -> list[str]:
+def export_headers(contract: SourceContract, extra: Iterable[str] = ()) -> list[str]:
     return [f.header for f in contract.fields] + list(extra)
 
 
@@ -73,7 +73,7 @@ def write_xlsx(path: Path, headers: list[str], rows: Iterable[Iterable], sheet: 
 
 def write_export(
     path: Path,
-    contract: ExportContract,
+    contract: SourceContract,
     records: Iterable[Mapping],
     *,
     encoding: str | None = None,
@@ -97,5 +97,5 @@ def write_export(
     headers = export_headers(contract, extra)
     rows = (row(r) for r in records)
     if path.suffix == ".csv":
-        return write_csv(path, headers, rows, encoding or contract.encoding or "utf-8")
+        return write_csv(path, headers, rows, encoding or contract.source.encoding or "utf-8")
     return write_xlsx(path, headers, rows)

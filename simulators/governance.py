@@ -27,10 +27,12 @@ from typing import NamedTuple
 import psycopg
 
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, CHANNELS
+from civiclake.contracts.governance import CASE_EVENTS, CASES, GRID_WORKERS
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
 from simulators.case_text import compose
 from simulators.people import Resident, make_resident, resident_pool
+from simulators.source_db import create_tables_sql, insert_sql, upsert_sql
 
 log = logging.getLogger(__name__)
 
@@ -53,53 +55,12 @@ CLOSED_WITHOUT_FEEDBACK_SHARE = 0.05
 WORKER_CHANGE_SHARE = 0.01  # grids whose worker is replaced on a given day
 ROSTER_START = date(2025, 1, 1)  # the roster as it stood when the grids were drawn
 
-DDL = """
-create schema if not exists governance;
-create table if not exists governance.cases (
-    case_id            text primary key,
-    channel            text not null,
-    category           text not null,
-    department         text not null,
-    description        text not null,
-    community_code     text,
-    grid_code          text,
-    lon                double precision,
-    lat                double precision,
-    reporter_name      text,
-    reporter_phone     text,
-    reporter_id_number text,
-    reported_at        timestamp not null,
-    dispatched_at      timestamp,
-    closed_at          timestamp,
-    status             text not null,
-    satisfaction       smallint,
-    updated_at         timestamp not null
-);
-alter table governance.cases add column if not exists accepted_at timestamp;
-alter table governance.cases add column if not exists handled_at timestamp;
-alter table governance.cases add column if not exists fed_back_at timestamp;
+DDL = (
+    "create schema if not exists governance;\n"
+    + create_tables_sql((CASES, CASE_EVENTS, GRID_WORKERS))
+    + """
 create index if not exists cases_updated_at on governance.cases (updated_at);
--- Status history: one row per lifecycle event, never updated.
-create table if not exists governance.case_events (
-    event_id     text primary key,
-    case_id      text not null,
-    seq          smallint not null,
-    event_type   text not null,
-    department   text not null,
-    occurred_at  timestamp not null,
-    recorded_at  timestamp not null
-);
 create index if not exists case_events_recorded_at on governance.case_events (recorded_at);
--- The grid workers' roster: the worker on duty in each grid (staff, not residents, but
--- their names and phones are personal data all the same).
-create table if not exists governance.grid_workers (
-    grid_code      text primary key,
-    worker_id      text not null,
-    worker_name    text not null,
-    worker_phone   text not null,
-    on_duty_since  date not null,
-    updated_at     timestamp not null
-);
 create index if not exists grid_workers_updated_at on governance.grid_workers (updated_at);
 -- The simulator's own ledger of the days it has written (not part of the real system).
 create table if not exists governance.simulated_days (
@@ -107,52 +68,14 @@ create table if not exists governance.simulated_days (
     rows_written integer not null
 );
 """
-
-_COLUMNS = (
-    "case_id",
-    "channel",
-    "category",
-    "department",
-    "description",
-    "community_code",
-    "grid_code",
-    "lon",
-    "lat",
-    "reporter_name",
-    "reporter_phone",
-    "reporter_id_number",
-    "reported_at",
-    "dispatched_at",
-    "closed_at",
-    "status",
-    "satisfaction",
-    "updated_at",
-    "accepted_at",
-    "handled_at",
-    "fed_back_at",
 )
-EVENT_COLUMNS = ("event_id", "case_id", "seq", "event_type", "department", "occurred_at", "recorded_at")
-WORKER_COLUMNS = ("grid_code", "worker_id", "worker_name", "worker_phone", "on_duty_since", "updated_at")
-_UPSERT_WORKER = (
-    f"insert into governance.grid_workers ({', '.join(WORKER_COLUMNS)}) "
-    f"values ({', '.join(['%s'] * len(WORKER_COLUMNS))}) on conflict (grid_code) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in WORKER_COLUMNS if c != "grid_code")
-    + " where governance.grid_workers.updated_at < excluded.updated_at"
-)
-_INSERT_EVENT = (
-    f"insert into governance.case_events ({', '.join(EVENT_COLUMNS)}) "
-    f"values ({', '.join(['%s'] * len(EVENT_COLUMNS))}) on conflict (event_id) do nothing"
-)
-_UPSERT = (
-    f"insert into governance.cases ({', '.join(_COLUMNS)}) values ({', '.join(['%s'] * len(_COLUMNS))}) "
-    "on conflict (case_id) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "case_id")
-    + " where governance.cases.updated_at < excluded.updated_at"
-)
+_UPSERT = upsert_sql(CASES)
+_INSERT_EVENT = insert_sql(CASE_EVENTS)
+_UPSERT_WORKER = upsert_sql(GRID_WORKERS)
 
 
 class CaseRow(NamedTuple):
-    """A row of ``governance.cases`` as the source system holds it."""
+    """A row of ``governance.cases`` as the source system holds it (the contract's field order)."""
 
     case_id: str
     channel: str

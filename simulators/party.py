@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 
+from civiclake.contracts import party
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
 from civiclake.settings import Settings
-from civiclake.sources import party
 from simulators.defects import Defects, point_in, scaled
 from simulators.export_writer import write_export
 from simulators.people import Resident, resident_pool

@@ -35,8 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from civiclake.contracts.resources import REGISTRY_NAMES
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
+from civiclake.ingest.registry_extracts import MANIFEST, snapshot_file
 from civiclake.pii import id_check_char
 from civiclake.settings import Settings
 from simulators.people import AREA_PREFIXES, GIVEN, MOBILE_PREFIXES, SURNAMES
@@ -46,23 +48,17 @@ log = logging.getLogger(__name__)
 # Entities enter the registries from this day on; far enough back that every registry is
 # in its steady state (arrivals = departures) by the simulated years.
 ORIGIN = date(1950, 1, 1)
-MANIFEST = "manifest.json"
-
-
-class SnapshotMissingError(FileNotFoundError):
-    """No registry extract has been delivered for a date."""
 
 
 @dataclass(frozen=True)
 class RegistrySpec:
-    name: str
-    key: str
+    """How a registry's rows come and go (its columns, key and personal data: its contract,
+    ``civiclake.contracts.resources``)."""
+
     full_scale: int  # rows at sim_scale 1.0 (or the fixed size of an organisational registry)
     scales: bool  # False: organisational registries, fixed membership
     lifetime_days: int  # mean stay in the registry (turnover ≈ 1 / lifetime_days a day)
     period_days: tuple[int, int]  # a row's mutable columns change every period (uniform range)
-    pii: dict[str, str]  # raw column → token kind (civiclake.pii.TOKEN_KINDS)
-    tracked: tuple[str, ...]  # columns whose change opens a new SCD2 version
 
 
 # ---------------------------------------------------------------- deterministic draws
@@ -410,148 +406,22 @@ def _departments(draws: Draws, ctx: dict) -> dict:
     }
 
 
-REGISTRIES: dict[str, tuple[RegistrySpec, Callable[[Draws, dict], dict]]] = {
-    spec.name: (spec, builder)
-    for spec, builder in (
+# Registry → how its rows come and go, and the builder of its columns; in the contracts' order.
+REGISTRIES: dict[str, tuple[RegistrySpec, Callable[[Draws, dict], dict]]] = dict(
+    zip(
+        REGISTRY_NAMES,
         (
-            RegistrySpec(
-                "households",
-                "household_id",
-                960_000,
-                True,
-                1500,
-                (20, 60),
-                {"head_name": "name", "head_id_number": "id_number", "head_phone": "phone"},
-                (
-                    "community_code",
-                    "grid_code",
-                    "household_size",
-                    "members_0_17",
-                    "members_18_59",
-                    "members_60_plus",
-                    "elderly_living_alone",
-                    "has_disabled_member",
-                    "child_in_difficulty",
-                    "low_income",
-                    "head_name_token",
-                    "head_id_token",
-                    "head_phone_token",
-                ),
-            ),
-            _households,
+            (RegistrySpec(960_000, True, 1500, (20, 60)), _households),
+            (RegistrySpec(62_000, True, 9000, (60, 200)), _buildings),
+            (RegistrySpec(380_000, True, 1200, (30, 90)), _legal_entities),
+            (RegistrySpec(24_000, True, 2500, (10, 40)), _cameras),
+            (RegistrySpec(3_200, True, 2000, (15, 45)), _vehicles),
+            (RegistrySpec(0, False, 0, (30, 90)), _teams),
+            (RegistrySpec(0, False, 0, (60, 180)), _departments),
         ),
-        (
-            RegistrySpec(
-                "buildings",
-                "building_id",
-                62_000,
-                True,
-                9000,
-                (60, 200),
-                {},
-                (
-                    "community_code",
-                    "grid_code",
-                    "lon",
-                    "lat",
-                    "address",
-                    "building_use",
-                    "floors",
-                    "house_units",
-                    "built_year",
-                    "safety_rating",
-                ),
-            ),
-            _buildings,
-        ),
-        (
-            RegistrySpec(
-                "legal_entities",
-                "entity_id",
-                380_000,
-                True,
-                1200,
-                (30, 90),
-                {"legal_rep_name": "name", "legal_rep_phone": "phone"},
-                (
-                    "entity_name",
-                    "entity_type",
-                    "industry",
-                    "community_code",
-                    "grid_code",
-                    "lon",
-                    "lat",
-                    "status",
-                    "employees",
-                    "legal_rep_name_token",
-                    "legal_rep_phone_token",
-                ),
-            ),
-            _legal_entities,
-        ),
-        (
-            RegistrySpec(
-                "cameras",
-                "camera_id",
-                24_000,
-                True,
-                2500,
-                (10, 40),
-                {},
-                ("community_code", "grid_code", "lon", "lat", "camera_type", "owner_department", "status"),
-            ),
-            _cameras,
-        ),
-        (
-            RegistrySpec(
-                "vehicles",
-                "vehicle_id",
-                3_200,
-                True,
-                2000,
-                (15, 45),
-                {},
-                ("plate_number", "vehicle_type", "street_code", "status", "energy"),
-            ),
-            _vehicles,
-        ),
-        (
-            RegistrySpec(
-                "teams",
-                "team_id",
-                0,
-                False,
-                0,
-                (30, 90),
-                {"leader_name": "name", "leader_phone": "phone"},
-                (
-                    "team_type",
-                    "team_name",
-                    "street_code",
-                    "community_code",
-                    "member_count",
-                    "leader_name_token",
-                    "leader_phone_token",
-                ),
-            ),
-            _teams,
-        ),
-        (
-            RegistrySpec(
-                "departments",
-                "department_code",
-                0,
-                False,
-                0,
-                (60, 180),
-                {},
-                ("department_name", "level", "parent_code", "duty_phone", "staff_count"),
-            ),
-            _departments,
-        ),
+        strict=True,
     )
-}
-REGISTRY_NAMES = tuple(REGISTRIES)
+)
 
 
 def registry_size(spec: RegistrySpec, settings: Settings) -> int:
@@ -597,35 +467,6 @@ def snapshot(name: str, day: date, settings: Settings, geography: Geography | No
 
 
 # ---------------------------------------------------------------- delivery
-
-
-def sources_root(settings: Settings) -> Path:
-    """Where the registry office's extracts land, one folder per day."""
-    return Path(settings.data_dir) / "sources" / "resources"
-
-
-def snapshot_dir(settings: Settings, day: date) -> Path:
-    return sources_root(settings) / day.isoformat()
-
-
-def snapshot_file(settings: Settings, name: str, day: date) -> Path:
-    return snapshot_dir(settings, day) / f"{name}.parquet"
-
-
-def read_manifest(settings: Settings, day: date) -> dict:
-    path = snapshot_dir(settings, day) / MANIFEST
-    if not path.exists():
-        receipt = raw_exports.read_receipt(path.parent)
-        if receipt is not None:
-            raise SnapshotMissingError(
-                f"{receipt.describe()}; a registry that was not part of that extract cannot be "
-                f"loaded for {day}"
-            )
-        raise SnapshotMissingError(
-            f"no registry extract delivered for {day}: {path} is missing. Deliver it with "
-            f"`civiclake simulate resources --date {day}` (or copy the registry office's extract there)."
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def simulate_day(

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 
 from civiclake.dispatch import corrections
+from civiclake.lake.read import TableMissingError, read_table
 from civiclake.settings import Settings
 from simulators.governance import cases_reported_on
 
@@ -30,17 +31,17 @@ def _hash(case_id: str) -> int:
 def review_queue(settings: Settings, day: date) -> pd.DataFrame:
     """case_id and predicted_category of the cases reported on ``day`` that went to review."""
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
 
     try:
-        table = DeltaTable(settings.table_path("silver", DISPATCH_TABLE))
-    except TableNotFoundError:
+        data = read_table(
+            settings,
+            "silver",
+            DISPATCH_TABLE,
+            columns=["case_id", "predicted_category"],
+            filters=(pc.field("batch_date") == pc.scalar(day)) & (pc.field("dispatch_mode") == "review"),
+        )
+    except TableMissingError:
         return pd.DataFrame(columns=["case_id", "predicted_category"])
-    data = table.to_pyarrow_dataset().to_table(
-        columns=["case_id", "predicted_category"],
-        filter=(pc.field("batch_date") == pc.scalar(day)) & (pc.field("dispatch_mode") == "review"),
-    )
     return data.to_pandas().sort_values("case_id").reset_index(drop=True)
 
 

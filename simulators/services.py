@@ -19,10 +19,10 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from civiclake.contracts import services
 from civiclake.geography import Geography, load_geography
 from civiclake.ingest import raw_exports
 from civiclake.settings import Settings
-from civiclake.sources import services
 from simulators.defects import Defects, point_in, scaled
 from simulators.export_writer import write_export
 from simulators.party import residents

@@ -22,23 +22,19 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
-from civiclake import lake
+from civiclake.contracts import city
 from civiclake.geography import load_geography
 from civiclake.jurisdiction import load_jurisdiction
+from civiclake.lake.runs import high_watermark, record_reconciliation, record_window, recorded_window
+from civiclake.lake.writes import merge_upsert, overwrite_partition
 from civiclake.settings import Settings
 from civiclake.sources.jdbc import read_changed_rows
-from civiclake.tables import CITY_SILVER_COLUMNS
-from simulators.city import SETTLEMENT_STATUSES
 from spark_jobs.ingest_resources import tokenise_columns
 
 log = logging.getLogger(__name__)
 
-TABLES = {  # table: (key, timestamp columns that may not lie after the window)
-    "cases": ("case_id", ("reported_at", "dispatched_at", "closed_at", "updated_at")),
-    "manhole_covers": ("asset_id", ("updated_at",)),
-    "repairs": ("repair_id", ("made_safe_at", "repaired_at", "settled_at", "updated_at")),
-}
-PII_COLUMNS = {"cases": {"reporter_name": "name", "reporter_phone": "phone"}}
+# Table of schema ``city`` → its contract.
+TABLES = {c.source.name.removeprefix("city."): c for c in city.CONTRACTS}
 
 
 @dataclass(frozen=True)
@@ -56,20 +52,23 @@ class CityResult:
 
 
 def silver_name(table: str) -> str:
-    return f"city_{table}"
+    return TABLES[table].table
 
 
 def extract(spark, settings: Settings, table: str, start: datetime | None, end: datetime):
     """Rows of ``city.<table>`` changed in [start, end), personal data tokenised."""
-    raw = read_changed_rows(spark, settings, f"city.{table}", "updated_at", start, end)
-    return tokenise_columns(raw, PII_COLUMNS.get(table, {}), settings.require_pii_key())
+    contract = TABLES[table]
+    source = contract.source
+    raw = read_changed_rows(spark, settings, source.name, source.updated_column, start, end)
+    return tokenise_columns(raw, contract.pii, settings.require_pii_key())
 
 
 def validate(spark, settings: Settings, batch, table: str, window_end: datetime):
     """Adds street/district codes and ``quarantine_reason`` (null when the row is good)."""
     from pyspark.sql import functions as F
 
-    key, times = TABLES[table]
+    contract = TABLES[table]
+    key = contract.key[0]
     geography = load_geography()
     box = load_jurisdiction(settings.jurisdiction).box
     communities = spark.createDataFrame(
@@ -97,12 +96,13 @@ def validate(spark, settings: Settings, batch, table: str, window_end: datetime)
             )
         )
     future = F.lit(False)
-    for column in times:
+    for column in contract.not_after_batch:
         future = future | F.coalesce(F.col(column) >= end, F.lit(False))
     reasons.append((future, "timestamp in the future"))
     if table == "repairs":
         reasons.append((F.col("repaired_at") < F.col("made_safe_at"), "repaired before made safe"))
-        reasons.append((~F.col("settlement_status").isin(*SETTLEMENT_STATUSES), "unknown settlement_status"))
+        settlement = contract.field("settlement_status").accepted
+        reasons.append((~F.col("settlement_status").isin(*settlement), "unknown settlement_status"))
     reason = F.lit(None).cast("string")
     for condition, text in reversed(reasons):
         reason = F.when(F.coalesce(condition, F.lit(False)), F.lit(text)).otherwise(reason)
@@ -113,15 +113,15 @@ def ingest_table(spark, settings: Settings, table: str, logical_date: date) -> C
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    key, _ = TABLES[table]
-    source_table = f"city.{table}"
+    key = TABLES[table].key[0]
+    source_table = TABLES[table].source.name
     bronze_path = settings.table_path("bronze", silver_name(table))
     silver_path = settings.table_path("silver", silver_name(table))
     window_end = datetime.combine(logical_date + timedelta(days=1), time())
-    recorded = lake.recorded_window(spark, settings, source_table, logical_date)
+    recorded = recorded_window(spark, settings, source_table, logical_date)
     extracted = recorded is None
     if extracted:
-        watermark = lake.high_watermark(spark, settings, source_table, before=logical_date)
+        watermark = high_watermark(spark, settings, source_table, before=logical_date)
         lookback = timedelta(minutes=settings.extract_lookback_minutes)
         window_start = None if watermark is None else watermark - lookback
         batch = (
@@ -131,7 +131,7 @@ def ingest_table(spark, settings: Settings, table: str, logical_date: date) -> C
             .withColumn("_window_end", F.lit(window_end).cast("timestamp"))
             .withColumn("batch_date", F.lit(logical_date).cast("date"))
         )
-        lake.overwrite_partition(batch, bronze_path, "batch_date", logical_date)
+        overwrite_partition(batch, bronze_path, "batch_date", logical_date)
     else:
         window_start = recorded[0]
         log.info("%s batch %s was extracted before; reprocessing it from bronze", source_table, logical_date)
@@ -151,11 +151,11 @@ def ingest_table(spark, settings: Settings, table: str, logical_date: date) -> C
     )
     source_rows = checked.count()
     if extracted:
-        lake.record_window(spark, settings, source_table, logical_date, window_start, window_end, source_rows)
+        record_window(spark, settings, source_table, logical_date, window_start, window_end, source_rows)
 
     new = checked.where("not _received_before")
     quarantine = new.where("quarantine_reason is not null").drop("_received_before")
-    quarantined = lake.overwrite_partition(
+    quarantined = overwrite_partition(
         quarantine,
         settings.table_path("silver", f"{silver_name(table)}_quarantine"),
         "batch_date",
@@ -168,16 +168,14 @@ def ingest_table(spark, settings: Settings, table: str, logical_date: date) -> C
     latest = good.where("_rank = 1")
     if table == "manhole_covers":
         latest = latest.withColumn("owner_known", F.col("owner_department").isNotNull())
-    latest = latest.select(*CITY_SILVER_COLUMNS[table])
-    landed = lake.merge_upsert(
-        spark, latest, silver_path, [key], newer_than="updated_at", batch_date=logical_date
-    )
+    latest = latest.select(*TABLES[table].silver_columns())
+    landed = merge_upsert(spark, latest, silver_path, [key], newer_than="updated_at", batch_date=logical_date)
     silver_rows = landed.rows
     # Known duplicates, each counted from the rows: versions an earlier batch received, older
     # versions of a key the batch holds newer, and versions silver already holds.
     received_before = checked.where("_received_before").count()
     duplicates = received_before + good.where("_rank > 1").count() + landed.held
-    lake.record_reconciliation(
+    record_reconciliation(
         spark,
         settings,
         silver_name(table),

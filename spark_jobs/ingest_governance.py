@@ -10,7 +10,7 @@ lifecycle event) and the grid workers' roster. For a logical date D, for each ta
    newest version of each key, sets aside versions silver already holds (the lookback
    overlap) as known duplicates, and MERGEs the rest into silver;
 4. stores the batch's reconciliation: source = silver + quarantine + duplicates, silver as
-   the MERGE's Delta commit landed it (``civiclake.lake.merge_upsert``).
+   the MERGE's Delta commit landed it (``civiclake.lake.writes.merge_upsert``).
 """
 
 from __future__ import annotations
@@ -19,27 +19,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
 
-from civiclake import lake
-from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_CODES
+from civiclake.contracts import governance
+from civiclake.contracts.base import SourceContract
 from civiclake.geography import load_geography
+from civiclake.lake.runs import high_watermark, record_reconciliation, record_window, recorded_window
+from civiclake.lake.writes import merge_upsert, overwrite_partition
 from civiclake.pii import is_valid_id_number, scrub_text, tokenise
 from civiclake.settings import Settings
 from civiclake.sources.jdbc import read_changed_rows
-from civiclake.tables import (
-    GOVERNANCE_CASE_EVENTS_COLUMNS,
-    GOVERNANCE_CASES_COLUMNS,
-    GOVERNANCE_GRID_WORKERS_COLUMNS,
-)
 from spark_jobs import load_reference
 
 log = logging.getLogger(__name__)
-
-SOURCE_TABLE = "governance.cases"
-SILVER = "governance_cases"
-PII_COLUMNS = {"reporter_name": "name", "reporter_phone": "phone", "reporter_id_number": "id_number"}
-# Free text residents write: phone and ID numbers in it are replaced by their tokens.
-FREE_TEXT_COLUMNS = ("description",)
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,7 @@ class IngestResult:
     quarantined_rows: int
     duplicate_rows: int
     silver_total: int
-    table: str = SILVER
+    table: str = governance.CASES.table
     # Results of the other tables of the source, by silver table name.
     related: dict[str, IngestResult] = field(default_factory=dict)
 
@@ -110,6 +103,13 @@ def extract(spark, settings: Settings, spec: TableSpec, start: datetime | None, 
     )
 
 
+def _in_future(contract: SourceContract, end):
+    """A timestamp the contract says cannot lie after the batch window lies at or after its end."""
+    from pyspark.sql import functions as F
+
+    return reduce(or_, [F.col(column) >= end for column in contract.not_after_batch])
+
+
 def _first_reason(reasons):
     from pyspark.sql import functions as F
 
@@ -135,7 +135,7 @@ def validate(spark, bronze_batch, window_end: datetime):
         (F.col("case_id").isNull(), "missing case_id"),
         (F.col("reported_at").isNull(), "missing reported_at"),
         (F.col("description").isNull() | (F.trim("description") == ""), "missing description"),
-        (~F.col("category").isin(*CATEGORY_CODES), "unknown category"),
+        (~F.col("category").isin(*governance.CASES.field("category").accepted), "unknown category"),
         (F.col("street_code").isNull(), "unknown community_code"),
         (F.col("lon").isNull() | F.col("lat").isNull(), "missing coordinates"),
         (
@@ -145,7 +145,7 @@ def validate(spark, bronze_batch, window_end: datetime):
             | (F.col("lat") > box.max_lat),
             "coordinates outside the district",
         ),
-        ((F.col("reported_at") >= end) | (F.col("updated_at") >= end), "timestamp in the future"),
+        (_in_future(governance.CASES, end), "timestamp in the future"),
     ]
     return checked.withColumn("quarantine_reason", _first_reason(reasons)).withColumn(
         "district_code", F.lit(geography.district.code)
@@ -161,8 +161,11 @@ def validate_events(spark, bronze_batch, window_end: datetime):
         (F.col("event_id").isNull(), "missing event_id"),
         (F.col("case_id").isNull(), "missing case_id"),
         (F.col("occurred_at").isNull(), "missing occurred_at"),
-        (~F.col("event_type").isin(*CASE_EVENT_TYPES), "unknown event_type"),
-        ((F.col("occurred_at") >= end) | (F.col("recorded_at") >= end), "timestamp in the future"),
+        (
+            ~F.col("event_type").isin(*governance.CASE_EVENTS.field("event_type").accepted),
+            "unknown event_type",
+        ),
+        (_in_future(governance.CASE_EVENTS, end), "timestamp in the future"),
     ]
     return bronze_batch.withColumn("quarantine_reason", _first_reason(reasons))
 
@@ -184,58 +187,56 @@ def validate_workers(spark, bronze_batch, window_end: datetime):
     reasons = [
         (F.col("worker_id").isNull(), "missing worker_id"),
         (F.col("community_code").isNull(), "unknown grid_code"),
-        (F.col("updated_at") >= end, "timestamp in the future"),
+        (_in_future(governance.GRID_WORKERS, end), "timestamp in the future"),
     ]
     return checked.withColumn("quarantine_reason", _first_reason(reasons))
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One source table and the silver table it feeds."""
+    """One source table, as its contract declares it, and the checks its rows pass."""
 
-    source_table: str
-    silver: str
-    key: str
-    updated_column: str
-    columns: tuple[str, ...]
+    contract: SourceContract
     validate: Callable
-    # Personal columns and their kind: replaced by ``<column>_token`` at extraction.
-    pii: dict[str, str] = field(default_factory=dict)
-    # Free-text columns: personal numbers inside them replaced by tokens at extraction.
-    free_text: tuple[str, ...] = ()
+
+    @property
+    def source_table(self) -> str:
+        return self.contract.source.name
+
+    @property
+    def silver(self) -> str:
+        return self.contract.table
+
+    @property
+    def key(self) -> str:
+        return self.contract.key[0]
+
+    @property
+    def updated_column(self) -> str:
+        return self.contract.source.updated_column
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.contract.silver_columns()
+
+    @property
+    def pii(self) -> dict[str, str]:
+        """Personal columns and their kind: replaced by ``<column>_token`` at extraction."""
+        return self.contract.pii
+
+    @property
+    def free_text(self) -> tuple[str, ...]:
+        """Free text residents write: phone and ID numbers in it are replaced by their tokens."""
+        return self.contract.free_text
 
     @property
     def quarantine(self) -> str:
         return f"{self.silver}_quarantine"
 
 
-CASES = TableSpec(
-    SOURCE_TABLE,
-    SILVER,
-    "case_id",
-    "updated_at",
-    GOVERNANCE_CASES_COLUMNS,
-    validate,
-    PII_COLUMNS,
-    FREE_TEXT_COLUMNS,
-)
-EVENTS = TableSpec(
-    "governance.case_events",
-    "governance_case_events",
-    "event_id",
-    "recorded_at",
-    GOVERNANCE_CASE_EVENTS_COLUMNS,
-    validate_events,
-)
-WORKERS = TableSpec(
-    "governance.grid_workers",
-    "governance_grid_workers",
-    "grid_code",
-    "updated_at",
-    GOVERNANCE_GRID_WORKERS_COLUMNS,
-    validate_workers,
-    {"worker_name": "name", "worker_phone": "phone"},
-)
+CASES = TableSpec(governance.CASES, validate)
+EVENTS = TableSpec(governance.CASE_EVENTS, validate_events)
+WORKERS = TableSpec(governance.GRID_WORKERS, validate_workers)
 TABLES = (CASES, EVENTS, WORKERS)
 
 
@@ -256,11 +257,11 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
     bronze_path = settings.table_path("bronze", spec.silver)
     silver_path = settings.table_path("silver", spec.silver)
     window_end = datetime.combine(logical_date + timedelta(days=1), time())
-    recorded = lake.recorded_window(spark, settings, spec.source_table, logical_date)
+    recorded = recorded_window(spark, settings, spec.source_table, logical_date)
 
     extracted = recorded is None
     if extracted:
-        watermark = lake.high_watermark(spark, settings, spec.source_table, before=logical_date)
+        watermark = high_watermark(spark, settings, spec.source_table, before=logical_date)
         window_start = (
             None if watermark is None else watermark - timedelta(minutes=settings.extract_lookback_minutes)
         )
@@ -271,7 +272,7 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
             .withColumn("_window_end", F.lit(window_end).cast("timestamp"))
             .withColumn("batch_date", F.lit(logical_date).cast("date"))
         )
-        lake.overwrite_partition(batch, bronze_path, "batch_date", logical_date)
+        overwrite_partition(batch, bronze_path, "batch_date", logical_date)
     else:
         window_start = recorded[0]
         log.info("%s batch %s was extracted before; reprocessing it from bronze", spec.silver, logical_date)
@@ -282,12 +283,10 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
     checked = spec.validate(spark, bronze_batch, window_end).cache()
     source_rows = checked.count()
     if extracted:
-        lake.record_window(
-            spark, settings, spec.source_table, logical_date, window_start, window_end, source_rows
-        )
+        record_window(spark, settings, spec.source_table, logical_date, window_start, window_end, source_rows)
 
     quarantine = checked.where(F.col("quarantine_reason").isNotNull())
-    quarantined = lake.overwrite_partition(
+    quarantined = overwrite_partition(
         quarantine, settings.table_path("silver", spec.quarantine), "batch_date", logical_date
     )
 
@@ -304,7 +303,7 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
     # The lookback overlap brings back versions an earlier batch put in silver: merge_upsert
     # holds them back as known duplicates. Versions this batch wrote itself are merged
     # again, so a rerun repeats its counts.
-    landed = lake.merge_upsert(
+    landed = merge_upsert(
         spark,
         latest,
         silver_path,
@@ -315,7 +314,7 @@ def ingest_table(spark, settings: Settings, spec: TableSpec, logical_date: date)
     )
     silver_rows = landed.rows
     duplicates = superseded + landed.held
-    lake.record_reconciliation(
+    record_reconciliation(
         spark,
         settings,
         spec.silver,

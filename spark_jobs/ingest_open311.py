@@ -41,8 +41,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from civiclake import lake
+from civiclake.contracts.open311 import REQUESTS
 from civiclake.jurisdiction import Jurisdiction, load_jurisdiction
+from civiclake.lake.runs import page_high_watermark, page_progress, record_reconciliation, save_page_progress
+from civiclake.lake.writes import delete_where, merge_upsert, overwrite_partition
 from civiclake.pii import scrub_text
 from civiclake.settings import Settings
 from civiclake.sources.open311 import (
@@ -54,36 +56,17 @@ from civiclake.sources.open311 import (
     extract_pages,
     window_query,
 )
-from civiclake.tables import OPEN311_REQUESTS_COLUMNS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8311"
-BRONZE = "open311_requests"
+BRONZE = REQUESTS.table
 SERVICES_BRONZE = "open311_services"
-SILVER = "open311_requests"
-QUARANTINE = "open311_requests_quarantine"
-FIELDS = (
-    "service_request_id",
-    "status",
-    "status_notes",
-    "service_name",
-    "service_code",
-    "description",
-    "agency_responsible",
-    "service_notice",
-    "requested_datetime",
-    "updated_datetime",
-    "closed_datetime",
-    "expected_datetime",
-    "address",
-    "address_id",
-    "zipcode",
-    "lat",
-    "long",
-    "media_url",
-)
-STATUSES = ("open", "closed")
+SILVER = REQUESTS.table
+QUARANTINE = f"{SILVER}_quarantine"
+# The GeoReport fields of a request, kept in bronze as the server sent them.
+FIELDS = REQUESTS.source_columns
+STATUSES = REQUESTS.field("status").accepted
 # W3C datetimes as GeoReport writes them: seconds, optional fraction, an offset or Z.
 W3C_PATTERN = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
 OUTSIDE = "coordinates outside the jurisdiction"
@@ -137,7 +120,7 @@ def _text(value) -> str | None:
 
 # Free text residents and agents write: phone and ID numbers in it become tokens before
 # anything is written (the row's own columns and its raw JSON alike).
-FREE_TEXT_FIELDS = ("description", "status_notes")
+FREE_TEXT_FIELDS = REQUESTS.free_text
 
 
 def _scrubbed(record, key: bytes):
@@ -208,7 +191,7 @@ class BronzeSink:
         self.state.update(
             pages_done=page.number, rows_fetched=self.state["rows_fetched"] + len(rows), complete=last
         )
-        lake.save_page_progress(
+        save_page_progress(
             self.spark,
             self.settings,
             source_key(self.j.code),
@@ -323,14 +306,14 @@ def _silver_columns(spark, checked, j: Jurisdiction):
         .withColumn("timezone", F.lit(j.timezone))
         .withColumn("requested_date_local", F.to_date(local))
         .withColumn("source_url", F.col("_source_url"))
-        .select(*OPEN311_REQUESTS_COLUMNS)
+        .select(*REQUESTS.silver_columns())
     )
 
 
 def _start_batch(spark, settings: Settings, j: Jurisdiction, logical_date: date, base_url: str) -> dict:
     """The progress of the batch: recorded (a rerun or a resume) or new, with its window."""
     key = source_key(j.code)
-    recorded = lake.page_progress(spark, settings, key, logical_date)
+    recorded = page_progress(spark, settings, key, logical_date)
     batch_id = f"{key}:{logical_date}"
     if recorded is not None:
         if not recorded["complete"] and recorded["base_url"] != base_url:
@@ -345,19 +328,19 @@ def _start_batch(spark, settings: Settings, j: Jurisdiction, logical_date: date,
     window_end = datetime.combine(logical_date + timedelta(days=1), time(), ZoneInfo(j.timezone))
     state = {
         "base_url": base_url,
-        "window_start": lake.page_high_watermark(spark, settings, key, before=logical_date),
+        "window_start": page_high_watermark(spark, settings, key, before=logical_date),
         "window_end": window_end.isoformat(timespec="seconds"),
         "pages_done": 0,
         "rows_fetched": 0,
         "complete": False,
     }
     # A batch starts from an empty bronze partition (only a lost state table leaves rows there).
-    lake.delete_where(
+    delete_where(
         spark,
         settings.table_path("bronze", BRONZE),
         f"jurisdiction = '{j.code}' and batch_date = '{logical_date}'",
     )
-    lake.save_page_progress(spark, settings, key, logical_date, **state)
+    save_page_progress(spark, settings, key, logical_date, **state)
     return {**state, "batch_id": batch_id}
 
 
@@ -398,7 +381,7 @@ def run(
     quarantine = checked.where(F.col("quarantine_reason").isNotNull()).select(
         *bronze_batch.columns, "quarantine_reason"
     )
-    quarantined = lake.overwrite_partition(
+    quarantined = overwrite_partition(
         quarantine,
         settings.table_path("silver", QUARANTINE),
         "batch_date",
@@ -419,7 +402,7 @@ def run(
     silver_path = settings.table_path("silver", SILVER)
     # A request a page repeats, or one silver holds from an earlier batch at the same version
     # (its page's URL aside) or newer, is a known duplicate.
-    landed = lake.merge_upsert(
+    landed = merge_upsert(
         spark,
         latest,
         silver_path,
@@ -430,7 +413,7 @@ def run(
     )
     silver_rows = landed.rows
     duplicates = versions.where("_version_rank > 1").count() + landed.held
-    lake.record_reconciliation(
+    record_reconciliation(
         spark,
         settings,
         f"{SILVER}:{j.code}",

@@ -3,7 +3,7 @@
 For a logical date D and each registry (households, buildings, legal entities, cameras,
 public-service vehicles, teams, departments) the job
 1. reads the registry's extract of D (Parquet + manifest, see
-   ``simulators.resources``), checks it is complete against the manifest and
+   ``civiclake.ingest.registry_extracts``), checks it is complete against the manifest and
    replaces personal data by HMAC tokens; the tokenised extract is written once to bronze
    as partition ``batch_date = D`` (a rerun reprocesses bronze, as received);
 2. checks every row and sends failures to ``resources_<registry>_quarantine`` with a
@@ -11,7 +11,7 @@ public-service vehicles, teams, departments) the job
    after D, one id with two different rows in the extract); exact copies of a row count
    as duplicates; a bad ID-number check character is only flagged (``*_id_valid``);
 3. applies the remaining rows to ``silver.resources_<registry>`` with
-   ``civiclake.lake.scd2_merge`` (new versions for new and changed rows, soft deletes for
+   ``civiclake.lake.scd2.scd2_merge`` (new versions for new and changed rows, soft deletes for
    rows gone from the extract; quarantined ids are held as they were);
 4. stores the reconciliation: extract rows = silver + quarantine + duplicates, silver as the
    versions the MERGE's Delta commit opened plus the rows it found unchanged.
@@ -26,24 +26,26 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
 from pathlib import Path
 
-from civiclake import lake
+from civiclake.contracts.resources import REGISTRIES, REGISTRY_NAMES
 from civiclake.geography import load_geography
 from civiclake.ingest import raw_exports
-from civiclake.jurisdiction import load_jurisdiction
-from civiclake.pii import is_valid_id_number, tokenise
-from civiclake.settings import Settings
-from civiclake.tables import RESOURCE_SILVER_COLUMNS
-from simulators.resources import (
+from civiclake.ingest.registry_extracts import (
     MANIFEST,
-    REGISTRIES,
-    REGISTRY_NAMES,
     read_manifest,
     snapshot_dir,
     snapshot_file,
     sources_root,
 )
+from civiclake.jurisdiction import load_jurisdiction
+from civiclake.lake.runs import record_reconciliation, record_window, recorded_window
+from civiclake.lake.scd2 import scd2_merge
+from civiclake.lake.writes import overwrite_partition, row_hash
+from civiclake.pii import is_valid_id_number, tokenise
+from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def tokenise_columns(df, pii: dict[str, str], key: bytes):
 
 
 def silver_name(registry: str) -> str:
-    return f"resources_{registry}"
+    return REGISTRIES[registry].table
 
 
 def _extract(spark, settings: Settings, registry: str, day: date):
@@ -123,8 +125,7 @@ def _extract(spark, settings: Settings, registry: str, day: date):
             f"{path} holds {rows} rows but the manifest of {day} announces {announced}: the extract "
             "is truncated or was replaced; it is not loaded. Deliver the extract again."
         )
-    spec, _ = REGISTRIES[registry]
-    return tokenise_columns(raw, spec.pii, settings.require_pii_key()), str(path)
+    return tokenise_columns(raw, REGISTRIES[registry].pii, settings.require_pii_key()), str(path)
 
 
 def validate(spark, settings: Settings, batch, registry: str, day: date):
@@ -132,23 +133,24 @@ def validate(spark, settings: Settings, batch, registry: str, day: date):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    spec, _ = REGISTRIES[registry]
+    contract = REGISTRIES[registry]
+    key = contract.key[0]
     geography = load_geography()
     box = load_jurisdiction(settings.jurisdiction).box
     columns = batch.columns
     content = [c for c in columns if not c.startswith("_") and c != "batch_date"]
-    by_key = Window.partitionBy(spec.key)
+    by_key = Window.partitionBy(key)
     checked = (
-        batch.withColumn("_content_hash", lake.row_hash(sorted(content)))
+        batch.withColumn("_content_hash", row_hash(sorted(content)))
         .withColumn("_versions_of_key", F.size(F.collect_set("_content_hash").over(by_key)))
         .withColumn("_copy", F.row_number().over(by_key.orderBy("_content_hash")))
     )
-    reasons = [(F.col(spec.key).isNull() | (F.trim(spec.key) == ""), f"missing {spec.key}")]
-    reasons.append((F.col("_versions_of_key") > 1, f"one {spec.key} with different rows in the extract"))
+    reasons = [(F.col(key).isNull() | (F.trim(key) == ""), f"missing {key}")]
+    reasons.append((F.col("_versions_of_key") > 1, f"one {key} with different rows in the extract"))
     if "community_code" in columns:
         known = F.col("community_code").isin(*sorted(geography.communities))
         # Street-level teams have no community; every other registry row needs one.
-        allowed_null = F.lit(registry == "teams")
+        allowed_null = F.lit(contract.field("community_code").nullable)
         reasons.append(
             (
                 (F.col("community_code").isNull() & ~allowed_null)
@@ -178,7 +180,7 @@ def validate(spark, settings: Settings, batch, registry: str, day: date):
     day_literal = F.lit(day).cast("date")
     reasons.append(
         (
-            (F.col("registered_on") > day_literal) | (F.col("updated_on") > day_literal),
+            reduce(or_, [F.col(column) > day_literal for column in contract.not_after_batch]),
             "date after the snapshot date",
         )
     )
@@ -191,11 +193,12 @@ def validate(spark, settings: Settings, batch, registry: str, day: date):
 def ingest_registry(spark, settings: Settings, registry: str, logical_date: date) -> RegistryResult:
     from pyspark.sql import functions as F
 
-    spec, _ = REGISTRIES[registry]
+    contract = REGISTRIES[registry]
+    key = contract.key[0]
     source_name = f"resources.{registry}"
     bronze_path = settings.table_path("bronze", silver_name(registry))
     silver_path = settings.table_path("silver", silver_name(registry))
-    extracted = lake.recorded_window(spark, settings, source_name, logical_date) is None
+    extracted = recorded_window(spark, settings, source_name, logical_date) is None
     if extracted:
         tokenised, source_path = _extract(spark, settings, registry, logical_date)
         batch = (
@@ -203,7 +206,7 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
             .withColumn("_source", F.lit(f"file:{source_path}"))
             .withColumn("batch_date", F.lit(logical_date).cast("date"))
         )
-        lake.overwrite_partition(batch, bronze_path, "batch_date", logical_date)
+        overwrite_partition(batch, bronze_path, "batch_date", logical_date)
     else:
         log.info("%s %s was extracted before; reprocessing it from bronze", registry, logical_date)
     bronze = spark.read.format("delta").load(bronze_path).where(F.col("batch_date") == F.lit(logical_date))
@@ -211,34 +214,34 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
     source_rows = checked.count()
     if extracted:
         end = datetime.combine(logical_date + timedelta(days=1), time())
-        lake.record_window(spark, settings, source_name, logical_date, None, end, source_rows)
+        record_window(spark, settings, source_name, logical_date, None, end, source_rows)
 
     quarantine = checked.where("quarantine_reason is not null").drop(
         "_content_hash", "_versions_of_key", "_copy"
     )
-    quarantined = lake.overwrite_partition(
+    quarantined = overwrite_partition(
         quarantine,
         settings.table_path("silver", f"{silver_name(registry)}_quarantine"),
         "batch_date",
         logical_date,
     )
-    good = checked.where("quarantine_reason is null and _copy = 1").select(*RESOURCE_SILVER_COLUMNS[registry])
+    good = checked.where("quarantine_reason is null and _copy = 1").select(*contract.merge_columns())
     # Exact copies of a good row of the extract: known duplicates.
     duplicates = checked.where("quarantine_reason is null and _copy > 1").count()
-    held = checked.where(f"quarantine_reason is not null and {spec.key} is not null").select(spec.key)
-    counts = lake.scd2_merge(
+    held = checked.where(f"quarantine_reason is not null and {key} is not null").select(key)
+    counts = scd2_merge(
         spark,
         good,
         silver_path,
-        keys=[spec.key],
-        tracked_columns=list(spec.tracked),
+        keys=[key],
+        tracked_columns=list(contract.scd2_tracked),
         valid_from=logical_date,
         held_keys_df=held,
     )
     # The snapshot's rows in silver: versions the MERGE's commit opened (new and changed
     # keys) and rows that match the current version silver already held.
     silver_rows = counts["opened"] + counts["changed"] + counts["unchanged"]
-    lake.record_reconciliation(
+    record_reconciliation(
         spark,
         settings,
         silver_name(registry),
@@ -275,7 +278,7 @@ def retire_extract(spark, settings: Settings, day: date, done: tuple[str, ...]) 
         waiting = [
             r
             for r in announced
-            if r not in done and lake.recorded_window(spark, settings, f"resources.{r}", day) is None
+            if r not in done and recorded_window(spark, settings, f"resources.{r}", day) is None
         ]
         if waiting:
             log.info("registry extract %s kept: %s not ingested yet", day, ", ".join(waiting))

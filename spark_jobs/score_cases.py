@@ -20,9 +20,9 @@ import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from civiclake import lake
 from civiclake.dispatch.duplicates import DEFAULT_RADIUS_M, DEFAULT_WINDOW
 from civiclake.dispatch.rules import load_rules
+from civiclake.lake.writes import merge_upsert, table_exists
 from civiclake.settings import Settings
 from spark_jobs.train_classifier import latest_registered
 
@@ -129,7 +129,7 @@ def _wall_clock(spark, column: str):
 def _corrections(spark, settings: Settings):
     """Reviewers' decisions (empty when none were recorded yet)."""
     path = settings.table_path("silver", CORRECTIONS)
-    if lake.table_exists(spark, path):
+    if table_exists(spark, path):
         return (
             spark.read.format("delta")
             .load(path)
@@ -140,7 +140,7 @@ def _corrections(spark, settings: Settings):
 
 def _add_missing_columns(spark, path: str) -> None:
     """A case_dispatch table written before the dispatch columns existed gets them (empty)."""
-    if not lake.table_exists(spark, path):
+    if not table_exists(spark, path):
         return
     present = set(spark.read.format("delta").load(path).columns)
     types = dict(c.split() for c in OUTPUT_SCHEMA.split(", "))
@@ -204,7 +204,7 @@ def run(
     earlier = silver.where(
         (F.col("reported_at") >= F.lit(start - window)) & (F.col("reported_at") < F.lit(start))
     ).select("case_id", "category", "lon", "lat", "reported_at", "closed_at")
-    if lake.table_exists(spark, output_path):
+    if table_exists(spark, output_path):
         routed_before = (
             spark.read.format("delta").load(output_path).select("case_id", "predicted_category", "decision")
         )
@@ -241,7 +241,7 @@ def run(
 
     # Earlier cases whose category, place or reviewer's department changed since their route.
     rerouted = None
-    if lake.table_exists(spark, output_path):
+    if table_exists(spark, output_path):
         current = silver.select(
             "case_id",
             "street_code",
@@ -263,7 +263,7 @@ def run(
         )
 
     result_rows = day_decided if rerouted is None else day_decided.unionByName(rerouted)
-    lake.merge_upsert(spark, result_rows, output_path, ["case_id"])
+    merge_upsert(spark, result_rows, output_path, ["case_id"])
     counts = {r.dispatch_mode: r["count"] for r in day_decided.groupBy("dispatch_mode").count().collect()}
     result = {
         "scored": sum(counts.values()),

@@ -12,7 +12,8 @@ import logging
 from dataclasses import asdict
 from datetime import date, datetime, time
 
-from civiclake import lake
+from civiclake.lake.runs import state_path, state_rows, upsert_state
+from civiclake.lake.writes import table_exists
 from civiclake.settings import Settings
 from models.case_classifier import train as trainer
 from models.case_classifier.metadata import PLATFORM_METADATA, add_report_hour
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "case_classifier"
 REGISTRY = "model_registry"
+REGISTRY_SCHEMA = (
+    "model_name string not null, version string not null, trained_before date not null, "
+    "path string not null, threshold double not null, accuracy double not null, macro_f1 double not null, "
+    "coverage_at_threshold double not null, corrections_used bigint"
+)
 CORRECTIONS = "case_label_corrections"
 
 
@@ -35,7 +41,6 @@ def version_date(version: str) -> date:
 
 def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     cutoff = datetime.combine(logical_date, time())
     cases = (
@@ -55,7 +60,7 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
         )
     )
     corrections_path = settings.table_path("silver", CORRECTIONS)
-    if lake.table_exists(spark, corrections_path):
+    if table_exists(spark, corrections_path):
         # Only decisions taken before the cutoff: the model for D knows nothing of D.
         corrected = (
             spark.read.format("delta")
@@ -91,19 +96,6 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
     )
     directory = settings.model_store / MODEL_NAME / version
     trainer.save(pipeline, card, directory)
-    schema = T.StructType(
-        [
-            T.StructField("model_name", T.StringType(), False),
-            T.StructField("version", T.StringType(), False),
-            T.StructField("trained_before", T.DateType(), False),
-            T.StructField("path", T.StringType(), False),
-            T.StructField("threshold", T.DoubleType(), False),
-            T.StructField("accuracy", T.DoubleType(), False),
-            T.StructField("macro_f1", T.DoubleType(), False),
-            T.StructField("coverage_at_threshold", T.DoubleType(), False),
-            T.StructField("corrections_used", T.LongType(), True),
-        ]
-    )
     row = (
         MODEL_NAME,
         version,
@@ -115,20 +107,15 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
         card.metrics["coverage_at_threshold"],
         corrections_used["used"],
     )
-    _add_missing_columns(spark, lake.state_path(settings, REGISTRY), {"corrections_used": "bigint"})
-    lake.merge_upsert(
-        spark,
-        spark.createDataFrame([row], schema),
-        lake.state_path(settings, REGISTRY),
-        ["model_name", "version"],
-    )
+    _add_missing_columns(spark, state_path(settings, REGISTRY), {"corrections_used": "bigint"})
+    upsert_state(spark, settings, REGISTRY, REGISTRY_SCHEMA, [row], ["model_name", "version"])
     log.info("trained %s %s: %s", MODEL_NAME, version, asdict(card)["metrics"])
     return card
 
 
 def _add_missing_columns(spark, path: str, columns: dict[str, str]) -> None:
     """Adds nullable columns a table written by an earlier version of this job lacks."""
-    if not lake.table_exists(spark, path):
+    if not table_exists(spark, path):
         return
     present = set(spark.read.format("delta").load(path).columns)
     missing = [f"`{name}` {kind}" for name, kind in columns.items() if name not in present]
@@ -140,15 +127,13 @@ def latest_registered(spark, settings: Settings, on_or_before: date):
     """(version, path) of the newest registered model trained on data before ``on_or_before``."""
     from pyspark.sql import functions as F
 
-    path = lake.state_path(settings, REGISTRY)
-    if not lake.table_exists(spark, path):
-        return None
-    rows = (
-        spark.read.format("delta")
-        .load(path)
-        .where((F.col("model_name") == MODEL_NAME) & (F.col("trained_before") <= F.lit(on_or_before)))
-        .orderBy(F.col("trained_before").desc())
-        .limit(1)
-        .collect()
+    registered = state_rows(
+        spark,
+        settings,
+        REGISTRY,
+        (F.col("model_name") == MODEL_NAME) & (F.col("trained_before") <= F.lit(on_or_before)),
     )
+    if registered is None:
+        return None
+    rows = registered.orderBy(F.col("trained_before").desc()).limit(1).collect()
     return (rows[0].version, rows[0].path) if rows else None

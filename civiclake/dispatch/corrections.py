@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE
 from civiclake.dispatch.rules import RuleSet, load_rules
+from civiclake.lake.read import TableMissingError, read_table, table_or_none, table_uri
 from civiclake.pii import tokenise
 from civiclake.settings import Settings
 
@@ -65,19 +66,20 @@ def known_departments(rules: RuleSet | None = None) -> set[str]:
 def _reported_at(settings: Settings, case_ids: list[str]) -> dict[str, datetime]:
     """Report time (local) of the given cases in silver.governance_cases; absent ids are left out."""
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
 
     wanted = sorted({c for c in case_ids if c})
     if not wanted:  # an empty review queue (isin() of no values cannot be typed)
         return {}
     try:
-        table = DeltaTable(settings.table_path("silver", "governance_cases"))
-    except TableNotFoundError:
+        data = read_table(
+            settings,
+            "silver",
+            "governance_cases",
+            columns=["case_id", "reported_at"],
+            filters=pc.field("case_id").isin(pa.array(wanted, pa.string())),
+        )
+    except TableMissingError:
         return {}
-    data = table.to_pyarrow_dataset().to_table(
-        columns=["case_id", "reported_at"], filter=pc.field("case_id").isin(pa.array(wanted, pa.string()))
-    )
     frame = data.to_pandas()
     times = pd.to_datetime(frame["reported_at"], utc=True).dt.tz_convert(STORED_AS).dt.tz_localize(None)
     return {case: t.to_pydatetime() for case, t in zip(frame["case_id"], times, strict=True)}
@@ -162,18 +164,15 @@ def validate(
 
 def write(frame: pd.DataFrame, settings: Settings) -> int:
     """MERGE the validated rows into silver.case_label_corrections; returns the rows given."""
-    from deltalake import DeltaTable, write_deltalake
-    from deltalake.exceptions import TableNotFoundError
+    from deltalake import write_deltalake
 
     if frame.empty:
         return 0
     data = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
-    path = settings.table_path("silver", TABLE)
-    try:
-        table = DeltaTable(path)
-    except TableNotFoundError:
-        write_deltalake(path, data.schema.empty_table(), mode="overwrite")
-        table = DeltaTable(path)
+    table = table_or_none(settings, "silver", TABLE)
+    if table is None:
+        write_deltalake(table_uri(settings, "silver", TABLE), data.schema.empty_table(), mode="overwrite")
+        table = table_or_none(settings, "silver", TABLE)
     (
         table.merge(data, predicate="t.case_id = s.case_id", source_alias="s", target_alias="t")
         .when_matched_update_all(predicate="s.reviewed_at >= t.reviewed_at")
@@ -230,12 +229,9 @@ def record_file(settings: Settings, path: Path) -> Outcome:
 
 def read(settings: Settings) -> pd.DataFrame:
     """Every recorded correction (reviewed_at as wall clock); empty when none were recorded."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     try:
-        frame = DeltaTable(settings.table_path("silver", TABLE)).to_pandas()
-    except TableNotFoundError:
+        frame = read_table(settings, "silver", TABLE).to_pandas()
+    except TableMissingError:
         return pd.DataFrame(columns=SCHEMA.names)
     frame["reviewed_at"] = (
         pd.to_datetime(frame["reviewed_at"], utc=True).dt.tz_convert(STORED_AS).dt.tz_localize(None)

@@ -1,1 +1,2 @@
-"""Periodic file exports (CSV, Excel) into the lake: contracts, reader, validator, loader."""
+"""Source files into the lake: file exports (reader, validator, loader), the registry
+office's extracts, and how long raw files are kept."""

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from civiclake import lake
+from civiclake.contracts.base import SourceContract
 from civiclake.geography import load_geography
 from civiclake.ingest import raw_exports
-from civiclake.ingest.contracts import ExportContract
 from civiclake.ingest.files import FileRead, read_batch
 from civiclake.ingest.validate import check_batch, tokenised_record
 from civiclake.jurisdiction import load_jurisdiction
+from civiclake.lake.runs import record_file_manifest, record_reconciliation
+from civiclake.lake.writes import merge_upsert, overwrite_partition
 from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def landing_folder(settings: Settings, source: str, batch_date: date) -> Path:
     return settings.landing / source / batch_date.isoformat()
 
 
-def bronze_schema(contract: ExportContract):
+def bronze_schema(contract: SourceContract):
     from pyspark.sql import types as T
 
     fields = [T.StructField(f.stored_name, T.StringType(), True) for f in contract.fields]
@@ -107,19 +108,19 @@ def bronze_schema(contract: ExportContract):
 
 
 def bronze_rows(
-    reads: list[FileRead], contract: ExportContract, checked, settings: Settings, batch_date: date
+    reads: list[FileRead], contract: SourceContract, checked, settings: Settings, batch_date: date
 ) -> list[tuple]:
     key = settings.require_pii_key()
     encodings = {r.file_name: r.encoding for r in reads}
     landed = {r.file_name: datetime.fromtimestamp(int(r.path.stat().st_mtime)) for r in reads}
-    batch_id = f"{contract.source}:{contract.table}:{batch_date}"
+    batch_id = f"{contract.family}:{contract.table}:{batch_date}"
     rows = []
     for row in checked:
         record = tokenised_record(row, contract, key)
         rows.append(
             (
                 *(record[f.stored_name] for f in contract.fields),
-                f"file:{contract.source}/{contract.title}",
+                f"file:{contract.family}/{contract.source.title}",
                 batch_id,
                 row.file_name,
                 row.row_number,
@@ -134,7 +135,7 @@ def bronze_rows(
     return rows
 
 
-def typed_silver(good, contract: ExportContract):
+def typed_silver(good, contract: SourceContract):
     """Bronze text → typed silver columns, with the street of the community and the delete flag."""
     from pyspark.sql import functions as F
 
@@ -161,10 +162,10 @@ def typed_silver(good, contract: ExportContract):
     return df.select(*[F.col(c).cast(types[c]).alias(c) for c in contract.silver_columns()])
 
 
-def load_table(spark, settings: Settings, contract: ExportContract, batch_date: date) -> TableResult:
+def load_table(spark, settings: Settings, contract: SourceContract, batch_date: date) -> TableResult:
     from pyspark.sql import functions as F
 
-    folder = landing_folder(settings, contract.source, batch_date)
+    folder = landing_folder(settings, contract.family, batch_date)
     reads = read_batch(folder, contract)
     checked = check_batch(
         reads, contract, batch_date, load_geography(), load_jurisdiction(settings.jurisdiction)
@@ -173,19 +174,19 @@ def load_table(spark, settings: Settings, contract: ExportContract, batch_date: 
     schema = bronze_schema(contract)
     bronze_path = settings.table_path("bronze", contract.table)
     bronze_batch = spark.createDataFrame(rows, schema)
-    lake.overwrite_partition(bronze_batch, bronze_path, "batch_date", batch_date)
+    overwrite_partition(bronze_batch, bronze_path, "batch_date", batch_date)
 
     # Quarantine and silver come from the same rows bronze now holds for the batch.
     quarantine = bronze_batch.where(F.col("_quarantine_reason").isNotNull()).withColumnRenamed(
         "_quarantine_reason", "quarantine_reason"
     )
-    quarantined = lake.overwrite_partition(
+    quarantined = overwrite_partition(
         quarantine, settings.table_path("silver", f"{contract.table}_quarantine"), "batch_date", batch_date
     )
     good = bronze_batch.where(F.col("_quarantine_reason").isNull() & ~F.col("_duplicate"))
     silver = typed_silver(good, contract)
     # A key silver holds from a later batch (an older batch replayed) is a known duplicate.
-    landed = lake.merge_upsert(
+    landed = merge_upsert(
         spark,
         silver,
         settings.table_path("silver", contract.table),
@@ -198,7 +199,7 @@ def load_table(spark, settings: Settings, contract: ExportContract, batch_date: 
     # written, duplicates as the rows checked (copies in the batch) and the MERGE held back.
     silver_rows = landed.rows
     duplicates = sum(1 for r in checked if r.duplicate) + landed.held
-    lake.record_reconciliation(
+    record_reconciliation(
         spark,
         settings,
         contract.table,
@@ -248,7 +249,7 @@ def load_batch(spark, settings: Settings, source: str, contracts, batch_date: da
             f"`civiclake simulate {source} --date {batch_date}` or deliver the exports there"
         )
     raw_exports.secure_batch(settings.landing, source, batch_date.isoformat())
-    arrived = [path for c in contracts for path in folder.glob(c.pattern)]
+    arrived = [path for c in contracts for path in folder.glob(c.source.pattern)]
     removed = raw_exports.removed_batch(folder, arrived)
     if removed is not None:
         note = f"{removed.describe()}: nothing to load; the lake keeps what that ingest wrote"
@@ -257,7 +258,7 @@ def load_batch(spark, settings: Settings, source: str, contracts, batch_date: da
     else:
         tables = [load_table(spark, settings, c, batch_date) for c in contracts]
         reads = [r for t in tables for r in t.reads]
-        lake.record_file_manifest(spark, settings, source, batch_date, reads)
+        record_file_manifest(spark, settings, source, batch_date, reads)
         result = BatchResult(source=source, batch_date=str(batch_date), tables=tables)
         # A batch with a failed file is not done: its files wait for the corrected export.
         if not result.failed_files:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from civiclake.ingest.contracts import ExportContract
+from civiclake.contracts.base import SourceContract
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,13 @@ def _row_of_offset(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _header_known(text: str, contract: ExportContract) -> bool:
+def _header_known(text: str, contract: SourceContract) -> bool:
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     cells = {c.strip().strip('"') for c in first_line.split(",")}
     return bool(cells & set(contract.headers))
 
 
-def decode_csv(path: Path, data: bytes, contract: ExportContract) -> tuple[str, str, list[str]]:
+def decode_csv(path: Path, data: bytes, contract: SourceContract) -> tuple[str, str, list[str]]:
     """(text, encoding, notes): UTF-8 when the bytes are valid UTF-8 and the header is the
     contract's, else GBK. A GBK export is never valid UTF-8 once it holds Chinese text, and
     its header only reads as the contract's headers when decoded as GBK, so the two checks
@@ -119,8 +119,9 @@ def decode_csv(path: Path, data: bytes, contract: ExportContract) -> tuple[str, 
     text, label = next(((t, lbl) for t, lbl in decoded if _header_known(t, contract)), decoded[0])
     if label == "gbk":
         notes.append("read as GBK (bytes are not UTF-8)")
-    if contract.encoding and label.replace("-sig", "") != contract.encoding:
-        notes.append(f"the source is declared as {contract.encoding} but this file is {label}")
+    declared = contract.source.encoding
+    if declared and label.replace("-sig", "") != declared:
+        notes.append(f"the source is declared as {declared} but this file is {label}")
     if "\ufffd" in text:
         row = text.count("\n", 0, text.index("\ufffd")) + 1
         raise FileReadError(
@@ -174,7 +175,7 @@ def _excel_rows(path: Path):
         workbook.close()
 
 
-def read_export(path: Path, contract: ExportContract) -> FileRead:
+def read_export(path: Path, contract: SourceContract) -> FileRead:
     """Reads one file; raises :class:`FileReadError` when it cannot be used as a whole."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -218,7 +219,7 @@ def read_export(path: Path, contract: ExportContract) -> FileRead:
                 raise MissingColumnError(
                     path,
                     f"required column {names} is missing from the header; nothing of this file is "
-                    f"loaded. The export {contract.title} must carry it",
+                    f"loaded. The export {contract.source.title} must carry it",
                     row=record,
                 )
             result.new_columns = list(extras)
@@ -263,11 +264,11 @@ def read_export(path: Path, contract: ExportContract) -> FileRead:
     return result
 
 
-def read_batch(folder: Path, contract: ExportContract) -> list[FileRead]:
+def read_batch(folder: Path, contract: SourceContract) -> list[FileRead]:
     """Every file of ``contract`` in a batch folder, in name order; a file that fails is
     returned with status ``failed`` and its error, so the batch's other files still load."""
     reads = []
-    for path in sorted(Path(folder).glob(contract.pattern)):
+    for path in sorted(Path(folder).glob(contract.source.pattern)):
         try:
             reads.append(read_export(path, contract))
         except FileReadError as error:

@@ -13,7 +13,7 @@ those values before the lake; the files themselves are kept to the minimum:
   ingested, never from the clock. A file whose content changed after the ingest is kept:
   that version was not ingested.
 
-The receipt stays behind, so a rerun of the day and the simulators know that the batch
+The receipt stays behind, so a rerun of the day and a simulated source know that the batch
 was ingested and its exports removed, and neither reloads nor redelivers it.
 """
 

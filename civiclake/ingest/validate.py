@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from civiclake.contracts.base import Field, SourceContract
 from civiclake.geography import Geography
-from civiclake.ingest.contracts import ExportContract, Field
 from civiclake.ingest.files import FileRead, SourceRow
 from civiclake.jurisdiction import Jurisdiction
 from civiclake.pii import is_valid_id_number, is_valid_mobile, tokenise
@@ -125,7 +125,7 @@ def _check_field(f: Field, raw: str | None, batch_end: datetime, problems: list[
 
 def check_row(
     row: SourceRow,
-    contract: ExportContract,
+    contract: SourceContract,
     batch_date: date,
     geography: Geography,
     jurisdiction: Jurisdiction,
@@ -167,7 +167,7 @@ def check_row(
 
 def check_batch(
     reads: list[FileRead],
-    contract: ExportContract,
+    contract: SourceContract,
     batch_date: date,
     geography: Geography,
     jurisdiction: Jurisdiction,
@@ -215,7 +215,7 @@ def _tokenise_extra(value: str | None, key: bytes) -> str | None:
     return value
 
 
-def tokenised_record(row: CheckedRow, contract: ExportContract, key: bytes) -> dict[str, str | None]:
+def tokenised_record(row: CheckedRow, contract: SourceContract, key: bytes) -> dict[str, str | None]:
     """The row as written to the lake: personal values replaced by tokens, unknown columns as JSON."""
     record: dict[str, str | None] = {}
     for f in contract.fields:

@@ -1,1 +1,2 @@
-"""Simulators of the district's source systems and the connectors that read them."""
+"""Connectors that read the district's source systems: PostgreSQL tables over JDBC and
+Open311 GeoReport v2 APIs (what each source holds: ``civiclake.contracts``)."""

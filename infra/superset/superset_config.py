@@ -111,7 +111,7 @@ EXPLORE_FORM_DATA_CACHE_CONFIG = {
 
 # --- web ------------------------------------------------------------------------
 # CSRF stays on: API clients fetch /api/v1/security/csrf_token/ and send it back
-# (see dashboards/importer.py). Bearer-token API calls work the same way.
+# (see dashboards/superset_client.py). Bearer-token API calls work the same way.
 WTF_CSRF_ENABLED = True
 SUPERSET_WEBSERVER_TIMEOUT = 120
 ROW_LIMIT = 50000

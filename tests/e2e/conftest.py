@@ -22,7 +22,8 @@ import pytest
 import requests
 
 from civiclake.settings import Settings
-from dashboards.importer import SupersetClient, read_secret, run_import
+from dashboards.importer import read_secret, run_import
+from dashboards.superset_client import SupersetClient
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DATE = "2026-11-25"

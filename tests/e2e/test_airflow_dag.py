@@ -42,7 +42,7 @@ SOURCE_STEPS = {
     "governance": [
         ("simulate", "simulate governance" + DATED),
         ("ingest", "ingest governance" + DATED),
-        ("quality", "quality silver"),
+        ("quality", "quality governance"),
     ],
     "city": [
         ("simulate", "simulate city" + DATED),
@@ -57,12 +57,12 @@ SOURCE_STEPS = {
     "party": [
         ("simulate", "simulate party" + DATED),
         ("ingest", "ingest party" + DATED),
-        ("quality", "quality files party"),
+        ("quality", "quality party"),
     ],
     "services": [
         ("simulate", "simulate services" + DATED),
         ("ingest", "ingest services" + DATED),
-        ("quality", "quality files services"),
+        ("quality", "quality services"),
     ],
     "open311": [
         ("ingest", f"ingest open311 --base-url {OPEN311_URL}" + DATED),
@@ -410,11 +410,11 @@ def test_failed_quality_gate_stops_before_publish(isolated):
         capture_output=True,
         text=True,
         timeout=1200,
-        env={**os.environ, **isolated, "FAKE_FAIL": "quality silver"},
+        env={**os.environ, **isolated, "FAKE_FAIL": "quality governance"},
     )
     assert proc.returncode != 0, "a failed quality gate must fail the run"
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
-    assert calls.count("quality silver") == 1, calls  # retries=0: called once
+    assert calls.count("quality governance") == 1, calls  # retries=0: called once
     assert not any(c.startswith(("classifier", "marts", "brief")) for c in calls), calls
     states = states_for(isolated, date)
     assert states["sources.governance.quality"] == "failed"

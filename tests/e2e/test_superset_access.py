@@ -23,7 +23,8 @@ import pytest
 import requests
 
 from dashboards import access
-from dashboards.importer import SupersetClient, load_assets, run_import
+from dashboards.importer import load_assets, run_import
+from dashboards.superset_client import SupersetClient
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ import duckdb
 import openpyxl
 import pytest
 
-from dashboards.importer import SupersetClient
+from dashboards.superset_client import SupersetClient
 from tests.e2e.test_superset_access import (
     AREA_COLUMNS,
     COMMUNITY,

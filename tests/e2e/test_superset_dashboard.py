@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from dashboards import access
-from dashboards.importer import SupersetClient, run_import
+from dashboards.importer import run_import
+from dashboards.superset_client import SupersetClient
 
 pytestmark = pytest.mark.e2e
 

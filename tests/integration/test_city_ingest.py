@@ -83,15 +83,15 @@ def test_unknown_owner_covers_and_street_borne_repairs_reach_silver(spark, city,
     assert repairs.where("settlement_status = 'borne_by_street'").count() == unknown_owner_repairs
 
 
-def test_silver_schemas_declared_for_the_marts_match_the_ingest(city, first_day):
+def test_silver_schemas_of_the_contracts_match_the_ingest(city, first_day):
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    from civiclake.silver_schemas import SILVER_SCHEMAS
+    from civiclake.contracts.catalog import silver_schema, silver_tables
 
-    for table in ("city_cases", "city_manhole_covers", "city_repairs"):
+    for table in silver_tables("city"):
         written = pa.schema(DeltaTable(city.table_path("silver", table)).schema().to_arrow())
-        assert written.equals(SILVER_SCHEMAS[table]), (table, written)
+        assert written.equals(silver_schema(table)), (table, written)
 
 
 def test_rerun_of_the_same_day_is_identical(spark, city, first_day):
@@ -167,7 +167,7 @@ def test_bad_city_rows_are_quarantined_with_a_reason(spark, city, first_day):
     results = {r.table: r for r in ingest_city.run(spark, city, day)}
     reasons = {}
     for table in ("manhole_covers", "repairs"):
-        key = ingest_city.TABLES[table][0]
+        key = ingest_city.TABLES[table].key[0]
         rows = (
             spark.read.format("delta")
             .load(city.table_path("silver", f"city_{table}_quarantine"))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from civiclake.contracts import party, services
 from civiclake.ingest.delta import landing_folder
-from civiclake.ingest.exports import SOURCES
 from civiclake.ingest.raw_exports import RECEIPT
 from civiclake.settings import Settings
 from simulators import party as party_sim
@@ -21,6 +21,7 @@ from simulators import services as services_sim
 pytestmark = pytest.mark.integration
 
 DAY = date(2026, 11, 25)
+SOURCES = {"party": party.CONTRACTS, "services": services.CONTRACTS}
 TRUNCATED = "党员信息_20261125_补充.xlsx"
 
 
@@ -61,7 +62,9 @@ def test_reconciliation_adds_up_per_table_and_matches_the_files(spark, small, lo
         for contract in contracts:
             r = recon[contract.table]
             rows_in_files = sum(
-                n for name, n in written[source].items() if name.startswith(contract.pattern.split("*")[0])
+                n
+                for name, n in written[source].items()
+                if name.startswith(contract.source.pattern.split("*")[0])
             )
             assert r.source_rows == rows_in_files > 0, contract.table
             assert r.source_rows == r.silver_rows + r.quarantined_rows + r.duplicate_rows
@@ -74,15 +77,15 @@ def test_reconciliation_adds_up_per_table_and_matches_the_files(spark, small, lo
             assert quarantine.where(F.col("quarantine_reason").isNull()).count() == 0
 
 
-def test_silver_schemas_declared_for_the_marts_match_the_ingest(small, loaded):
+def test_silver_schemas_of_the_contracts_match_the_ingest(small, loaded):
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    from civiclake.silver_schemas import SILVER_SCHEMAS
+    from civiclake.contracts.catalog import silver_schema
 
-    for table in [t for t in SILVER_SCHEMAS if t.startswith(("party_", "services_"))]:
+    for table in [c.table for contracts in SOURCES.values() for c in contracts]:
         written = pa.schema(DeltaTable(small.table_path("silver", table)).schema().to_arrow())
-        assert written.equals(SILVER_SCHEMAS[table]), (table, written)
+        assert written.equals(silver_schema(table)), (table, written)
 
 
 def test_truncated_workbook_fails_alone_and_is_in_the_manifest(spark, small, loaded):

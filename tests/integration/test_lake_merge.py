@@ -1,4 +1,4 @@
-"""civiclake.lake.merge_upsert on hand-made rows: both ways (one MERGE, or new keys
+"""civiclake.lake.writes.merge_upsert on hand-made rows: both ways (one MERGE, or new keys
 appended and the others MERGEd) give the same table."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from civiclake import lake
+from civiclake.lake import writes
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +30,8 @@ def test_upsert_updates_inserts_and_never_rolls_back(spark, tmp_path, monkeypatc
         ],
         SCHEMA,
     )
-    monkeypatch.setattr(lake, "SPLIT_NEW_KEYS_FROM_ROWS", 2 if split else 10**9)
-    lake.merge_upsert(spark, batch, path, ["case_id"], newer_than="updated_at", rows=4)
+    monkeypatch.setattr(writes, "SPLIT_NEW_KEYS_FROM_ROWS", 2 if split else 10**9)
+    writes.merge_upsert(spark, batch, path, ["case_id"], newer_than="updated_at", rows=4)
     expected = [
         ("A", "closed", T2),
         ("B", "created", T1),
@@ -42,7 +42,7 @@ def test_upsert_updates_inserts_and_never_rolls_back(spark, tmp_path, monkeypatc
     got = sorted(tuple(r) for r in spark.read.format("delta").load(path).collect())
     assert got == expected
     # Applying the same batch again changes nothing (as a rerun after a crash would).
-    lake.merge_upsert(spark, batch, path, ["case_id"], newer_than="updated_at", rows=4)
+    writes.merge_upsert(spark, batch, path, ["case_id"], newer_than="updated_at", rows=4)
     assert sorted(tuple(r) for r in spark.read.format("delta").load(path).collect()) == expected
     history = spark.sql(f"describe history delta.`{path}`").select("operation").collect()
     operations = [r.operation for r in history]

@@ -23,9 +23,9 @@ from deltalake import DeltaTable
 from bench.bench_marts_families import CARE_FLAGS, REGISTRY_CHANGE_AFTER_DAYS, family_rows
 from bench.bench_marts_lake import plans, write_lake
 from civiclake import marts
+from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import CURRENT_VERSION, REFERENCE_DIR, load_geography
 from civiclake.settings import Settings
-from civiclake.silver_schemas import SILVER_SCHEMAS
 
 pytestmark = pytest.mark.integration
 
@@ -102,11 +102,11 @@ def test_absent_tables_are_created_empty_with_their_schema(tmp_path, caplog):
     settings = Settings(data_dir=tmp_path, lake_path=str(tmp_path / "lake"))
     with caplog.at_level("INFO", logger="civiclake.marts"):
         created = marts.create_absent_silver_tables(settings)
-    assert created == list(SILVER_SCHEMAS)
+    assert created == list(marts.OPTIONAL_SILVER_TABLES)
     assert "silver.services_coupons is absent (source family services not loaded yet)" in caplog.text
     table = DeltaTable(settings.table_path("silver", "city_repairs"))
     assert table.to_pyarrow_table().num_rows == 0
-    assert pa.schema(table.schema().to_arrow()).equals(SILVER_SCHEMAS["city_repairs"])
+    assert pa.schema(table.schema().to_arrow()).equals(silver_schema("city_repairs"))
     assert marts.create_absent_silver_tables(settings) == []
 
 

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from civiclake.catalogue import CATEGORY_CODES
+from civiclake.contracts.catalog import silver_schema
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.sources.open311 import Open311Client, Open311PageError
 from quality.gate import validate
@@ -118,6 +119,14 @@ def test_failure_mid_paging_is_clear_and_the_rerun_resumes_at_that_page(spark, s
     assert per_page == {1: 500, 2: 500, 3: len(nyc_csv) - 1000}
     ids = [r[0] for r in bronze.select("service_request_id").collect()]
     assert len(ids) == len(set(ids)) and set(ids) == set(nyc_csv["Unique Key"])
+
+
+def test_silver_schema_of_the_contract_matches_the_ingest(settings, runs):
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    written = pa.schema(DeltaTable(settings.table_path("silver", "open311_requests")).schema().to_arrow())
+    assert written.equals(silver_schema("open311_requests")), written
 
 
 def test_nyc_sample_lands_in_silver_with_categories_times_and_locations_intact(

@@ -13,9 +13,10 @@ from datetime import date, datetime, timedelta
 import pytest
 from delta.tables import DeltaMergeBuilder
 
-from civiclake import lake
+from civiclake.contracts.party import MEMBERS
 from civiclake.ingest.delta import load_table
-from civiclake.ingest.exports import EXPORTS
+from civiclake.lake import writes
+from civiclake.lake.scd2 import scd2_merge
 from civiclake.settings import Settings
 from simulators import party as party_sim
 from tests.integration.lake_state import reconciliation_row
@@ -73,8 +74,8 @@ def test_merge_counts_what_its_own_commit_landed(spark, tmp_path, monkeypatch, s
         return result
 
     monkeypatch.setattr(DeltaMergeBuilder, "execute", execute_then_another_writer)
-    monkeypatch.setattr(lake, "SPLIT_NEW_KEYS_FROM_ROWS", 2 if split else 10**9)
-    landed = lake.merge_upsert(
+    monkeypatch.setattr(writes, "SPLIT_NEW_KEYS_FROM_ROWS", 2 if split else 10**9)
+    landed = writes.merge_upsert(
         spark, batch, path, ["case_id"], newer_than="updated_at", rows=6, batch_date=B2
     )
 
@@ -101,11 +102,11 @@ def test_merge_counts_what_its_own_commit_landed(spark, tmp_path, monkeypatch, s
 def test_scd2_counts_come_from_the_merge_commit(spark, tmp_path):
     path = str(tmp_path / "scd2")
     schema = "id string, name string"
-    lake.scd2_merge(
+    scd2_merge(
         spark, spark.createDataFrame([("A", "x"), ("B", "y"), ("C", "z")], schema), path, ["id"], ["name"], B1
     )
     before = latest_version(spark, path)
-    counts = lake.scd2_merge(
+    counts = scd2_merge(
         spark, spark.createDataFrame([("A", "x"), ("B", "w"), ("D", "v")], schema), path, ["id"], ["name"], B2
     )
     assert counts == {"opened": 1, "changed": 1, "deleted": 1, "unchanged": 1}
@@ -138,7 +139,7 @@ def party(settings, tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def members(spark, party):
-    contract = EXPORTS["party_members"]
+    contract = MEMBERS
     for day in (DAY, NEXT):
         party_sim.simulate_day(day, party)
     first = load_table(spark, party, contract, DAY)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from civiclake import marts
+from civiclake.contracts.catalog import silver_schema, silver_tables
 from civiclake.geography import load_geography
 from civiclake.pii import personal_numbers_in
 from civiclake.summary import run_summary
@@ -97,6 +98,15 @@ def test_initial_load_takes_every_source_row(spark, settings, first_day):
     cases = spark.read.format("delta").load(settings.table_path("silver", "governance_cases"))
     mismatched = cases.join(latest, "case_id", "left").where("last_type is null or last_type != status")
     assert mismatched.count() == 0
+
+
+def test_silver_schemas_of_the_contracts_match_the_ingest(settings, first_day):
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    for table in silver_tables("governance"):
+        written = pa.schema(DeltaTable(settings.table_path("silver", table)).schema().to_arrow())
+        assert written.equals(silver_schema(table)), (table, written)
 
 
 def test_rerunning_the_same_date_changes_nothing(spark, settings, first_day):

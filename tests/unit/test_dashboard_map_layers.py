@@ -9,7 +9,8 @@ import zipfile
 import pytest
 import yaml
 
-from dashboards.importer import AssetImportError, build_bundle, load_assets, map_layers
+from dashboards.importer import build_bundle, load_assets, map_layers
+from dashboards.superset_client import AssetImportError
 
 DISTRICT_MAP = "157ae666-ac3d-5149-ad3b-0334f171f374"
 CASE_POLYGONS = "ee762bec-426d-5fe6-8302-79f19b0a7541"

@@ -1,5 +1,6 @@
 """The dbt layers the daily DAG builds one by one (dbt/selectors.yml) cover every model
-and seed once, in the DAG's order."""
+and seed once, in the DAG's order; staging has a folder per source system, and the
+intermediate layer the subject folders of the marts."""
 
 from __future__ import annotations
 
@@ -55,3 +56,29 @@ def test_every_model_and_seed_lies_in_exactly_one_layer():
         assert folder in tags, f"{model.relative_to(DBT)} lies in no layer (models/{folder} has no layer tag)"
         assert "tags" not in model.read_text(encoding="utf-8"), f"{model.name} sets tags of its own"
     assert list((DBT / "seeds").glob("*.csv")), "the project's seeds were not found"
+
+
+def test_staging_has_a_folder_per_source_system():
+    """staging/<source>/ declares the one source <source> and its models are
+    stg_<source>__<entity>; no other model reads a source."""
+    staging = DBT / "models" / "staging"
+    folders = sorted(p for p in staging.iterdir() if p.is_dir())
+    assert {p.name for p in folders} >= {"governance", "dispatch", "reference"}
+    for folder in folders:
+        declared = yaml.safe_load((folder / f"_{folder.name}__sources.yml").read_text(encoding="utf-8"))
+        assert [s["name"] for s in declared["sources"]] == [folder.name]
+        for model in folder.glob("*.sql"):
+            assert model.stem.startswith(f"stg_{folder.name}__"), f"{model.relative_to(DBT)} is misnamed"
+            assert f"source('{folder.name}'," in model.read_text(encoding="utf-8")
+    for model in (DBT / "models").rglob("*.sql"):
+        if staging not in model.parents:
+            assert "source(" not in model.read_text(encoding="utf-8"), (
+                f"{model.relative_to(DBT)} reads a source"
+            )
+
+
+def test_intermediate_folders_mirror_the_marts():
+    def subjects(layer: str) -> set[str]:
+        return {p.name for p in (DBT / "models" / layer).iterdir() if p.is_dir()}
+
+    assert subjects("intermediate") <= subjects("marts")

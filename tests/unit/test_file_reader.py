@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
+from civiclake.contracts.party import ACTIVITIES, MEMBERS
 from civiclake.ingest.files import FileReadError, MissingColumnError, read_batch, read_export
-from civiclake.sources.party import ACTIVITIES, MEMBERS
 from simulators.export_writer import export_headers, write_export
 
 ACTIVITY = {

@@ -7,12 +7,12 @@ from datetime import date, datetime
 
 import pytest
 
+from civiclake.contracts.party import ACTIVITIES, ATTENDANCE
 from civiclake.geography import load_geography
 from civiclake.ingest.files import read_batch
 from civiclake.ingest.validate import check_batch, tokenised_record
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.pii import id_check_char, tokenise
-from civiclake.sources.party import ACTIVITIES, ATTENDANCE
 from simulators.export_writer import write_export
 
 DAY = date(2026, 11, 25)
@@ -53,7 +53,7 @@ def sign_in(n: int, **changes) -> dict:
 
 def check(tmp_path, contract, *files: list[dict]):
     for n, records in enumerate(files):
-        write_export(tmp_path / contract.pattern.replace("*", f"2026112{n}"), contract, records)
+        write_export(tmp_path / contract.source.pattern.replace("*", f"2026112{n}"), contract, records)
     reads = read_batch(tmp_path, contract)
     return check_batch(reads, contract, DAY, load_geography(), load_jurisdiction("longhua"))
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from civiclake.tables import file_export_columns
+from civiclake.contracts.catalog import silver_columns
 from quality.gate import validate
 from quality.suites import FILE_EXPORT_SUITES
 
@@ -36,7 +36,7 @@ def activities(**changes) -> pd.DataFrame:
 
 
 def test_silver_columns_come_from_the_contract():
-    columns = file_export_columns("party_members")
+    columns = silver_columns("party_members")
     assert "member_id_token" in columns and "member_name_token" in columns
     assert "member_id_number" not in columns and "member_name" not in columns
     assert columns[-3:] == ("is_deleted", "source_file", "batch_date")

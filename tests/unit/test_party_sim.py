@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from civiclake.contracts import party
 from civiclake.geography import load_geography
 from civiclake.ingest.files import read_batch
 from civiclake.ingest.validate import check_batch
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.settings import Settings
-from civiclake.sources import party
 from simulators import party as party_sim
 
 DAY = date(2026, 11, 25)
@@ -29,7 +29,7 @@ def test_same_seed_and_day_give_the_same_exports(tmp_path):
     party_sim.simulate_day(DAY, b)
     party_sim.simulate_day(date(2026, 11, 26), c)
     folder = lambda s, d=DAY: s.data_dir / "landing" / "party" / d.isoformat()  # noqa: E731
-    for contract in party.PARTY_EXPORTS:
+    for contract in party.CONTRACTS:
         assert contents(folder(a), contract) == contents(folder(b), contract), contract.table
     assert contents(folder(a), party.LEARNING) != [
         (name.replace("20261126", "20261125"), rows)
@@ -43,13 +43,13 @@ def test_every_export_reads_with_its_contract_and_few_rows_are_bad(tmp_path):
     folder = s.data_dir / "landing" / "party" / DAY.isoformat()
     assert len([n for n in written if n.startswith("组织生活_")]) == len(load_geography().streets)
     total = bad = 0
-    for contract in party.PARTY_EXPORTS:
+    for contract in party.CONTRACTS:
         reads = read_batch(folder, contract)
         assert reads and all(r.status in ("loaded", "empty") for r in reads), contract.table
-        if contract.encoding == "gbk":
+        if contract.source.encoding == "gbk":
             assert {r.encoding for r in reads if r.status == "loaded"} == {"gbk"}
         rows = check_batch(reads, contract, DAY, load_geography(), load_jurisdiction("longhua"))
-        assert len(rows) == sum(v for k, v in written.items() if k.startswith(contract.title))
+        assert len(rows) == sum(v for k, v in written.items() if k.startswith(contract.source.title))
         total += len(rows)
         bad += sum(1 for r in rows if r.reason)
     assert total > 200

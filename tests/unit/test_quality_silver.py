@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from deltalake import write_deltalake
 
+from civiclake.contracts.catalog import silver_columns
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
-from civiclake.tables import GOVERNANCE_GRID_WORKERS_COLUMNS
 from quality.silver import SilverTableMissingError, gate
 from quality.suites import governance_grid_workers, open311_requests
 
@@ -40,7 +40,7 @@ def workers(grids: list[str]) -> pd.DataFrame:
                 "updated_at": when,
             }
         )
-    return pd.DataFrame(rows, columns=list(GOVERNANCE_GRID_WORKERS_COLUMNS))
+    return pd.DataFrame(rows, columns=list(silver_columns("governance_grid_workers")))
 
 
 def test_a_gate_passes_on_good_rows_read_from_the_delta_log(settings):
@@ -69,15 +69,14 @@ def test_a_gate_reports_a_bad_row_written_in_a_later_commit(settings):
 def test_the_open311_gate_checks_only_its_jurisdictions_rows(settings):
     """The rows of another jurisdiction (outside Longhua's box) are left out by the filter,
     so they neither fail the gate nor count as checked."""
-    from civiclake.tables import OPEN311_REQUESTS_COLUMNS
-
+    columns = silver_columns("open311_requests")
     when = datetime(2026, 11, 25, 8, tzinfo=UTC)
-    base = {c: None for c in OPEN311_REQUESTS_COLUMNS}
+    base = {c: None for c in columns}
     rows = [
         base | {"jurisdiction": "longhua", "service_request_id": "1", "lon": 114.03, "lat": 22.65},
         base | {"jurisdiction": "nyc", "service_request_id": "1", "lon": -73.9, "lat": 40.7},
     ]
-    frame = pd.DataFrame(rows, columns=list(OPEN311_REQUESTS_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(columns))
     for column in ("requested_at", "updated_at"):
         frame[column] = when
     frame = frame.astype({c: "string" for c in frame.columns if frame[c].isna().all()})

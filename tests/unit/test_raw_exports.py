@@ -9,11 +9,12 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from civiclake.contracts import services
 from civiclake.ingest import raw_exports
 from civiclake.ingest.delta import landing_folder, load_batch
 from civiclake.ingest.raw_exports import RECEIPT, RawExportsRemovedError
+from civiclake.ingest.registry_extracts import snapshot_dir
 from civiclake.settings import Settings
-from civiclake.sources.services import SERVICES_EXPORTS
 from simulators import resources as resources_sim
 from simulators import services as services_sim
 
@@ -116,7 +117,7 @@ def test_simulated_exports_are_private_and_not_delivered_again_once_ingested(tmp
 def test_registry_extracts_are_private(tmp_path):
     settings = Settings(data_dir=tmp_path, sim_scale=0.002)
     resources_sim.simulate_day(DAY, settings, registries=("departments",))
-    names = {p.name for p in resources_sim.snapshot_dir(settings, DAY).iterdir()}
+    names = {p.name for p in snapshot_dir(settings, DAY).iterdir()}
     assert names == {"departments.parquet", "manifest.json"}
     assert open_to_others(tmp_path / "sources") == []
 
@@ -129,12 +130,12 @@ def test_an_ingest_rerun_after_removal_loads_nothing_and_says_why(tmp_path):
     raw_exports.prune(folder.parent, DAY, 0)
 
     # No Spark session: a removed batch is answered before anything is read or written.
-    result = load_batch(None, settings, "services", SERVICES_EXPORTS, DAY)
+    result = load_batch(None, settings, "services", services.CONTRACTS, DAY)
     assert result.tables == [] and result.failed_files == []
     assert "was ingested" in result.note and "nothing to load" in result.note
     (folder / "福利券_20261125.csv").write_bytes(b"late delivery")
     with pytest.raises(RawExportsRemovedError, match="福利券_20261125.csv"):
-        load_batch(None, settings, "services", SERVICES_EXPORTS, DAY)
+        load_batch(None, settings, "services", services.CONTRACTS, DAY)
 
 
 def test_retention_is_a_setting_that_cannot_be_negative(monkeypatch):

@@ -7,18 +7,13 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from civiclake.contracts import resources as contracts
+from civiclake.contracts.resources import REGISTRY_NAMES
 from civiclake.geography import load_geography
+from civiclake.ingest.registry_extracts import SnapshotMissingError, read_manifest
 from civiclake.pii import is_valid_id_number
 from civiclake.settings import Settings
-from simulators.resources import (
-    REGISTRIES,
-    REGISTRY_NAMES,
-    SnapshotMissingError,
-    read_manifest,
-    simulate_day,
-    snapshot,
-    uscc_check_char,
-)
+from simulators.resources import REGISTRIES, simulate_day, snapshot, uscc_check_char
 
 DAY = date(2026, 11, 25)
 
@@ -31,14 +26,15 @@ def settings(**overrides) -> Settings:
 def test_same_seed_and_day_give_the_same_snapshot(registry):
     first = snapshot(registry, DAY, settings())
     pd.testing.assert_frame_equal(first, snapshot(registry, DAY, settings()))
-    assert first[REGISTRIES[registry][0].key].is_unique
+    assert tuple(first.columns) == contracts.REGISTRIES[registry].source_columns
+    assert first[contracts.REGISTRIES[registry].key[0]].is_unique
     if REGISTRIES[registry][0].scales:
         other_seed = snapshot(registry, DAY, settings(seed=1))
         assert not first.equals(other_seed)
 
 
 def _diff(registry: str, s: Settings, day: date):
-    key = REGISTRIES[registry][0].key
+    key = contracts.REGISTRIES[registry].key[0]
     a = snapshot(registry, day, s).set_index(key)
     b = snapshot(registry, day + timedelta(days=1), s).set_index(key)
     kept = a.index.intersection(b.index)

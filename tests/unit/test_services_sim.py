@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from civiclake.contracts import services
 from civiclake.geography import load_geography
 from civiclake.ingest.files import read_batch
 from civiclake.ingest.validate import check_batch
 from civiclake.jurisdiction import load_jurisdiction
 from civiclake.settings import Settings
-from civiclake.sources import services
 from simulators import services as services_sim
 
 DAY = date(2026, 11, 25)

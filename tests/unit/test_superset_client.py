@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dashboards.importer import AssetImportError, SupersetClient
+from dashboards.superset_client import AssetImportError, SupersetClient
 
 
 class _FakeSuperset(BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ select
     cast(null as string) as parent_code,
     cast(null as string) as street_code,
     cast(null as string) as community_code
-from {{ ref('stg_lake__district') }} as district
+from {{ ref('stg_reference__districts') }} as district
 
 union all
 
@@ -17,7 +17,7 @@ select
     streets.district_code as parent_code,
     streets.street_code,
     cast(null as string) as community_code
-from {{ ref('stg_lake__streets') }} as streets
+from {{ ref('stg_reference__streets') }} as streets
 
 union all
 
@@ -28,4 +28,4 @@ select
     communities.street_code as parent_code,
     communities.street_code,
     communities.community_code
-from {{ ref('stg_lake__communities') }} as communities
+from {{ ref('stg_reference__communities') }} as communities

@@ -9,13 +9,7 @@
 ] %}
 with today as (
     select
-        measures.report_date,
-        measures.level,
-        measures.area_code,
-        measures.area_name,
-        measures.parent_code,
-        measures.street_code,
-        measures.community_code,
+        {{ area_day_columns('measures') }},
         measures.cases_reported,
         measures.closures,
         measures.backlog_open,
@@ -31,18 +25,10 @@ with today as (
         services.coupon_redemption_rate,
         party.volunteer_hours
     from {{ ref('mart_case_measures_daily') }} as measures
-    inner join {{ ref('mart_scorecard_daily') }} as scorecard
-        on scorecard.report_date = measures.report_date and scorecard.level = measures.level
-        and scorecard.area_code = measures.area_code
-    left join {{ ref('mart_manhole_covers_daily') }} as manholes
-        on manholes.report_date = measures.report_date and manholes.level = measures.level
-        and manholes.area_code = measures.area_code
-    left join {{ ref('mart_people_services_daily') }} as services
-        on services.report_date = measures.report_date and services.level = measures.level
-        and services.area_code = measures.area_code
-    left join {{ ref('mart_party_building_daily') }} as party
-        on party.report_date = measures.report_date and party.level = measures.level
-        and party.area_code = measures.area_code
+    inner join {{ ref('mart_scorecard_daily') }} as scorecard on {{ same_area_day('scorecard', 'measures') }}
+    left join {{ ref('mart_manhole_covers_daily') }} as manholes on {{ same_area_day('manholes', 'measures') }}
+    left join {{ ref('mart_people_services_daily') }} as services on {{ same_area_day('services', 'measures') }}
+    left join {{ ref('mart_party_building_daily') }} as party on {{ same_area_day('party', 'measures') }}
 )
 
 select
@@ -53,8 +39,6 @@ select
     {%- endfor %}
 from today
 left join today as day_before
-    on day_before.report_date = {{ add_days('today.report_date', -1) }}
-    and day_before.level = today.level and day_before.area_code = today.area_code
+    on day_before.report_date = {{ add_days('today.report_date', -1) }} and {{ same_area('day_before', 'today') }}
 left join today as week_before
-    on week_before.report_date = {{ add_days('today.report_date', -7) }}
-    and week_before.level = today.level and week_before.area_code = today.area_code
+    on week_before.report_date = {{ add_days('today.report_date', -7) }} and {{ same_area('week_before', 'today') }}

@@ -1,17 +1,10 @@
 -- The case measures of 1+6+N per day and area (district, each street, each community),
 -- each computed the same way at every level: counts are sums over the area's cases,
 -- medians and p90s are taken over the area's cases (never averaged from below), rates
--- are ratios of the area's counts.
--- depends_on: {{ ref('stg_lake__governance_case_events') }}
-with as_of as (
-    select {{ as_of_date() }} as as_of_day
-),
-
-case_days as (
-    select case_days.*
-    from {{ ref('int_case_days') }} as case_days
-    cross join as_of
-    where case_days.report_date <= as_of.as_of_day
+-- are ratios of the area's counts (the SLA rates: macros/sla_rates.sql).
+-- depends_on: {{ ref('stg_governance__case_events') }}
+with case_days as (
+    select * from {{ ref('int_case_days') }} where report_date <= {{ as_of_date() }}
 ),
 
 flows as (
@@ -37,10 +30,7 @@ flows as (
 ),
 
 cases as (
-    select cases.*
-    from {{ ref('int_cases_joined_to_dispatch') }} as cases
-    cross join as_of
-    where cases.reported_date <= as_of.as_of_day
+    select * from {{ ref('int_cases_joined_to_dispatch') }} where reported_date <= {{ as_of_date() }}
 ),
 
 dispatch as (
@@ -53,10 +43,7 @@ dispatch as (
 ),
 
 rated as (
-    select cases.*
-    from cases
-    cross join as_of
-    where cases.closed_date <= as_of.as_of_day and cases.satisfaction is not null
+    select * from cases where closed_date <= {{ as_of_date() }} and satisfaction is not null
 ),
 
 satisfaction as (
@@ -67,39 +54,23 @@ satisfaction as (
     {{ rollup_by_level('rated', 'closed_date', satisfaction_aggregates) }}
 ),
 
-response_cohort as (
-    select * from {{ ref('int_case_deadlines') }} where responded_on_time is not null
-),
-
-resolve_cohort as (
-    select * from {{ ref('int_case_deadlines') }} where resolved_on_time is not null
-),
-
-response_due as (
-    {% set response_aggregates %}
-    count(*) as response_due,
-    sum(case when responded_on_time then 1 else 0 end) as responded_on_time
-    {% endset %}
-    {{ rollup_by_level('response_cohort', 'response_deadline_date', response_aggregates) }}
-),
-
-resolve_due as (
-    {% set resolve_aggregates %}
-    count(*) as resolve_due,
-    sum(case when resolved_on_time then 1 else 0 end) as resolved_on_time
-    {% endset %}
-    {{ rollup_by_level('resolve_cohort', 'resolve_deadline_date', resolve_aggregates) }}
+-- The SLA counts of every category together.
+deadlines as (
+    select
+        report_date,
+        level,
+        area_code,
+        sum(response_due) as response_due,
+        sum(responded_on_time) as responded_on_time,
+        sum(resolve_due) as resolve_due,
+        sum(resolved_on_time) as resolved_on_time
+    from {{ ref('int_case_deadlines_by_area_daily') }}
+    group by report_date, level, area_code
 ),
 
 counts as (
     select
-        area_days.report_date,
-        area_days.level,
-        area_days.area_code,
-        area_days.area_name,
-        area_days.parent_code,
-        area_days.street_code,
-        area_days.community_code,
+        {{ area_day_columns('area_days') }},
         cast(coalesce(flows.cases_reported, 0) as bigint) as cases_reported,
         cast(coalesce(flows.cases_dispatched, 0) as bigint) as cases_dispatched,
         cast(coalesce(flows.dispatches, 0) as bigint) as dispatches,
@@ -112,10 +83,10 @@ counts as (
         cast(coalesce(flows.reopens, 0) as bigint) as reopens,
         cast(coalesce(flows.backlog_open, 0) as bigint) as backlog_open,
         cast(coalesce(flows.overdue_open, 0) as bigint) as overdue_open,
-        cast(coalesce(response_due.response_due, 0) as bigint) as response_due,
-        cast(coalesce(response_due.responded_on_time, 0) as bigint) as responded_on_time,
-        cast(coalesce(resolve_due.resolve_due, 0) as bigint) as resolve_due,
-        cast(coalesce(resolve_due.resolved_on_time, 0) as bigint) as resolved_on_time,
+        cast(coalesce(deadlines.response_due, 0) as bigint) as response_due,
+        cast(coalesce(deadlines.responded_on_time, 0) as bigint) as responded_on_time,
+        cast(coalesce(deadlines.resolve_due, 0) as bigint) as resolve_due,
+        cast(coalesce(deadlines.resolved_on_time, 0) as bigint) as resolved_on_time,
         cast(coalesce(satisfaction.satisfaction_ratings, 0) as bigint) as satisfaction_ratings,
         cast(coalesce(satisfaction.satisfaction_points, 0) as bigint) as satisfaction_points,
         cast(coalesce(dispatch.dispatched_automatically, 0) as bigint) as dispatched_automatically,
@@ -125,28 +96,13 @@ counts as (
         cast(flows.p90_hours_to_dispatch as double) as p90_hours_to_dispatch,
         cast(flows.median_hours_to_close as double) as median_hours_to_close,
         cast(flows.p90_hours_to_close as double) as p90_hours_to_close
-    from {{ ref('int_area_days') }} as area_days
-    left join flows
-        on flows.report_date = area_days.report_date and flows.level = area_days.level
-        and flows.area_code = area_days.area_code
-    left join dispatch
-        on dispatch.report_date = area_days.report_date and dispatch.level = area_days.level
-        and dispatch.area_code = area_days.area_code
-    left join satisfaction
-        on satisfaction.report_date = area_days.report_date and satisfaction.level = area_days.level
-        and satisfaction.area_code = area_days.area_code
-    left join response_due
-        on response_due.report_date = area_days.report_date and response_due.level = area_days.level
-        and response_due.area_code = area_days.area_code
-    left join resolve_due
-        on resolve_due.report_date = area_days.report_date and resolve_due.level = area_days.level
-        and resolve_due.area_code = area_days.area_code
+    {{ from_area_days(['flows', 'dispatch', 'satisfaction', 'deadlines']) }}
 )
 
 select
     counts.*,
-    cast(responded_on_time as double) / nullif(response_due, 0) as response_rate,
-    cast(resolved_on_time as double) / nullif(resolve_due, 0) as on_time_rate,
+    {{ response_rate() }} as response_rate,
+    {{ on_time_rate() }} as on_time_rate,
     cast(closures_after_feedback as double) / nullif(closures, 0) as feedback_rate,
     cast(reopens as double) / nullif(closures, 0) as reopen_rate,
     cast(returns_for_rework as double) / nullif(handlings, 0) as rework_rate,

@@ -9,7 +9,7 @@ select
     categories.category_name,
     count(*) as cases_reported
 from {{ ref('int_cases_joined_to_dispatch') }} as cases
-inner join {{ ref('stg_lake__communities') }} as communities using (community_code)
-inner join {{ ref('stg_lake__streets') }} as streets on streets.street_code = communities.street_code
-inner join {{ ref('stg_lake__categories') }} as categories using (category_code)
+inner join {{ ref('stg_reference__communities') }} as communities using (community_code)
+inner join {{ ref('stg_reference__streets') }} as streets on streets.street_code = communities.street_code
+inner join {{ ref('stg_reference__categories') }} as categories using (category_code)
 group by all

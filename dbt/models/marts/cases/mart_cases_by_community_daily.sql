@@ -1,5 +1,10 @@
--- Case flow per community and day: reported, closed, and how the reported ones were dispatched.
-with reported as (
+-- Case flow per community and day (every community on every day, quiet days as zero):
+-- reported, closed, and how the reported ones were dispatched.
+with community_days as (
+    select * from ({{ area_days() }}) as area_days where level = 'community'
+),
+
+reported as (
     select
         reported_date as report_date,
         community_code,
@@ -18,7 +23,7 @@ closed as (
 )
 
 select
-    days.report_date,
+    community_days.report_date,
     district.district_code,
     district.district_name,
     streets.street_code,
@@ -29,9 +34,12 @@ select
     coalesce(closed.cases_closed, 0) as cases_closed,
     coalesce(reported.cases_auto_dispatched, 0) as cases_auto_dispatched,
     coalesce(reported.cases_for_review, 0) as cases_for_review
-from {{ ref('int_community_days') }} as days
-inner join {{ ref('stg_lake__communities') }} as communities using (community_code)
-inner join {{ ref('stg_lake__streets') }} as streets on streets.street_code = communities.street_code
-inner join {{ ref('stg_lake__district') }} as district on district.district_code = streets.district_code
-left join reported using (report_date, community_code)
-left join closed using (report_date, community_code)
+from community_days
+inner join {{ ref('stg_reference__communities') }} as communities
+    on communities.community_code = community_days.community_code
+inner join {{ ref('stg_reference__streets') }} as streets on streets.street_code = communities.street_code
+inner join {{ ref('stg_reference__districts') }} as district on district.district_code = streets.district_code
+left join reported
+    on reported.report_date = community_days.report_date and reported.community_code = community_days.community_code
+left join closed
+    on closed.report_date = community_days.report_date and closed.community_code = community_days.community_code

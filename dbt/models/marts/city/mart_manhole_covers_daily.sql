@@ -2,11 +2,7 @@
 -- share whose cover has no known owner, covers made safe and the hours from the report to
 -- making safe (median, p90 over the covers made safe that day, recomputed at every level),
 -- and the cover registry.
-with areas as (
-    select * from {{ ref('int_area_days') }}
-),
-
-case_days as (
+with case_days as (
     select
         days.day as report_date,
         cases.district_code,
@@ -73,13 +69,7 @@ covers as (
 )
 
 select
-    areas.report_date,
-    areas.level,
-    areas.area_code,
-    areas.area_name,
-    areas.parent_code,
-    areas.street_code,
-    areas.community_code,
+    {{ area_day_columns('area_days') }},
     coalesce(cases.cases_reported, 0) as cases_reported,
     coalesce(cases.cases_reported_unknown_owner, 0) as cases_reported_unknown_owner,
     cast(cases.cases_reported_unknown_owner as double) / nullif(cases.cases_reported, 0) as unknown_owner_share,
@@ -91,15 +81,4 @@ select
     coalesce(repaired.covers_repaired, 0) as covers_repaired,
     coalesce(covers.covers_registered, 0) as covers_registered,
     coalesce(covers.covers_unknown_owner, 0) as covers_unknown_owner
-from areas
-left join cases
-    on cases.report_date = areas.report_date and cases.level = areas.level and cases.area_code = areas.area_code
-left join made_safe
-    on made_safe.report_date = areas.report_date and made_safe.level = areas.level
-    and made_safe.area_code = areas.area_code
-left join repaired
-    on repaired.report_date = areas.report_date and repaired.level = areas.level
-    and repaired.area_code = areas.area_code
-left join covers
-    on covers.report_date = areas.report_date and covers.level = areas.level
-    and covers.area_code = areas.area_code
+{{ from_area_days(['cases', 'made_safe', 'repaired', 'covers']) }}

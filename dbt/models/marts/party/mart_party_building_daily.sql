@@ -7,45 +7,48 @@
 -- departments); the honest measure of party members taking part in governance is their
 -- volunteer service of type community_governance (社区治理), which is what
 -- party_member_governance_services / _hours count.
-with areas as (
-    select * from {{ ref('int_area_days') }}
-),
-
-org_days as (
-    select days.day as report_date, orgs.district_code, orgs.street_code, orgs.community_code
-    from {{ ref('stg_party__organisations') }} as orgs
-    inner join {{ ref('int_days') }} as days
-        on orgs.established_on <= days.day
-        and (not coalesce(orgs.is_deleted, false) or orgs.batch_date > days.day)
-),
-
-organisations as (
-    {% set org_aggregates %}
-    cast(count(*) as bigint) as organisations
-    {% endset %}
-    {{ rollup_by_level('org_days', 'report_date', org_aggregates) }}
-),
-
-member_days as (
+with register as (
     select
-        days.day as report_date,
-        members.district_code,
-        members.street_code,
-        members.community_code,
-        members.member_status
-    from {{ ref('stg_party__members') }} as members
-    inner join {{ ref('int_days') }} as days
-        on members.joined_on <= days.day
-        and (not coalesce(members.is_deleted, false) or members.batch_date > days.day)
+        'organisation' as record_kind,
+        established_on as on_register_from,
+        district_code,
+        street_code,
+        community_code,
+        cast(null as string) as member_status,
+        is_deleted,
+        batch_date
+    from {{ ref('stg_party__organisations') }}
+
+    union all
+
+    select
+        'member' as record_kind,
+        joined_on as on_register_from,
+        district_code,
+        street_code,
+        community_code,
+        member_status,
+        is_deleted,
+        batch_date
+    from {{ ref('stg_party__members') }}
 ),
 
-members as (
-    {% set member_aggregates %}
-    cast(count(*) as bigint) as members,
+register_days as (
+    select days.day as report_date, register.*
+    from register
+    inner join {{ ref('int_days') }} as days
+        on register.on_register_from <= days.day
+        and (not coalesce(register.is_deleted, false) or register.batch_date > days.day)
+),
+
+registered as (
+    {% set register_aggregates %}
+    cast(sum(case when record_kind = 'organisation' then 1 else 0 end) as bigint) as organisations,
+    cast(sum(case when record_kind = 'member' then 1 else 0 end) as bigint) as members,
     cast(sum(case when member_status = 'full' then 1 else 0 end) as bigint) as full_members,
     cast(sum(case when member_status = 'probationary' then 1 else 0 end) as bigint) as probationary_members
     {% endset %}
-    {{ rollup_by_level('member_days', 'report_date', member_aggregates) }}
+    {{ rollup_by_level('register_days', 'report_date', register_aggregates) }}
 ),
 
 held as (
@@ -63,7 +66,7 @@ held as (
 -- A member signing in twice to one activity attended once.
 sign_ins as (
     select activity_id, cast(count(distinct member_id) as bigint) as attendees
-    from {{ ref('stg_party__attendance') }}
+    from {{ ref('stg_party__sign_ins') }}
     where not coalesce(is_deleted, false)
     group by activity_id
 ),
@@ -110,17 +113,11 @@ services as (
 )
 
 select
-    areas.report_date,
-    areas.level,
-    areas.area_code,
-    areas.area_name,
-    areas.parent_code,
-    areas.street_code,
-    areas.community_code,
-    coalesce(organisations.organisations, 0) as organisations,
-    coalesce(members.members, 0) as members,
-    coalesce(members.full_members, 0) as full_members,
-    coalesce(members.probationary_members, 0) as probationary_members,
+    {{ area_day_columns('area_days') }},
+    coalesce(registered.organisations, 0) as organisations,
+    coalesce(registered.members, 0) as members,
+    coalesce(registered.full_members, 0) as full_members,
+    coalesce(registered.probationary_members, 0) as probationary_members,
     coalesce(activities.activities_held, 0) as activities_held,
     coalesce(activities.planned_attendance, 0) as planned_attendance,
     coalesce(activities.attendees, 0) as attendees,
@@ -130,16 +127,4 @@ select
     round(coalesce(services.party_member_volunteer_hours, 0), 2) as party_member_volunteer_hours,
     coalesce(services.party_member_governance_services, 0) as party_member_governance_services,
     round(coalesce(services.party_member_governance_hours, 0), 2) as party_member_governance_hours
-from areas
-left join organisations
-    on organisations.report_date = areas.report_date and organisations.level = areas.level
-    and organisations.area_code = areas.area_code
-left join members
-    on members.report_date = areas.report_date and members.level = areas.level
-    and members.area_code = areas.area_code
-left join activities
-    on activities.report_date = areas.report_date and activities.level = areas.level
-    and activities.area_code = areas.area_code
-left join services
-    on services.report_date = areas.report_date and services.level = areas.level
-    and services.area_code = areas.area_code
+{{ from_area_days(['registered', 'activities', 'services']) }}

@@ -23,7 +23,7 @@ camera_positions as (
 
 communities as (
     select community_code, community_name, street_code, centroid_lon, centroid_lat
-    from {{ ref('stg_lake__communities') }}
+    from {{ ref('stg_reference__communities') }}
 ),
 
 street_centres as (
@@ -66,6 +66,6 @@ select
     cast(count(*) as bigint) as resources,
     cast(sum(placed.member_count) as bigint) as team_members
 from placed
-inner join {{ ref('stg_lake__streets') }} as streets on streets.street_code = placed.street_code
+inner join {{ ref('stg_reference__streets') }} as streets on streets.street_code = placed.street_code
 left join communities on communities.community_code = placed.community_code
 group by all

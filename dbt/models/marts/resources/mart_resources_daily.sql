@@ -11,17 +11,11 @@ with counted as (
 )
 
 select
-    counted.report_date,
-    counted.level,
-    counted.area_code,
-    areas.area_name,
-    areas.parent_code,
-    areas.street_code,
-    areas.community_code,
+    {{ area_day_columns('areas', day='counted.report_date') }},
     counted.resource_kind,
     counted.resource_type,
     counted.status,
     counted.resources,
     counted.team_members
 from counted
-inner join {{ ref('int_areas') }} as areas on areas.level = counted.level and areas.area_code = counted.area_code
+inner join {{ ref('int_areas') }} as areas on {{ same_area('areas', 'counted') }}

@@ -14,21 +14,13 @@ with scores as (
 
 volumes as (
     select
-        measures.report_date,
-        measures.level,
-        measures.area_code,
-        measures.area_name,
-        measures.parent_code,
-        measures.street_code,
-        measures.community_code,
+        {{ area_day_columns('measures') }},
         measures.cases_reported,
         scores.measures_scored,
         scores.score,
         measures.cases_reported >= {{ var('scorecard_min_cases', 5) }} and scores.score is not null as is_ranked
     from {{ ref('mart_case_measures_daily') }} as measures
-    inner join scores
-        on scores.report_date = measures.report_date and scores.level = measures.level
-        and scores.area_code = measures.area_code
+    inner join scores on {{ same_area_day('scores', 'measures') }}
 )
 
 select

@@ -19,13 +19,7 @@ with measures as (
 )
 
 select
-    measures.report_date,
-    measures.level,
-    measures.area_code,
-    measures.area_name,
-    measures.parent_code,
-    measures.street_code,
-    measures.community_code,
+    {{ area_day_columns('measures') }},
     measures.measure_code,
     targets.measure_name_zh,
     targets.measure_name_en,

@@ -1,11 +1,7 @@
 -- People services per day and area of every level: households receiving care by type
 -- (suppressed below 5, see int_care_households_by_area_daily), care-visit coverage in the
 -- 30 days ending on the day, welfare coupons issued and redeemed, and service requests.
-with areas as (
-    select * from {{ ref('int_area_days') }}
-),
-
-visit_rows as (
+with visit_rows as (
     select cast(visited_at as date) as visit_date, district_code, street_code, community_code, follow_up
     from {{ ref('stg_services__care_visits') }}
     where not coalesce(is_deleted, false)
@@ -79,13 +75,7 @@ care as (
 )
 
 select
-    areas.report_date,
-    areas.level,
-    areas.area_code,
-    areas.area_name,
-    areas.parent_code,
-    areas.street_code,
-    areas.community_code,
+    {{ area_day_columns('area_days') }},
     {%- for kind in ['elderly_alone', 'disabled', 'child_in_difficulty', 'low_income'] %}
     case when care.area_code is null then cast(0 as bigint) else care.{{ kind }}_households end
         as {{ kind }}_households,
@@ -109,15 +99,4 @@ select
     coalesce(requests.service_requests_submitted, 0) as service_requests_submitted,
     coalesce(requests.service_requests_completed, 0) as service_requests_completed,
     coalesce(requests.service_requests_open, 0) as service_requests_open
-from areas
-left join care
-    on care.report_date = areas.report_date and care.level = areas.level and care.area_code = areas.area_code
-left join visits
-    on visits.report_date = areas.report_date and visits.level = areas.level
-    and visits.area_code = areas.area_code
-left join coupons
-    on coupons.report_date = areas.report_date and coupons.level = areas.level
-    and coupons.area_code = areas.area_code
-left join requests
-    on requests.report_date = areas.report_date and requests.level = areas.level
-    and requests.area_code = areas.area_code
+{{ from_area_days(['care', 'visits', 'coupons', 'requests']) }}

@@ -1,0 +1,49 @@
+"""The ``civiclake`` command line: every pipeline step, runnable alone or from Airflow.
+
+One module per command group; the source families' commands (``simulate``, ``ingest``,
+``quality``) come from civiclake/families.toml. Commands import the jobs, simulators and
+models they run lazily, so ``civiclake --help`` is instant and the core package never
+depends on the layers above it (nothing imports this package: it is an entry point).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from civiclake.cli import brief, classifier, dispatch, ingest, marts, quality, serve, simulate, summary
+from civiclake.cli.common import console
+from civiclake.settings import MissingSecretError
+
+app = typer.Typer(help="civiclake: community-governance data platform.", no_args_is_help=True)
+app.add_typer(simulate.app, name="simulate")
+app.add_typer(ingest.app, name="ingest")
+app.add_typer(quality.app, name="quality")
+app.add_typer(classifier.app, name="classifier")
+app.add_typer(marts.app, name="marts")
+app.add_typer(dispatch.app, name="dispatch")
+app.command("summary")(summary.summary)
+app.add_typer(serve.app, name="serve")
+app.add_typer(brief.app, name="brief")
+
+
+@app.callback()
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:
+    """The console script: a missing secret ends with its message and exit code 2."""
+    try:
+        app()
+    except MissingSecretError as error:
+        console.print(f"[red]{error}[/red]")
+        sys.exit(2)

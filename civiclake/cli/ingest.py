@@ -1,0 +1,128 @@
+"""``civiclake ingest <family>``: a family's source of one day → Delta bronze → silver.
+
+One command per family of civiclake/families.toml; each imports its Spark job
+(``spark_jobs.ingest_<family>``) only when it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import import_module
+
+import typer
+
+from civiclake.cli.common import DateOption, add_family_commands, console, fail, logical_date, spark
+from civiclake.families import families
+from civiclake.settings import get_settings
+
+app = typer.Typer(help="Extract sources into Delta bronze and silver.", no_args_is_help=True)
+
+
+def governance(day: str = DateOption) -> None:
+    """Governance cases: watermark extraction → bronze → MERGE into silver."""
+    from spark_jobs import ingest_governance as job
+
+    result = job.run(spark(f"ingest_governance_{day}"), get_settings(), logical_date(day))
+    console.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+
+
+def city(day: str = DateOption) -> None:
+    """City management: watermark extraction with lookback → bronze → MERGE into silver."""
+    from spark_jobs import ingest_city as job
+
+    results = job.run(spark(f"ingest_city_{day}"), get_settings(), logical_date(day))
+    console.print_json(json.dumps([r.__dict__ for r in results]))
+
+
+def resources(day: str = DateOption) -> None:
+    """Registry extracts → bronze → SCD2 history in silver."""
+    from civiclake.ingest.registry_extracts import SnapshotMissingError
+    from spark_jobs import ingest_resources as job
+
+    try:
+        results = job.run(spark(f"ingest_resources_{day}"), get_settings(), logical_date(day))
+    except (SnapshotMissingError, job.ExtractIncompleteError) as error:
+        fail(error)
+    console.print_json(json.dumps([r.__dict__ for r in results]))
+
+
+def _exports(family: str, day: str) -> None:
+    """A file-export family's files of the day; exits 1 when a file was not loaded (the others are)."""
+    from civiclake.ingest.raw_exports import RawExportsRemovedError
+
+    job = import_module(f"spark_jobs.ingest_{family}")
+    try:
+        result = job.run(spark(f"ingest_{family}_{day}"), get_settings(), logical_date(day))
+    except (FileNotFoundError, RawExportsRemovedError) as error:
+        fail(error)
+    typer.echo(json.dumps([t.summary() for t in result.tables], ensure_ascii=False, indent=2))
+    if result.note:
+        console.print(result.note, markup=False)
+    for error in result.failed_files:
+        console.print(f"[red]file not loaded: {error}[/red]")
+    if result.failed_files:
+        console.print(f"[red]{len(result.failed_files)} file(s) not loaded; the other files were[/red]")
+        raise typer.Exit(1)
+
+
+def party(day: str = DateOption) -> None:
+    """Party-building exports of --date → bronze → MERGE into silver (exit 1 when a file fails)."""
+    _exports("party", day)
+
+
+def services(day: str = DateOption) -> None:
+    """People-services exports of --date → bronze → MERGE into silver (exit 1 when a file fails)."""
+    _exports("services", day)
+
+
+def open311(
+    day: str = DateOption,
+    base_url: str = typer.Option(
+        families()["open311"].ingest_option("base-url").default,
+        "--base-url",
+        help="Root of the Open311 server (before /open311/v2).",
+    ),
+    jurisdiction: str = typer.Option(
+        None,
+        "--jurisdiction",
+        help="Jurisdiction whose box and time zone apply (default: CIVICLAKE_JURISDICTION).",
+    ),
+    page_size: int = typer.Option(200, "--page-size", help="Requests per page."),
+) -> None:
+    """Open311 requests: paged API extraction (resumable) → bronze → MERGE into silver."""
+    from civiclake.jurisdiction import UnknownJurisdictionError, load_jurisdiction
+    from civiclake.sources.open311 import Open311Error
+    from spark_jobs import ingest_open311 as job
+
+    try:
+        load_jurisdiction(jurisdiction)
+    except UnknownJurisdictionError as error:
+        raise typer.BadParameter(str(error), param_hint="'--jurisdiction'") from None
+    logical_day = logical_date(day)
+    try:
+        result = job.run(
+            spark(f"ingest_open311_{day}"),
+            get_settings(),
+            logical_day,
+            base_url,
+            jurisdiction,
+            page_size=page_size,
+        )
+    except Open311Error as error:
+        fail(error)
+    console.print_json(json.dumps(result.__dict__, ensure_ascii=False))
+
+
+add_family_commands(
+    app,
+    "ingest",
+    {
+        "governance": governance,
+        "city": city,
+        "resources": resources,
+        "party": party,
+        "services": services,
+        "open311": open311,
+    },
+    families().values(),
+)

@@ -1,0 +1,78 @@
+"""``civiclake marts``: the dbt marts, built, tested and published (write-audit-publish)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from civiclake.cli.common import DateOption, console, fail, logical_date, skip_exit_code_option
+from civiclake.settings import PROJECT_ROOT, get_settings
+
+app = typer.Typer(help="Build and publish the dbt marts (write-audit-publish).", no_args_is_help=True)
+
+
+@app.command("prepare")
+def prepare() -> None:
+    """Start a build: copy the last good build to the build file (no --date: it copies files)."""
+    from civiclake import marts
+
+    console.print(f"build file: {marts.prepare(get_settings())}")
+
+
+@app.command("publish")
+def publish() -> None:
+    """Audit the tested build file, atomically publish its marts alone, keep it as the last good build.
+
+    No --date: the build's day is the one its dbt run was given (``marts build --date``)."""
+    from civiclake import marts
+
+    console.print_json(json.dumps(marts.publish(get_settings())))
+
+
+# Exit code of infra/superset/warm.sh when there is nothing to warm here.
+WARM_SKIPPED = 99
+
+
+@app.command("warm")
+def warm(
+    marts_file: str = typer.Option(
+        None, "--marts-file", help="Marts file the screens read (default: the published one)."
+    ),
+    skip_exit_code: int = skip_exit_code_option(
+        "Superset is not set up here or serves other marts", otherwise="0"
+    ),
+) -> None:
+    """Fill Superset's chart-data cache for every civiclake role from the published marts,
+    so that the screens' first views after a publish need no query (infra/superset/warm_cache.py)."""
+    import subprocess
+
+    target = marts_file or str(get_settings().published_marts_file)
+    script = PROJECT_ROOT / "infra" / "superset" / "warm.sh"
+    code = subprocess.run(["bash", str(script), "--marts-file", target], check=False).returncode
+    if code == WARM_SKIPPED:
+        raise typer.Exit(skip_exit_code or 0)
+    if code:
+        console.print(f"[red]warming the dashboards failed (exit code {code}); see the lines above[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("build")
+def build(day: str = DateOption) -> None:
+    """prepare + dbt build (models and tests) + publish, the marts as of --date."""
+    from civiclake import marts
+
+    try:
+        counts = marts.build(get_settings(), as_of=logical_date(day))
+    except marts.MartsBuildError as error:
+        fail(error)
+    console.print_json(json.dumps(counts))
+
+
+@app.command("env")
+def env() -> None:
+    """Print the environment the dbt project needs, as shell exports."""
+    from civiclake import marts
+
+    for key, value in marts.dbt_environment(get_settings()).items():
+        typer.echo(f"export {key}={value}")

@@ -1,0 +1,88 @@
+"""Governance case system (基层治理): the tables of its operational PostgreSQL database.
+
+Cases carry their current state (updated in place, extracted by ``updated_at``), the status
+history one row per lifecycle event (append-only, extracted by ``recorded_at``), and the
+grid workers' roster. Residents' names, phones and ID numbers become tokens; an ID number's
+check digit is kept as a flag, since a mistyped number is still someone's.
+"""
+
+from __future__ import annotations
+
+from civiclake.catalogue import CASE_EVENT_TYPES, CASE_STATUSES, CATEGORIES, CHANNEL_NAMES, CHANNELS
+from civiclake.contracts.base import AREA, DatabaseTable, Field, SilverColumn, SourceContract, stored_codes
+
+FAMILY = "governance"
+
+CASES = SourceContract(
+    table="governance_cases",
+    family=FAMILY,
+    source=DatabaseTable("governance.cases", updated_column="updated_at"),
+    columns=(
+        Field("case_id"),
+        Field("channel", codes={CHANNEL_NAMES[code]: code for code in CHANNELS}),
+        Field("category", codes={c.name: c.code for c in CATEGORIES}),
+        Field("department"),
+        Field("description"),
+        *AREA,
+        Field("community_code", nullable=True),
+        Field("grid_code", nullable=True),
+        Field("lon", type="float", nullable=True),
+        Field("lat", type="float", nullable=True),
+        Field("reporter_name", pii="name", nullable=True),
+        Field("reporter_phone", pii="phone", nullable=True),
+        Field("reporter_id_number", pii="id_number", id_number=True, nullable=True),
+        SilverColumn("reporter_id_valid", "bool"),
+        Field("reported_at", type="timestamp", not_after_batch=True),
+        Field("dispatched_at", type="timestamp", nullable=True),
+        Field("closed_at", type="timestamp", nullable=True),
+        # A case's status is the type of its latest lifecycle event.
+        Field("status", codes=stored_codes(*CASE_STATUSES)),
+        Field("satisfaction", type="smallint", nullable=True),  # 1–5, given when a case closes
+        Field("updated_at", type="timestamp", not_after_batch=True),
+        Field("accepted_at", type="timestamp", nullable=True),
+        Field("handled_at", type="timestamp", nullable=True),
+        Field("fed_back_at", type="timestamp", nullable=True),
+    ),
+    key=("case_id",),
+    community_field="community_code",
+    lon_field="lon",
+    lat_field="lat",
+    free_text=("description",),
+)
+
+CASE_EVENTS = SourceContract(
+    table="governance_case_events",
+    family=FAMILY,
+    source=DatabaseTable("governance.case_events", updated_column="recorded_at"),
+    columns=(
+        Field("event_id"),
+        Field("case_id"),
+        Field("seq", type="smallint"),  # the event's place in its case's lifecycle
+        Field("event_type", codes=stored_codes(*CASE_EVENT_TYPES)),
+        Field("department"),
+        Field("occurred_at", type="timestamp", not_after_batch=True),
+        Field("recorded_at", type="timestamp", not_after_batch=True),
+    ),
+    key=("event_id",),
+)
+
+# Staff rather than residents, but their names and phones are personal data all the same.
+GRID_WORKERS = SourceContract(
+    table="governance_grid_workers",
+    family=FAMILY,
+    source=DatabaseTable("governance.grid_workers", updated_column="updated_at"),
+    columns=(
+        Field("grid_code"),
+        # The grid's community and street, looked up in the reference geography.
+        SilverColumn("community_code"),
+        SilverColumn("street_code"),
+        Field("worker_id"),
+        Field("worker_name", pii="name"),
+        Field("worker_phone", pii="phone"),
+        Field("on_duty_since", type="date"),
+        Field("updated_at", type="timestamp", not_after_batch=True),
+    ),
+    key=("grid_code",),
+)
+
+CONTRACTS = (CASES, CASE_EVENTS, GRID_WORKERS)

@@ -1,0 +1,21 @@
+select
+    case_id,
+    channel as channel_code,
+    category as category_code,
+    department,
+    district_code,
+    street_code,
+    community_code,
+    grid_code,
+    cast(lon as double) as lon,
+    cast(lat as double) as lat,
+    {{ local_timestamp('reported_at') }} as reported_at,
+    {{ local_timestamp('dispatched_at') }} as dispatched_at,
+    {{ local_timestamp('accepted_at') }} as accepted_at,
+    {{ local_timestamp('handled_at') }} as handled_at,
+    {{ local_timestamp('fed_back_at') }} as fed_back_at,
+    {{ local_timestamp('closed_at') }} as closed_at,
+    status,
+    cast(satisfaction as integer) as satisfaction,
+    {{ local_timestamp('updated_at') }} as updated_at
+from {{ source('governance', 'governance_cases') }}

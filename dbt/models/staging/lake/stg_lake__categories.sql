@@ -1,2 +1,0 @@
-select category_code, category_name, department, cast(sla_days as integer) as sla_days
-from {{ source('lake', 'ref_categories') }}

@@ -1,2 +1,0 @@
-select district_code, district_name, city
-from {{ source('lake', 'ref_district') }}
