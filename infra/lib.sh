@@ -58,3 +58,17 @@ make_venv() {
   "$uv" pip install -q --python "$venv/bin/python" -r "$req" "$@"
   echo "$want" > "$stamp"
 }
+
+# stop_process PID NAME [GROUP]: TERM, up to 30 s to exit, then KILL. With GROUP=group
+# the signals go to the process group PID leads (a service started with setsid).
+stop_process() {
+  local pid="$1" name="$2" target="$1"
+  [ "${3:-}" != group ] || target="-$1"
+  kill -TERM -- "$target" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 1
+  done
+  echo "[$name] pid $pid did not stop in 30 s; sending KILL"
+  kill -KILL -- "$target" 2>/dev/null || true
+}

@@ -82,7 +82,7 @@ def governance_grid_workers() -> gx.ExpectationSuite:
     )
 
 
-SUITES = {
+GOVERNANCE_SUITES = {
     "governance_cases": governance_cases,
     "governance_case_events": governance_case_events,
     "governance_grid_workers": governance_grid_workers,
@@ -143,10 +143,10 @@ def file_export_suite(table: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name=f"silver.{table}", expectations=expectations)
 
 
-# Kept apart from SUITES so the daily gate only checks these tables once their ingest runs.
 FILE_EXPORT_SUITES = {
-    family: {table: partial(file_export_suite, table) for table in catalog.silver_tables(family)}
+    table: partial(file_export_suite, table)
     for family in ("party", "services")
+    for table in catalog.silver_tables(family)
 }
 
 
@@ -245,8 +245,6 @@ def city_table(table: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name=f"silver.city_{table}", expectations=expectations)
 
 
-# Kept apart from SUITES: these tables exist only where their sources are ingested, and
-# `civiclake quality resources|city` gates them.
 RESOURCE_SUITES = {
     table: partial(resource_registry, table.removeprefix("resources_"))
     for table in catalog.silver_tables("resources")
@@ -258,11 +256,8 @@ CITY_SUITES = {
 
 # --- Open311 requests (silver.open311_requests) --------------------------------------------
 def open311_requests(jurisdiction: str) -> gx.ExpectationSuite:
-    """The rows of one jurisdiction: its box and time zone, GeoReport statuses, one row per id.
-
-    Kept apart from SUITES: the table exists only where an Open311 source is ingested, and
-    `civiclake quality open311 --jurisdiction CODE` gates it.
-    """
+    """The rows of one jurisdiction: its box and time zone, GeoReport statuses, one row per id
+    (`civiclake quality open311 --jurisdiction CODE`)."""
     from civiclake.contracts.open311 import REQUESTS
     from civiclake.jurisdiction import load_jurisdiction
 
@@ -288,3 +283,22 @@ def open311_requests(jurisdiction: str) -> gx.ExpectationSuite:
             gxe.ExpectColumnValuesToBeBetween(column="lat", min_value=box.min_lat, max_value=box.max_lat),
         ],
     )
+
+
+# One suite per silver table. Open311's checks one jurisdiction's rows, so it is built for
+# the jurisdiction a gate names (``suites_for``).
+SUITES = {**GOVERNANCE_SUITES, **CITY_SUITES, **RESOURCE_SUITES, **FILE_EXPORT_SUITES}
+PER_JURISDICTION = {"open311_requests": open311_requests}
+
+
+def suites_for(tables: tuple[str, ...], jurisdiction: str | None = None) -> dict:
+    """Table → suite factory for ``tables``; a per-jurisdiction suite needs ``jurisdiction``."""
+    chosen = {}
+    for table in tables:
+        if table in PER_JURISDICTION:
+            if jurisdiction is None:
+                raise ValueError(f"the suite of silver.{table} checks one jurisdiction's rows: name it")
+            chosen[table] = partial(PER_JURISDICTION[table], jurisdiction)
+        else:
+            chosen[table] = SUITES[table]
+    return chosen

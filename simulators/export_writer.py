@@ -16,7 +16,9 @@ from pathlib import Path
 from civiclake.contracts.base import SourceContract
 from civiclake.ingest.raw_exports import publish_private, temporary_name, write_private
 
-# The timestamp of the workbook's own properties: fixed, so the same rows give the same bytes.
+# The workbook's creation time, fixed. openpyxl stamps the time of saving into the workbook's
+# modification time and its zip entries, so two saves of the same rows hold the same cells
+# but not the same bytes.
 _WORKBOOK_CREATED = datetime(2020, 1, 1)
 
 

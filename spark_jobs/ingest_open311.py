@@ -37,14 +37,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from civiclake.contracts.open311 import REQUESTS
+from civiclake.contracts.open311 import FAMILY, REQUESTS
+from civiclake.ingest.quarantine import good_rows, outside, quarantine, with_reason
+from civiclake.ingest.results import ApiPages, IngestResult, SourceWindow, TableResult, record_batch
 from civiclake.jurisdiction import Jurisdiction, load_jurisdiction
-from civiclake.lake.runs import page_high_watermark, page_progress, record_reconciliation, save_page_progress
-from civiclake.lake.writes import delete_where, merge_upsert, overwrite_partition
+from civiclake.lake.runs import page_high_watermark, page_progress, save_page_progress
+from civiclake.lake.writes import delete_where, merge_upsert
 from civiclake.pii import scrub_text
 from civiclake.settings import Settings
 from civiclake.sources.open311 import (
@@ -63,31 +64,12 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8311"
 BRONZE = REQUESTS.table
 SERVICES_BRONZE = "open311_services"
 SILVER = REQUESTS.table
-QUARANTINE = f"{SILVER}_quarantine"
 # The GeoReport fields of a request, kept in bronze as the server sent them.
 FIELDS = REQUESTS.source_columns
 STATUSES = REQUESTS.field("status").accepted
 # W3C datetimes as GeoReport writes them: seconds, optional fraction, an offset or Z.
 W3C_PATTERN = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
 OUTSIDE = "coordinates outside the jurisdiction"
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    batch_date: str
-    jurisdiction: str
-    base_url: str
-    window_start: str | None
-    window_end: str
-    extracted: bool  # this run called the API (False: the batch was complete, bronze reprocessed)
-    first_page: int | None
-    pages_fetched: int
-    source_rows: int
-    silver_rows: int
-    quarantined_rows: int
-    duplicate_rows: int
-    silver_total: int
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def source_key(jurisdiction: str) -> str:
@@ -258,12 +240,11 @@ def validate(spark, bronze_batch, service_codes, j: Jurisdiction, window_end: da
         .withColumn("lon", F.col("long").try_cast("double"))
     )
     end = F.timestamp_micros(F.lit(int(window_end.timestamp() * 1_000_000)))
-    box = j.box
 
     def unparseable(raw: str, parsed: str):
         return F.col(raw).isNotNull() & F.col(parsed).isNull()
 
-    reasons = [
+    checks = [
         (
             F.col("service_request_id").isNull() | (F.trim("service_request_id") == ""),
             "missing service_request_id",
@@ -278,19 +259,10 @@ def validate(spark, bronze_batch, service_codes, j: Jurisdiction, window_end: da
         (F.col("_known_code").isNull(), "unknown service_code"),
         (F.col("lat").isNull() | F.col("long").isNull(), "missing coordinates"),
         (F.col("lat_value").isNull() | F.col("lon").isNull(), "unparseable coordinates"),
-        (
-            (F.col("lon") < box.min_lon)
-            | (F.col("lon") > box.max_lon)
-            | (F.col("lat_value") < box.min_lat)
-            | (F.col("lat_value") > box.max_lat),
-            OUTSIDE,
-        ),
+        (outside(j.box, lat="lat_value"), OUTSIDE),
         ((F.col("requested_at") >= end) | (F.col("updated_at") >= end), "timestamp in the future"),
     ]
-    reason = F.lit(None).cast("string")
-    for condition, text in reversed(reasons):
-        reason = F.when(condition, F.lit(text)).otherwise(reason)
-    return typed.withColumn("quarantine_reason", reason)
+    return with_reason(typed, checks)
 
 
 def _silver_columns(spark, checked, j: Jurisdiction):
@@ -378,26 +350,19 @@ def run(
     checked = validate(spark, bronze_batch, services, j, window_end).cache()
     source_rows = checked.count()
 
-    quarantine = checked.where(F.col("quarantine_reason").isNotNull()).select(
-        *bronze_batch.columns, "quarantine_reason"
-    )
-    quarantined = overwrite_partition(
-        quarantine,
-        settings.table_path("silver", QUARANTINE),
-        "batch_date",
+    quarantined = quarantine(
+        checked,
+        settings,
+        SILVER,
         logical_date,
+        columns=[*bronze_batch.columns, "quarantine_reason"],
         where=f"jurisdiction = '{j.code}'",
     )
-    reasons = {
-        r["quarantine_reason"]: r["count"] for r in quarantine.groupBy("quarantine_reason").count().collect()
-    }
 
     newest_first = Window.partitionBy("jurisdiction", "service_request_id").orderBy(
         F.col("updated_at").desc(), F.col("_page").desc(), F.col("_row").desc()
     )
-    versions = checked.where(F.col("quarantine_reason").isNull()).withColumn(
-        "_version_rank", F.row_number().over(newest_first)
-    )
+    versions = good_rows(checked).withColumn("_version_rank", F.row_number().over(newest_first))
     latest = _silver_columns(spark, versions.where("_version_rank = 1"), j)
     silver_path = settings.table_path("silver", SILVER)
     # A request a page repeats, or one silver holds from an earlier batch at the same version
@@ -411,38 +376,25 @@ def run(
         batch_date=logical_date,
         lineage=("source_url",),
     )
-    silver_rows = landed.rows
-    duplicates = versions.where("_version_rank > 1").count() + landed.held
-    record_reconciliation(
-        spark,
-        settings,
-        f"{SILVER}:{j.code}",
-        logical_date,
-        source_rows=source_rows,
-        silver_rows=silver_rows,
-        quarantined=quarantined,
-        duplicates=duplicates,
-    )
-    checked.unpersist()
-    silver_total = spark.read.format("delta").load(silver_path).where(F.col("jurisdiction") == j.code).count()
-    result = IngestResult(
+    silver = spark.read.format("delta").load(silver_path).where(F.col("jurisdiction") == j.code)
+    result = TableResult(
+        table=SILVER,
         batch_date=str(logical_date),
-        jurisdiction=j.code,
-        base_url=state["base_url"],
-        window_start=state["window_start"],
-        window_end=state["window_end"],
         extracted=extracted,
-        first_page=first_page,
-        pages_fetched=pages_fetched,
         source_rows=source_rows,
-        silver_rows=silver_rows,
-        quarantined_rows=quarantined,
-        duplicate_rows=duplicates,
-        silver_total=silver_total,
-        quarantine_reasons=dict(sorted(reasons.items())),
+        silver_rows=landed.rows,
+        quarantined_rows=quarantined.written,
+        duplicate_rows=versions.where("_version_rank > 1").count() + landed.held,
+        quarantine_reasons=quarantined.reasons(),
+        silver_total=silver.count(),
+        window=SourceWindow(state["window_start"], state["window_end"]),
+        pages=ApiPages(state["base_url"], j.code, first_page, pages_fetched),
     )
-    log.info("ingest open311 %s %s: %s", j.code, logical_date, asdict(result))
-    return result
+    # Each jurisdiction's batch reconciles on its own.
+    record_batch(spark, settings, result, f"{SILVER}:{j.code}")
+    checked.unpersist()
+    log.info("ingest open311 %s %s: %s", j.code, logical_date, result.summary())
+    return IngestResult(FAMILY, str(logical_date), [result])
 
 
 def main(

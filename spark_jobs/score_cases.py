@@ -24,13 +24,13 @@ from civiclake.dispatch.duplicates import DEFAULT_RADIUS_M, DEFAULT_WINDOW
 from civiclake.dispatch.rules import load_rules
 from civiclake.lake.writes import merge_upsert, table_exists
 from civiclake.settings import Settings
-from spark_jobs.train_classifier import latest_registered
+from models.case_classifier.registry import latest_registered
 
 log = logging.getLogger(__name__)
 
 OUTPUT = "case_dispatch"
 CORRECTIONS = "case_label_corrections"
-# Columns dbt reads first (stg_lake__case_dispatch), then the dispatch decision and the
+# Columns dbt reads first (stg_dispatch__case_decisions), then the dispatch decision and the
 # inputs the route was computed from.
 OUTPUT_SCHEMA = (
     "case_id string, predicted_category string, confidence double, decision string, "

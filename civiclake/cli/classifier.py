@@ -84,14 +84,15 @@ def train(
                 f"{', '.join(given)} only apply to --input; --date trains with the platform's settings",
                 param_hint="'--date'",
             )
+        from models.case_classifier.registry import latest_registered, version_date
         from spark_jobs import train_classifier as job
 
         session = spark(f"train_classifier_{day}")
         train_before = logical_date(day)
         if max_age_days is not None:
-            latest = job.latest_registered(session, get_settings(), train_before)
+            latest = latest_registered(session, get_settings(), train_before)
             if latest is not None:
-                trained_before = job.version_date(latest[0])
+                trained_before = version_date(latest[0])
                 if (train_before - trained_before).days < max_age_days:
                     console.print(f"keeping model {latest[0]} (trained before {trained_before})")
                     return

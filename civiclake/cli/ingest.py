@@ -1,13 +1,13 @@
 """``civiclake ingest <family>``: a family's source of one day → Delta bronze → silver.
 
 One command per family of civiclake/families.toml; each imports its Spark job
-(``spark_jobs.ingest_<family>``) only when it runs.
+(``spark_jobs.ingest_<family>``, ``spark_jobs.ingest_exports`` for a file-export family)
+only when it runs, and prints what the job did to each silver table as JSON.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import import_module
 
 import typer
 
@@ -18,20 +18,30 @@ from civiclake.settings import get_settings
 app = typer.Typer(help="Extract sources into Delta bronze and silver.", no_args_is_help=True)
 
 
+def _report(result) -> None:
+    """Prints each table's result; exits 1 when a file was not loaded (the others are)."""
+    typer.echo(json.dumps(result.summary(), ensure_ascii=False, indent=2))
+    if result.note:
+        console.print(result.note, markup=False)
+    for error in result.failed_files:
+        console.print(f"[red]file not loaded: {error}[/red]")
+    if result.failed_files:
+        console.print(f"[red]{len(result.failed_files)} file(s) not loaded; the other files were[/red]")
+        raise typer.Exit(1)
+
+
 def governance(day: str = DateOption) -> None:
     """Governance cases: watermark extraction → bronze → MERGE into silver."""
     from spark_jobs import ingest_governance as job
 
-    result = job.run(spark(f"ingest_governance_{day}"), get_settings(), logical_date(day))
-    console.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+    _report(job.run(spark(f"ingest_governance_{day}"), get_settings(), logical_date(day)))
 
 
 def city(day: str = DateOption) -> None:
     """City management: watermark extraction with lookback → bronze → MERGE into silver."""
     from spark_jobs import ingest_city as job
 
-    results = job.run(spark(f"ingest_city_{day}"), get_settings(), logical_date(day))
-    console.print_json(json.dumps([r.__dict__ for r in results]))
+    _report(job.run(spark(f"ingest_city_{day}"), get_settings(), logical_date(day)))
 
 
 def resources(day: str = DateOption) -> None:
@@ -40,29 +50,22 @@ def resources(day: str = DateOption) -> None:
     from spark_jobs import ingest_resources as job
 
     try:
-        results = job.run(spark(f"ingest_resources_{day}"), get_settings(), logical_date(day))
+        result = job.run(spark(f"ingest_resources_{day}"), get_settings(), logical_date(day))
     except (SnapshotMissingError, job.ExtractIncompleteError) as error:
         fail(error)
-    console.print_json(json.dumps([r.__dict__ for r in results]))
+    _report(result)
 
 
 def _exports(family: str, day: str) -> None:
-    """A file-export family's files of the day; exits 1 when a file was not loaded (the others are)."""
+    """A file-export family's files of the day."""
     from civiclake.ingest.raw_exports import RawExportsRemovedError
+    from spark_jobs import ingest_exports as job
 
-    job = import_module(f"spark_jobs.ingest_{family}")
     try:
-        result = job.run(spark(f"ingest_{family}_{day}"), get_settings(), logical_date(day))
+        result = job.run(spark(f"ingest_{family}_{day}"), get_settings(), logical_date(day), family)
     except (FileNotFoundError, RawExportsRemovedError) as error:
         fail(error)
-    typer.echo(json.dumps([t.summary() for t in result.tables], ensure_ascii=False, indent=2))
-    if result.note:
-        console.print(result.note, markup=False)
-    for error in result.failed_files:
-        console.print(f"[red]file not loaded: {error}[/red]")
-    if result.failed_files:
-        console.print(f"[red]{len(result.failed_files)} file(s) not loaded; the other files were[/red]")
-        raise typer.Exit(1)
+    _report(result)
 
 
 def party(day: str = DateOption) -> None:
@@ -110,7 +113,7 @@ def open311(
         )
     except Open311Error as error:
         fail(error)
-    console.print_json(json.dumps(result.__dict__, ensure_ascii=False))
+    _report(result)
 
 
 add_family_commands(

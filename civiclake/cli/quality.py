@@ -8,7 +8,6 @@ the family. A gate checks the tables as they stand now, whatever the day: it tak
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 import typer
 
@@ -21,18 +20,9 @@ app = typer.Typer(help="Great Expectations quality gates.", no_args_is_help=True
 
 def family_suites(family: Family, jurisdiction: str | None) -> dict[str, Callable]:
     """Table → suite factory for the family's silver tables (of one jurisdiction's rows when given)."""
-    from quality import suites
+    from quality.suites import suites_for
 
-    if jurisdiction is not None:
-        by_table = {"open311_requests": suites.open311_requests}
-        return {table: partial(by_table[table], jurisdiction) for table in family.silver_tables()}
-    by_table = {
-        **suites.SUITES,
-        **suites.CITY_SUITES,
-        **suites.RESOURCE_SUITES,
-        **{table: suite for group in suites.FILE_EXPORT_SUITES.values() for table, suite in group.items()},
-    }
-    return {table: by_table[table] for table in family.silver_tables()}
+    return suites_for(family.silver_tables(), jurisdiction)
 
 
 def run_gate(family: Family, jurisdiction: str | None = None) -> None:

@@ -24,7 +24,6 @@ are removed, a rerun changes nothing and says so.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -32,9 +31,11 @@ from civiclake.contracts.base import SourceContract
 from civiclake.geography import load_geography
 from civiclake.ingest import raw_exports
 from civiclake.ingest.files import FileRead, read_batch
+from civiclake.ingest.quarantine import REASON, quarantine
+from civiclake.ingest.results import Files, IngestResult, TableResult, record_batch
 from civiclake.ingest.validate import check_batch, tokenised_record
 from civiclake.jurisdiction import load_jurisdiction
-from civiclake.lake.runs import record_file_manifest, record_reconciliation
+from civiclake.lake.runs import record_file_manifest
 from civiclake.lake.writes import merge_upsert, overwrite_partition
 from civiclake.settings import Settings
 
@@ -51,37 +52,6 @@ META_COLUMNS = (
     "_quarantine_reason",
     "_duplicate",
 )
-
-
-@dataclass
-class TableResult:
-    table: str
-    files: int
-    failed_files: list[str]
-    empty_files: list[str]
-    new_columns: list[str]
-    source_rows: int
-    silver_rows: int
-    quarantined_rows: int
-    duplicate_rows: int
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
-    reads: list[FileRead] = field(default_factory=list, repr=False)
-
-    def summary(self) -> dict:
-        """The result without the files' rows (for logs and the CLI)."""
-        return {k: v for k, v in self.__dict__.items() if k != "reads"}
-
-
-@dataclass
-class BatchResult:
-    source: str
-    batch_date: str
-    tables: list[TableResult]
-    note: str | None = None  # why nothing was loaded (the batch was ingested and removed before)
-
-    @property
-    def failed_files(self) -> list[str]:
-        return [error for t in self.tables for error in t.failed_files]
 
 
 def landing_folder(settings: Settings, source: str, batch_date: date) -> Path:
@@ -177,11 +147,8 @@ def load_table(spark, settings: Settings, contract: SourceContract, batch_date: 
     overwrite_partition(bronze_batch, bronze_path, "batch_date", batch_date)
 
     # Quarantine and silver come from the same rows bronze now holds for the batch.
-    quarantine = bronze_batch.where(F.col("_quarantine_reason").isNotNull()).withColumnRenamed(
-        "_quarantine_reason", "quarantine_reason"
-    )
-    quarantined = overwrite_partition(
-        quarantine, settings.table_path("silver", f"{contract.table}_quarantine"), "batch_date", batch_date
+    quarantined = quarantine(
+        bronze_batch.withColumnRenamed("_quarantine_reason", REASON), settings, contract.table, batch_date
     )
     good = bronze_batch.where(F.col("_quarantine_reason").isNull() & ~F.col("_duplicate"))
     silver = typed_silver(good, contract)
@@ -195,53 +162,47 @@ def load_table(spark, settings: Settings, contract: SourceContract, batch_date: 
         batch_date=batch_date,
     )
 
-    # Each term counted on its own: silver as the MERGE's commit landed it, quarantine as
-    # written, duplicates as the rows checked (copies in the batch) and the MERGE held back.
-    silver_rows = landed.rows
-    duplicates = sum(1 for r in checked if r.duplicate) + landed.held
-    record_reconciliation(
-        spark,
-        settings,
-        contract.table,
-        batch_date,
-        source_rows=len(checked),
-        silver_rows=silver_rows,
-        quarantined=quarantined,
-        duplicates=duplicates,
-    )
+    # Reasons by kind, as the checks found them (a row may fail several fields).
     reasons: dict[str, int] = {}
     for r in checked:
         for kind in r.reason_kinds:
             reasons[kind] = reasons.get(kind, 0) + 1
+    # Each term counted on its own: silver as the MERGE's commit landed it, quarantine as
+    # written, duplicates as the rows checked (copies in the batch) and the MERGE held back.
     result = TableResult(
         table=contract.table,
-        files=len(reads),
-        failed_files=[r.error for r in reads if r.status == "failed"],
-        empty_files=[r.file_name for r in reads if r.status == "empty"],
-        new_columns=sorted({c for r in reads for c in r.new_columns}),
+        batch_date=str(batch_date),
+        extracted=True,
         source_rows=len(checked),
-        silver_rows=silver_rows,
-        quarantined_rows=quarantined,
-        duplicate_rows=duplicates,
+        silver_rows=landed.rows,
+        quarantined_rows=quarantined.written,
+        duplicate_rows=sum(1 for r in checked if r.duplicate) + landed.held,
         quarantine_reasons=dict(sorted(reasons.items())),
-        reads=reads,
+        files=Files(
+            count=len(reads),
+            failed=[r.error for r in reads if r.status == "failed"],
+            empty=[r.file_name for r in reads if r.status == "empty"],
+            new_columns=sorted({c for r in reads for c in r.new_columns}),
+            reads=reads,
+        ),
     )
+    record_batch(spark, settings, result)
     log.info(
         "%s %s: %d files (%d failed, %d empty), rows in %d → silver %d, quarantined %d, duplicates %d",
         contract.table,
         batch_date,
-        result.files,
-        len(result.failed_files),
-        len(result.empty_files),
+        result.files.count,
+        len(result.files.failed),
+        len(result.files.empty),
         result.source_rows,
-        silver_rows,
-        quarantined,
-        duplicates,
+        result.silver_rows,
+        result.quarantined_rows,
+        result.duplicate_rows,
     )
     return result
 
 
-def load_batch(spark, settings: Settings, source: str, contracts, batch_date: date) -> BatchResult:
+def load_batch(spark, settings: Settings, source: str, contracts, batch_date: date) -> IngestResult:
     folder = landing_folder(settings, source, batch_date)
     if not folder.is_dir():
         raise FileNotFoundError(
@@ -254,12 +215,12 @@ def load_batch(spark, settings: Settings, source: str, contracts, batch_date: da
     if removed is not None:
         note = f"{removed.describe()}: nothing to load; the lake keeps what that ingest wrote"
         log.info("ingest %s %s: %s", source, batch_date, note)
-        result = BatchResult(source=source, batch_date=str(batch_date), tables=[], note=note)
+        result = IngestResult(source, str(batch_date), [], note)
     else:
         tables = [load_table(spark, settings, c, batch_date) for c in contracts]
-        reads = [r for t in tables for r in t.reads]
+        reads = [r for t in tables for r in t.files.reads]
         record_file_manifest(spark, settings, source, batch_date, reads)
-        result = BatchResult(source=source, batch_date=str(batch_date), tables=tables)
+        result = IngestResult(source, str(batch_date), tables)
         # A batch with a failed file is not done: its files wait for the corrected export.
         if not result.failed_files:
             raw_exports.write_receipt(folder, batch_date, [r.path for r in reads])

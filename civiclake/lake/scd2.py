@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from civiclake.contracts.base import SCD2
 from civiclake.lake.writes import execute_merge, row_hash, table_exists, table_version
 
-SCD2_COLUMNS = ("_row_hash", "valid_from", "valid_to", "is_current", "is_deleted")
+# The version bookkeeping scd2_merge adds, as the contracts declare it for silver.
+SCD2_COLUMNS = tuple(c.name for c in SCD2)
 SCD2_SNAPSHOT_PROPERTY = "civiclake.scd2.snapshot_date"
 
 

@@ -12,11 +12,6 @@ if [ ! -f "$pidfile" ] || ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   exit 0
 fi
 pid="$(cat "$pidfile")"
-kill -TERM "$pid"
-for _ in $(seq 1 20); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.5
-done
-kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+stop_process "$pid" open311
 rm -f "$pidfile" "$state/server.date"
 echo "[open311] stopped (pid $pid)"

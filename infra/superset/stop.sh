@@ -18,14 +18,6 @@ if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
   rm -f "$SUPERSET_PIDFILE"
   exit 0
 fi
-kill -TERM "$pid"
-for _ in $(seq 1 30); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 1
-done
-if kill -0 "$pid" 2>/dev/null; then
-  echo "[superset] pid $pid did not stop in 30 s; sending KILL"
-  kill -KILL "$pid" 2>/dev/null || true
-fi
+stop_process "$pid" superset
 rm -f "$SUPERSET_PIDFILE"
 echo "[superset] stopped (pid $pid)"

@@ -7,6 +7,7 @@ var/secrets.env in the environment (infra/test.sh sources them).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -26,22 +27,31 @@ def _require_env(*names: str) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory):
+@contextmanager
+def scratch_database(name: str):
+    """A new, empty source database ``name`` for the test's simulators, dropped afterwards."""
     _require_env("CIVICLAKE_PG_PASSWORD", "CIVICLAKE_PII_KEY")
     base = Settings()
     with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {TEST_DB} with (force)")
-        conn.execute(f"create database {TEST_DB}")
-    yield Settings(
-        data_dir=tmp_path_factory.mktemp("civiclake"),
-        jars_dir=PROJECT_ROOT / "var" / "jars",
-        pg_sources_db=TEST_DB,
-        sim_cases_per_day=80,
-        sim_history_days=3,
-    )
-    with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {TEST_DB} with (force)")
+        conn.execute(f"drop database if exists {name} with (force)")
+        conn.execute(f"create database {name}")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    with scratch_database(TEST_DB):
+        yield Settings(
+            data_dir=tmp_path_factory.mktemp("civiclake"),
+            jars_dir=PROJECT_ROOT / "var" / "jars",
+            pg_sources_db=TEST_DB,
+            sim_cases_per_day=80,
+            sim_history_days=3,
+        )
 
 
 @pytest.fixture(scope="session")

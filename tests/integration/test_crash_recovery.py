@@ -23,6 +23,7 @@ import pytest
 from civiclake.settings import PROJECT_ROOT, Settings
 from simulators.governance import simulate_day
 from spark_jobs import ingest_governance
+from tests.integration.conftest import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -32,19 +33,14 @@ FIRST = date(2026, 11, 10)
 
 @pytest.fixture(scope="module")
 def crash_settings(tmp_path_factory):
-    base = Settings()
-    with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {CRASH_DB} with (force)")
-        conn.execute(f"create database {CRASH_DB}")
-    yield Settings(
-        data_dir=tmp_path_factory.mktemp("crash"),
-        jars_dir=PROJECT_ROOT / "var" / "jars",
-        pg_sources_db=CRASH_DB,
-        sim_cases_per_day=400,
-        sim_history_days=0,
-    )
-    with psycopg.connect(base.pg_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {CRASH_DB} with (force)")
+    with scratch_database(CRASH_DB):
+        yield Settings(
+            data_dir=tmp_path_factory.mktemp("crash"),
+            jars_dir=PROJECT_ROOT / "var" / "jars",
+            pg_sources_db=CRASH_DB,
+            sim_cases_per_day=400,
+            sim_history_days=0,
+        )
 
 
 def _committed_files(table: Path) -> tuple[int, set[str]]:
@@ -115,7 +111,7 @@ def test_sigkill_in_the_middle_of_merge_loses_nothing(spark, crash_settings):
         ingest_governance.run(spark, settings, day)  # finished on its own: keep going
     assert killed_on is not None, "the MERGE always finished before it could be interrupted"
 
-    result = ingest_governance.run(spark, settings, killed_on)
+    result = ingest_governance.run(spark, settings, killed_on).table("governance_cases")
     assert not result.extracted  # the window was recorded before the crash: bronze is reused
     assert result.source_rows == result.silver_rows + result.quarantined_rows + result.duplicate_rows
 

@@ -32,13 +32,13 @@ def small(settings) -> Settings:
 
 @pytest.fixture(scope="module")
 def loaded(spark, small):
-    from spark_jobs import ingest_party, ingest_services
+    from spark_jobs import ingest_exports
 
     written = {"party": party_sim.simulate_day(DAY, small), "services": services_sim.simulate_day(DAY, small)}
     folder = landing_folder(small, "party", DAY)
     members = (folder / "党员信息_20261125.xlsx").read_bytes()
     (folder / TRUNCATED).write_bytes(members[: len(members) // 2])
-    first = {"party": ingest_party.run(spark, small, DAY), "services": ingest_services.run(spark, small, DAY)}
+    first = {family: ingest_exports.run(spark, small, DAY, family) for family in ("party", "services")}
     return written, first
 
 
@@ -104,15 +104,15 @@ def test_truncated_workbook_fails_alone_and_is_in_the_manifest(spark, small, loa
 
 
 def test_rerunning_the_day_leaves_silver_and_bronze_identical(spark, small, loaded):
-    from spark_jobs import ingest_party, ingest_services
+    from spark_jobs import ingest_exports
 
     tables = [c.table for contracts in SOURCES.values() for c in contracts]
     before = {t: _silver(spark, small, t) for t in tables}
     bronze_before = {
         t: spark.read.format("delta").load(small.table_path("bronze", t)).count() for t in tables
     }
-    ingest_party.run(spark, small, DAY)
-    ingest_services.run(spark, small, DAY)
+    ingest_exports.run(spark, small, DAY, "party")
+    ingest_exports.run(spark, small, DAY, "services")
     for table in tables:
         assert _silver(spark, small, table) == before[table], table
         assert (
@@ -122,14 +122,14 @@ def test_rerunning_the_day_leaves_silver_and_bronze_identical(spark, small, load
 
 def test_silver_passes_its_quality_suites(spark, small, loaded):
     from quality.gate import enforce
-    from quality.suites import FILE_EXPORT_SUITES
+    from quality.suites import SUITES
 
     # Every suite is built by one function from its contract (tests/unit/test_party_quality.py
     # checks what it catches); here the register with soft deletes and tokens, and a GBK
     # export with a new column, against real silver (Great Expectations on Spark is slow).
-    for source, table in (("party", "party_members"), ("services", "services_coupons")):
+    for table in ("party_members", "services_coupons"):
         df = spark.read.format("delta").load(small.table_path("silver", table))
-        assert enforce(df, FILE_EXPORT_SUITES[source][table]()).success
+        assert enforce(df, SUITES[table]()).success
 
 
 def test_no_raw_id_number_phone_or_name_anywhere_in_the_lake(small, loaded):
@@ -149,7 +149,7 @@ def test_raw_exports_are_private_and_removed_once_their_batch_is_ingested(spark,
     """Services loaded cleanly: only its receipt is left. Party has a failed file: the batch
     waits for the corrected export with its files kept, but private (the ingest narrowed the
     truncated copy this module dropped there with default rights)."""
-    from spark_jobs import ingest_services
+    from spark_jobs import ingest_exports
 
     landing = small.data_dir / "landing"
     paths = [landing, *landing.rglob("*")]
@@ -160,5 +160,5 @@ def test_raw_exports_are_private_and_removed_once_their_batch_is_ingested(spark,
     services = landing_folder(small, "services", DAY)
     assert [p.name for p in services.iterdir()] == [RECEIPT]
     assert services_sim.simulate_day(DAY, small) == {}  # the simulator does not deliver it again
-    again = ingest_services.run(spark, small, DAY)
+    again = ingest_exports.run(spark, small, DAY, "services")
     assert again.tables == [] and "nothing to load" in again.note

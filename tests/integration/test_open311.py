@@ -72,6 +72,12 @@ def nyc_csv() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def requests_of(result):
+    """The result of the job's one table, ``open311_requests``."""
+    (requests,) = result.tables
+    return requests
+
+
 @pytest.fixture(scope="module")
 def runs(spark, settings):
     """Every run of the module, in order (later batches depend on earlier watermarks)."""
@@ -82,13 +88,17 @@ def runs(spark, settings):
         with pytest.raises(Open311PageError) as failure:
             ingest_open311.run(spark, settings, D, url, "nyc", page_size=500, client=client(url))
         out["failure"], out["url"] = failure.value, url
-        out["resumed"] = ingest_open311.run(spark, settings, D, url, "nyc", page_size=500, client=client(url))
+        out["resumed"] = requests_of(
+            ingest_open311.run(spark, settings, D, url, "nyc", page_size=500, client=client(url))
+        )
         out["silver_after_first"] = snapshot(table(spark, settings, "silver", "open311_requests", "nyc"))
-        out["rerun"] = ingest_open311.run(spark, settings, D, url, "nyc", page_size=500, client=client(url))
+        out["rerun"] = requests_of(
+            ingest_open311.run(spark, settings, D, url, "nyc", page_size=500, client=client(url))
+        )
         out["silver_after_rerun"] = snapshot(table(spark, settings, "silver", "open311_requests", "nyc"))
         # The same NYC rows, checked against Longhua's box.
-        out["as_longhua"] = ingest_open311.run(
-            spark, settings, D, url, "longhua", page_size=1000, client=client(url)
+        out["as_longhua"] = requests_of(
+            ingest_open311.run(spark, settings, D, url, "longhua", page_size=1000, client=client(url))
         )
         out["nyc_calls"] = list(app.state.calls)
 
@@ -96,7 +106,9 @@ def runs(spark, settings):
     dataset = LonghuaDataset(D_NEXT, D_NEXT, seed=settings.seed, per_day=60, defect_rate=0.15)
     longhua_app = create_app(dataset)
     with serve_in_thread(longhua_app) as url:
-        out["longhua"] = ingest_open311.run(spark, settings, D_NEXT, url, "longhua", client=client(url))
+        out["longhua"] = requests_of(
+            ingest_open311.run(spark, settings, D_NEXT, url, "longhua", client=client(url))
+        )
         out["longhua_calls"] = list(longhua_app.state.calls)
         out["longhua_answer"] = requests.get(
             f"{url}/open311/v2/requests.json",
@@ -111,7 +123,7 @@ def test_failure_mid_paging_is_clear_and_the_rerun_resumes_at_that_page(spark, s
     assert failure.page == 2 and "page=2" in failure.url and failure.url.startswith(url)
     assert "HTTP 502" in str(failure) and "resumes at page 2" in str(failure)
     resumed = runs["resumed"]
-    assert resumed.extracted and resumed.first_page == 2 and resumed.pages_fetched == 2
+    assert resumed.extracted and resumed.pages.first_page == 2 and resumed.pages.fetched == 2
     nyc_pages = [c["page"] for c in runs["nyc_calls"] if c["params"].get("page_size") == "500"]
     assert nyc_pages == [1, 2, 2, 2, 3]  # page 1 once; page 2 failed twice, then read on resume
     bronze = table(spark, settings, "bronze", "open311_requests", "nyc").where(f"batch_date = '{D}'")
@@ -177,7 +189,7 @@ def test_nyc_sample_lands_in_silver_with_categories_times_and_locations_intact(
 
 def test_rerun_of_the_same_date_leaves_silver_identical(runs):
     rerun = runs["rerun"]
-    assert not rerun.extracted and rerun.pages_fetched == 0
+    assert not rerun.extracted and rerun.pages.fetched == 0
     assert runs["silver_after_rerun"] == runs["silver_after_first"]
     assert (rerun.source_rows, rerun.silver_rows, rerun.quarantined_rows) == (
         runs["resumed"].source_rows,
@@ -228,7 +240,7 @@ def test_simulated_longhua_defects_are_quarantined_with_their_reasons(spark, set
     window_end = datetime(2026, 11, 27, tzinfo=SH)
     # The watermark: the batch asks for what changed since the end of D's Longhua batch.
     assert runs["longhua_calls"][0]["params"]["updated_after"] == "2026-11-26T00:00:00+08:00"
-    assert result.window_start == "2026-11-26T00:00:00+08:00"
+    assert result.window.start == "2026-11-26T00:00:00+08:00"
     reasons = Counter(_expected_reason(r, window_end) for r in answer)
     good_ids = [r["service_request_id"] for r in answer if _expected_reason(r, window_end) is None]
     assert len(reasons) >= 4  # the seeded defects are there to be caught

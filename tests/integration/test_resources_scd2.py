@@ -20,6 +20,7 @@ from civiclake.lake.scd2 import SnapshotOrderError, scd2_merge, scd2_snapshot_da
 from civiclake.settings import Settings
 from simulators.resources import simulate_day, snapshot
 from spark_jobs import ingest_resources
+from tests.integration.lake_state import assert_no_raw_values
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +135,8 @@ def ingested(spark, small):
         simulate_day(day, small, registries=REGISTRY_SUBSET)
         if day == DAYS[-1]:
             expected_reasons = _corrupt_last_households_extract(small, day)
-        results[day] = {r.registry: r for r in ingest_resources.run(spark, small, day, REGISTRY_SUBSET)}
+        tables = ingest_resources.run(spark, small, day, REGISTRY_SUBSET).tables
+        results[day] = {r.table.removeprefix("resources_"): r for r in tables}
     return results, expected_reasons
 
 
@@ -143,7 +145,7 @@ def _expected_versions(small: Settings, registry: str) -> int:
     contract = REGISTRIES[registry]
     # Tokens change exactly when the raw values do, so raw columns stand in for them.
     columns = [
-        next((c for c in contract.pii if ingest_resources.token_column(c) == t), t)
+        next((c for c in contract.pii if contract.field(c).stored_name == t), t)
         for t in contract.scd2_tracked
     ]
     versions, previous = 0, None
@@ -169,10 +171,10 @@ def test_registry_ingest_keeps_history_and_reconciles(spark, small, ingested):
         last = results[DAYS[-1]][registry]
         assert last.source_rows == len(snapshot(registry, DAYS[-1], small))
         assert last.quarantined_rows == 0 and last.duplicate_rows == 0
-        assert last.current_rows == last.source_rows
-        assert last.versions_total == _expected_versions(small, registry)
+        assert last.history.current_rows == last.source_rows
+        assert last.silver_total == _expected_versions(small, registry)
     first = results[DAYS[0]]["households"]
-    assert first.opened == first.source_rows == first.current_rows
+    assert first.history.opened == first.source_rows == first.history.current_rows
 
 
 def test_silver_schemas_of_the_contracts_match_the_ingest(small, ingested):
@@ -222,9 +224,9 @@ def test_bad_registry_rows_are_quarantined_and_held(spark, small, ingested):
 def test_rerunning_a_registry_day_is_a_no_op(spark, small, ingested):
     path = small.table_path("silver", "resources_cameras")
     before = sorted(map(tuple, spark.read.format("delta").load(path).collect()))
-    again = ingest_resources.run(spark, small, DAYS[-1], ("cameras",))[0]
+    (again,) = ingest_resources.run(spark, small, DAYS[-1], ("cameras",)).tables
     assert not again.extracted
-    assert (again.opened, again.changed, again.deleted) == (0, 0, 0)
+    assert (again.history.opened, again.history.changed, again.history.deleted) == (0, 0, 0)
     assert sorted(map(tuple, spark.read.format("delta").load(path).collect())) == before
     with pytest.raises(SnapshotOrderError):
         ingest_resources.run(spark, small, DAYS[0], ("cameras",))
@@ -251,21 +253,3 @@ def test_no_raw_personal_data_in_the_registry_lake(small, ingested):
             for column, kind in REGISTRIES[registry].pii.items():
                 (names if kind == "name" else phones_and_ids).update(frame[column])
     assert_no_raw_values(small.data_dir / "lake", phones_and_ids, names)
-
-
-def assert_no_raw_values(lake_dir, phones_and_ids: set[str], names: set[str], only: str = "") -> None:
-    """Phones and ID numbers: not as bytes in any file; names: not as a string value in Parquet."""
-    import pyarrow.parquet as pq
-
-    raw = [v.encode() for v in phones_and_ids]
-    files = [p for p in lake_dir.rglob("*") if p.is_file() and only in str(p)]
-    assert any(p.suffix == ".parquet" for p in files)
-    for path in files:
-        content = path.read_bytes()
-        assert not any(value in content for value in raw), f"raw phone/ID number in {path}"
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
-            for column in table.column_names:
-                if str(table.schema.field(column).type) == "string":
-                    found = set(table.column(column).drop_null().to_pylist()) & names
-                    assert not found, f"raw name in {path}:{column}"

@@ -22,7 +22,7 @@ from civiclake.pii import personal_numbers_in
 from civiclake.summary import run_summary
 from quality.gate import QualityGateError, enforce
 from quality.silver import gate
-from quality.suites import SUITES, governance_cases
+from quality.suites import GOVERNANCE_SUITES, governance_cases
 from simulators.governance import (
     cases_reported_on,
     rows_changed_on,
@@ -67,9 +67,10 @@ def first_day(spark, settings):
 
 
 def test_initial_load_takes_every_source_row(spark, settings, first_day):
-    result, rows = first_day
+    run, rows = first_day
+    result = run.table("governance_cases")
     in_source = source_count(settings, "updated_at < %s", (datetime(2026, 11, 25),))
-    assert result.extracted and result.window_start is None
+    assert result.extracted and result.window.start is None
     assert result.source_rows == in_source == len(rows)
     assert result.quarantined_rows == 0 and result.duplicate_rows == 0
     # History days D-3..D plus the backlog a live system holds from the 30 days before.
@@ -83,9 +84,9 @@ def test_initial_load_takes_every_source_row(spark, settings, first_day):
         "quarantined_rows": 0,
         "duplicate_rows": 0,
     }
-    workers = result.related["governance_grid_workers"]
+    workers = run.table("governance_grid_workers")
     assert workers.source_rows == workers.silver_rows == workers.silver_total == len(load_geography().grids)
-    events = result.related["governance_case_events"]
+    events = run.table("governance_case_events")
     events_in_source = source_count(
         settings, "recorded_at < %s", (datetime(2026, 11, 25),), table="governance.case_events"
     )
@@ -119,7 +120,7 @@ def test_rerunning_the_same_date_changes_nothing(spark, settings, first_day):
     assert ledger == [D - timedelta(days=k) for k in (3, 2, 1, 0)]
     bronze_before = spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).count()
     again = ingest_governance.run(spark, settings, D)
-    assert not again.extracted
+    assert not any(t.extracted for t in again.tables)
     assert silver_rows(spark, settings) == before
     bronze_after = spark.read.format("delta").load(settings.table_path("bronze", "governance_cases")).count()
     assert bronze_after == bronze_before
@@ -127,11 +128,11 @@ def test_rerunning_the_same_date_changes_nothing(spark, settings, first_day):
 
 def test_next_day_is_extracted_incrementally(spark, settings, first_day):
     simulate_day(D1, settings)
-    result = ingest_governance.run(spark, settings, D1)
+    result = ingest_governance.run(spark, settings, D1).table("governance_cases")
     changed = list(rows_changed_on(D1, settings))
     # The window starts two hours (the lookback) before the previous batch's end; cases
     # last changed in those two hours come again and are counted as known duplicates.
-    assert result.window_start == "2026-11-24 22:00:00"
+    assert result.window.start == "2026-11-24 22:00:00"
     window = (datetime(2026, 11, 24, 22), datetime(2026, 11, 26))
     assert result.source_rows == source_count(settings, "updated_at >= %s and updated_at < %s", window)
     assert result.silver_rows == len(changed)
@@ -161,7 +162,7 @@ def test_bad_rows_are_quarantined_with_a_reason(spark, settings, first_day):
                 " (%s, 'hotline_12345', 'noise', '生态环境局', '楼下太吵', %s, %s, %s, %s, 'created', %s)",
                 (case_id, community, lon, lat, bad_at, bad_at),
             )
-    result = ingest_governance.run(spark, settings, D2)
+    result = ingest_governance.run(spark, settings, D2).table("governance_cases")
     window = (datetime(2026, 11, 25, 22), datetime(2026, 11, 27))
     assert result.source_rows == source_count(settings, "updated_at >= %s and updated_at < %s", window)
     assert result.quarantined_rows == 2
@@ -201,7 +202,7 @@ def test_a_row_committed_late_is_picked_up_by_the_lookback(spark, settings, firs
             (grid.code, *grid.box.centroid, late_at, late_at),
         )
     simulate_day(D3, settings)
-    result = ingest_governance.run(spark, settings, D3)
+    result = ingest_governance.run(spark, settings, D3).table("governance_cases")
     assert result.silver_rows == len(list(rows_changed_on(D3, settings))) + 1
     late = (
         spark.read.format("delta")
@@ -241,7 +242,7 @@ def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
 
 
 def test_quality_gate_passes_on_silver_and_fails_on_bad_data(spark, settings, first_day):
-    reports = gate(settings, SUITES)
+    reports = gate(settings, GOVERNANCE_SUITES)
     assert [r.success for r in reports] == [True, True, True]  # cases, status history, roster
     silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases")).toPandas()
     silver.loc[0, "community_code"] = "440309999999"

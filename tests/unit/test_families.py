@@ -63,14 +63,7 @@ def test_every_suite_gates_a_silver_table_of_one_family():
         assert list(chosen) == list(family.silver_tables())
         gated += chosen
     assert len(gated) == len(set(gated)), "a silver table belongs to one family"
-    every_suite = {
-        *suites.SUITES,
-        *suites.CITY_SUITES,
-        *suites.RESOURCE_SUITES,
-        *(table for group in suites.FILE_EXPORT_SUITES.values() for table in group),
-        "open311_requests",
-    }
-    assert set(gated) == every_suite
+    assert set(gated) == {*suites.SUITES, *suites.PER_JURISDICTION}
 
 
 VALID = '[governance]\ntitle = "Governance"\nsimulated = true\n'

@@ -8,7 +8,7 @@ import pandas as pd
 
 from civiclake.contracts.catalog import silver_columns
 from quality.gate import validate
-from quality.suites import FILE_EXPORT_SUITES
+from quality.suites import SUITES
 
 
 def activities(**changes) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def test_silver_columns_come_from_the_contract():
 
 
 def test_suite_passes_good_rows_and_fails_outside_coordinates_duplicates_and_raw_columns():
-    suite = FILE_EXPORT_SUITES["party"]["party_activities"]()
+    suite = SUITES["party_activities"]()
     assert validate(activities(), suite, engine="pandas").success
 
     bad = activities(lon=114.6, activity_id="HD2026112500001").assign(member_phone="13800138000")

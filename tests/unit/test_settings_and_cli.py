@@ -82,29 +82,41 @@ def test_a_bad_date_is_a_clear_error():
     assert "--date must look like 2026-11-25" in result.output
 
 
-def test_an_ingest_result_with_its_related_tables_prints_as_json():
+def test_an_ingest_result_with_its_tables_prints_as_json():
     import json
+    from pathlib import Path
 
-    from spark_jobs.ingest_governance import IngestResult
+    from civiclake.ingest.files import FileRead
+    from civiclake.ingest.results import Files, IngestResult, SourceWindow, TableResult
 
-    events = IngestResult(
-        "2026-11-25", True, None, "2026-11-26 00:00:00", 5, 5, 0, 0, 5, "governance_case_events"
+    window = SourceWindow(None, "2026-11-26 00:00:00")
+    events = TableResult(
+        "governance_case_events", "2026-11-25", True, 5, 5, 0, 0, silver_total=5, window=window
     )
-    cases = IngestResult(
+    cases = TableResult(
+        "governance_cases",
         "2026-11-25",
         True,
-        None,
-        "2026-11-26 00:00:00",
         3,
         2,
         1,
         0,
-        2,
-        related={"governance_case_events": events},
+        {"missing case_id": 1},
+        silver_total=2,
+        window=window,
     )
-    printed = json.loads(json.dumps(cases.as_dict()))
-    assert printed["related"]["governance_case_events"]["source_rows"] == 5
-    assert (
-        printed["source_rows"]
-        == printed["silver_rows"] + printed["quarantined_rows"] + printed["duplicate_rows"]
+    printed = json.loads(json.dumps(IngestResult("governance", "2026-11-25", [cases, events]).summary()))
+    by_table = {t["table"]: t for t in printed}
+    assert by_table["governance_case_events"]["source_rows"] == 5
+    assert by_table["governance_cases"]["window"] == {"start": None, "end": "2026-11-26 00:00:00"}
+    assert by_table["governance_cases"]["quarantine_reasons"] == {"missing case_id": 1}
+    assert all(
+        t["source_rows"] == t["silver_rows"] + t["quarantined_rows"] + t["duplicate_rows"] for t in printed
     )
+
+    # A file export's table prints its files, not the rows read from them.
+    read = FileRead(path=Path("党员信息_20261125.xlsx"), table="party_members", status="loaded")
+    files = Files(count=1, failed=[], empty=[], new_columns=["发放批次"], reads=[read])
+    members = TableResult("party_members", "2026-11-25", True, 1, 1, 0, 0, files=files)
+    (printed,) = json.loads(json.dumps(IngestResult("party", "2026-11-25", [members]).summary()))
+    assert printed["files"] == {"count": 1, "failed": [], "empty": [], "new_columns": ["发放批次"]}

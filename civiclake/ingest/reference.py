@@ -1,4 +1,8 @@
-"""Writes the reference data (geography, case categories, channels) into silver ``ref_*`` tables."""
+"""The reference data (geography, case categories, channels) as silver ``ref_*`` tables.
+
+Written whole on every run, so the lake holds the reference of the code that runs; the
+governance ingest writes them before its tables, and dbt's reference sources read them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ log = logging.getLogger(__name__)
 NUMERIC = {"min_lon", "min_lat", "max_lon", "max_lat", "centroid_lon", "centroid_lat"}
 
 
-def run(spark, settings: Settings) -> dict[str, int]:
+def load_reference(spark, settings: Settings) -> dict[str, int]:
+    """Overwrites every ``ref_*`` table; returns the rows written per table."""
     counts = {}
     for kind in ("district", "streets", "communities", "grids"):
         rows = [
