@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -76,3 +78,26 @@ def env() -> None:
 
     for key, value in marts.dbt_environment(get_settings()).items():
         typer.echo(f"export {key}={value}")
+
+
+@app.command("diff")
+def diff(
+    before: Annotated[Path, typer.Argument(help="A marts file, e.g. the published one before a change.")],
+    after: Annotated[Path, typer.Argument(help="The marts file to compare with it.")],
+) -> None:
+    """Compare two marts files table by table (tables, columns and their types, rows as
+    multisets); exits 1 when any table differs."""
+    from civiclake.marts_diff import compare
+
+    try:
+        diffs = compare(before, after)
+    except FileNotFoundError as error:
+        fail(error)
+    for table in diffs:
+        console.print(
+            ("same  " if table.same else "[red]DIFF[/red]  ") + str(table), highlight=False, soft_wrap=True
+        )
+    different = sum(not table.same for table in diffs)
+    console.print(f"{len(diffs)} tables, {different} different")
+    if different:
+        raise typer.Exit(1)
