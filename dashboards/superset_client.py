@@ -82,8 +82,3 @@ class SupersetClient:
             if len(rows) < 100:
                 return out
             page += 1
-
-
-def rison_str(value: str) -> str:
-    """A rison string literal (quotes always; ' and ! escaped with !)."""
-    return "'" + value.replace("!", "!!").replace("'", "!'") + "'"
