@@ -13,7 +13,20 @@ import sys
 
 import typer
 
-from civiclake.cli import brief, classifier, dispatch, ingest, marts, quality, serve, simulate, summary
+from civiclake.cli import (
+    brief,
+    cases,
+    classifier,
+    dispatch,
+    escalation,
+    ingest,
+    marts,
+    quality,
+    review,
+    serve,
+    simulate,
+    summary,
+)
 from civiclake.cli.common import console
 from civiclake.settings import MissingSecretError
 
@@ -23,7 +36,10 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(quality.app, name="quality")
 app.add_typer(classifier.app, name="classifier")
 app.add_typer(marts.app, name="marts")
+app.add_typer(cases.app, name="cases")
 app.add_typer(dispatch.app, name="dispatch")
+app.add_typer(escalation.app, name="escalation")
+app.add_typer(review.app, name="review")
 app.command("summary")(summary.summary)
 app.add_typer(serve.app, name="serve")
 app.add_typer(brief.app, name="brief")

@@ -76,3 +76,26 @@ add_family_commands(
     {"governance": governance, "city": city, "resources": resources, "party": party, "services": services},
     [family for family in families().values() if family.simulated],
 )
+
+
+@app.command("intake")
+def intake(
+    day: str = DateOption,
+    base_url: str = typer.Option(
+        "http://127.0.0.1:8320", "--base-url", help="The intake API (infra/intake/start.sh)."
+    ),
+) -> None:
+    """Residents' requests of --date posted through the intake API (GeoReport v2 POST)."""
+    from simulators.residents import post_requests
+
+    posted = post_requests(logical_date(day), get_settings(), base_url)
+    console.print(f"intake: {posted} requests posted for {day}")
+
+
+@app.command("departments")
+def departments(day: str = DateOption) -> None:
+    """The departments act on the orders delivered for --date: accept, handle, answer the resident."""
+    from simulators.departments import act_on_orders
+
+    counts = act_on_orders(logical_date(day), get_settings())
+    console.print(f"departments on {day}: {counts}")

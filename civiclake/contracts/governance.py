@@ -42,12 +42,14 @@ CASES = SourceContract(
         Field("accepted_at", type="timestamp", nullable=True),
         Field("handled_at", type="timestamp", nullable=True),
         Field("fed_back_at", type="timestamp", nullable=True),
+        # The handling department's answer to the resident (none: closed without feedback).
+        Field("feedback_text", nullable=True),
     ),
     key=("case_id",),
     community_field="community_code",
     lon_field="lon",
     lat_field="lat",
-    free_text=("description",),
+    free_text=("description", "feedback_text"),
 )
 
 CASE_EVENTS = SourceContract(
@@ -85,4 +87,32 @@ GRID_WORKERS = SourceContract(
     key=("grid_code",),
 )
 
-CONTRACTS = (CASES, CASE_EVENTS, GRID_WORKERS)
+# Dispatch orders: what the platform sent to a department (dispatch), moved to another one
+# (transfer) or sent up a level (escalation); written by civiclake's delivery through the
+# outbox, exactly once per order_id, and updated by the department when it accepts.
+ORDER_KINDS = ("dispatch", "transfer", "escalation")
+ORDER_LEVELS = ("community", "street", "district")
+ORDER_STATUSES = ("issued", "accepted", "superseded")
+
+DISPATCH_ORDERS = SourceContract(
+    table="governance_dispatch_orders",
+    family=FAMILY,
+    source=DatabaseTable("governance.dispatch_orders", updated_column="updated_at"),
+    columns=(
+        Field("order_id"),
+        Field("case_id"),
+        Field("kind", codes=stored_codes(*ORDER_KINDS)),
+        Field("level", codes=stored_codes(*ORDER_LEVELS)),
+        Field("department"),
+        Field("team", nullable=True),
+        Field("reason", nullable=True),  # why: the rule, the transfer or the escalation
+        Field("previous_order_id", nullable=True),  # the order a transfer or escalation follows
+        Field("issued_at", type="timestamp", not_after_batch=True),
+        Field("accepted_at", type="timestamp", nullable=True, not_after_batch=True),
+        Field("status", codes=stored_codes(*ORDER_STATUSES)),
+        Field("updated_at", type="timestamp", not_after_batch=True),
+    ),
+    key=("order_id",),
+)
+
+CONTRACTS = (CASES, CASE_EVENTS, GRID_WORKERS, DISPATCH_ORDERS)
