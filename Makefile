@@ -37,3 +37,4 @@ stop:
 	-bash infra/superset/stop.sh
 	-bash infra/airflow/stop.sh
 	-bash infra/open311/stop.sh
+	-bash infra/intake/stop.sh

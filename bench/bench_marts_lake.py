@@ -21,7 +21,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from bench.bench_marts_families import write_families
-from civiclake.catalogue import CATEGORIES, CHANNEL_NAMES
+from civiclake.catalogue import CATEGORIES, FUNNEL_CHANNEL_NAMES
 from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import CURRENT_VERSION, load_geography, reference_rows
 from civiclake.settings import Settings
@@ -145,7 +145,7 @@ def write_reference(lake: str) -> None:
         {"category_code": c.code, "category_name": c.name, "department": c.department, "sla_days": c.sla_days}
         for c in CATEGORIES
     ]
-    channels = [{"channel_code": code, "channel_name": name} for code, name in CHANNEL_NAMES.items()]
+    channels = [{"channel_code": code, "channel_name": name} for code, name in FUNNEL_CHANNEL_NAMES.items()]
     write_deltalake(f"{lake}/silver/ref_categories", pa.Table.from_pylist(categories), mode="overwrite")
     write_deltalake(f"{lake}/silver/ref_channels", pa.Table.from_pylist(channels), mode="overwrite")
 

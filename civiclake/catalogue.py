@@ -40,6 +40,15 @@ CHANNEL_NAMES = {
     "mini_program": "i龙华小程序",
     "grid_patrol": "网格员巡查",
 }
+# Every channel of the case funnel (silver.cases): the governance system's channels above
+# (which its simulator draws from), then the city-management system's patrols and cameras
+# (its 12345 calls are the hotline above) and the Open311 API.
+FUNNEL_CHANNEL_NAMES = CHANNEL_NAMES | {
+    "city_patrol": "城管巡查",
+    "camera": "视频监控",
+    "open311": "Open311",
+}
+FUNNEL_CHANNELS = tuple(FUNNEL_CHANNEL_NAMES)
 # A case's status is the type of its latest lifecycle event.
 CASE_EVENT_TYPES = (
     "created",

@@ -18,7 +18,13 @@ FAMILIES_FILE = Path(__file__).with_name("families.toml")
 # A family's name is a command, a task group id and part of module names.
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _OPTION = re.compile(r"^[a-z][a-z0-9-]*$")
-_FAMILY_KEYS = {"title": str, "simulated": bool, "gate_per_jurisdiction": bool, "ingest_options": dict}
+_FAMILY_KEYS = {
+    "title": str,
+    "simulated": bool,
+    "gate_per_jurisdiction": bool,
+    "ingest_options": dict,
+    "simulate_also": list,
+}
 _REQUIRED = ("title", "simulated")
 _OPTION_KEYS = {"env": str, "default": str}
 
@@ -43,6 +49,9 @@ class Family:
     simulated: bool
     gate_per_jurisdiction: bool
     ingest_options: tuple[IngestOption, ...]
+    # Further simulated inputs of the family's system (``civiclake simulate <name>``), run after
+    # the family's own simulator and before its ingest.
+    simulate_also: tuple[str, ...] = ()
 
     def ingest_option(self, name: str) -> IngestOption:
         for option in self.ingest_options:
@@ -99,12 +108,19 @@ def _family(path: Path, name: str, entry: object) -> Family:
             )
         _check_keys(option_where, spec, _OPTION_KEYS, tuple(_OPTION_KEYS))
         options.append(IngestOption(option, spec["env"], spec["default"]))
+    also = entry.get("simulate_also", [])
+    if not entry["simulated"] and also:
+        raise FamilyRegistryError(f"{where}: simulate_also needs simulated = true")
+    bad = [step for step in also if not isinstance(step, str) or not _NAME.match(step)]
+    if bad:
+        raise FamilyRegistryError(f"{where}: simulate_also lists `civiclake simulate` commands, got {bad!r}")
     return Family(
         name=name,
         title=entry["title"],
         simulated=entry["simulated"],
         gate_per_jurisdiction=entry.get("gate_per_jurisdiction", False),
         ingest_options=tuple(options),
+        simulate_also=tuple(also),
     )
 
 

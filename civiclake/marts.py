@@ -50,11 +50,16 @@ REQUIRED_TABLES = (
     "mart_resource_map",
     "mart_manhole_covers_daily",
     "mart_manhole_repair_costs",
+    "mart_cases_by_channel_daily",
+    "mart_escalations_daily",
+    "mart_level_times_daily",
+    "mart_command_promises_daily",
 )
 # Silver tables the marts read beyond governance. A district connects its source systems
 # one at a time: an absent one is created empty (``create_absent_silver_tables``), so the
 # marts of a family not loaded yet come out empty but well-formed.
 OPTIONAL_SILVER_TABLES = (
+    "governance_dispatch_orders",
     "resources_households",
     "resources_cameras",
     "resources_vehicles",
@@ -140,6 +145,29 @@ def create_absent_silver_tables(settings: Settings) -> list[str]:
     return created
 
 
+def create_absent_platform_tables(settings: Settings) -> list[str]:
+    """Creates, empty, the tables the platform itself writes that the marts read — the case
+    funnel (silver.cases) and the dispatch outbox (state.dispatch_outbox) — where a lake has
+    not run those steps yet. Returns the tables created, as ``layer.table``."""
+    from deltalake import write_deltalake
+
+    from civiclake.cases import funnel
+    from civiclake.dispatch import outbox
+    from civiclake.lake.read import has_table, table_uri
+
+    created = []
+    for layer, table, schema in (
+        ("silver", funnel.TABLE, funnel.arrow_schema()),
+        (outbox.LAYER, outbox.TABLE, outbox.SCHEMA),
+    ):
+        if has_table(settings, layer, table):
+            continue
+        write_deltalake(table_uri(settings, layer, table), schema.empty_table(), mode="error")
+        log.info("%s.%s is absent (its step has not run on this lake): created it empty", layer, table)
+        created.append(f"{layer}.{table}")
+    return created
+
+
 def _build_seed(settings: Settings) -> Path | None:
     """What a build starts from: the last good build; before the first one, a published
     file of the time when the whole build was published (its relations are a full build);
@@ -152,6 +180,7 @@ def _build_seed(settings: Settings) -> Path | None:
 
 def prepare(settings: Settings) -> Path:
     create_absent_silver_tables(settings)
+    create_absent_platform_tables(settings)
     target = build_file(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(target.parent, BUILD_FOLDER_MODE)

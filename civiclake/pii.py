@@ -3,7 +3,9 @@
 Tokens are deterministic for one key (the same resident gets the same token in every
 table, so counts of distinct people still work) and cannot be reversed without the key.
 Each kind of value has its own domain so that a phone number and an ID number that
-happen to share digits never share a token.
+happen to share digits never share a token. A value already in its kind's token form is
+kept as it is: a source that tokenises at its own edge (the intake API) stores tokens, and
+the ingest that tokenises every source must not turn them into tokens of tokens.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
 _ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
 _MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+# What tokenise returns for each kind: the kind's prefix and 32 lower-case hex digits.
+_TOKEN_FORMS = {kind: re.compile(rf"^{kind.split('_')[0]}_[0-9a-f]{{32}}$") for kind in TOKEN_KINDS}
 # Personal numbers as residents type them into free text: an ID number (18 characters,
 # a check character that may be wrong: a mistyped ID is still someone's), a mobile
 # number (spaces or dashes between its groups allowed), a landline with its area code.
@@ -31,16 +35,24 @@ _IN_TEXT = (
 
 
 def tokenise(value: str | None, kind: str, key: bytes) -> str | None:
-    """HMAC-SHA256 token of a normalised value, e.g. ``id_3f2a…`` (None stays None)."""
+    """HMAC-SHA256 token of a normalised value, e.g. ``id_3f2a…`` (None stays None); a value
+    already in this kind's token form is returned unchanged."""
     if kind not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {kind!r}; expected one of {TOKEN_KINDS}")
     if value is None:
         return None
+    if is_token(value, kind):
+        return value
     normalised = "".join(str(value).split()).upper()
     if not normalised:
         return None
     digest = hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
     return f"{kind.split('_')[0]}_{digest[:32]}"
+
+
+def is_token(value: str | None, kind: str) -> bool:
+    """True when ``value`` has the form ``tokenise`` gives values of ``kind`` (``phone_<32 hex>``)."""
+    return isinstance(value, str) and bool(_TOKEN_FORMS[kind].match(value))
 
 
 def scrub_text(text: str | None, key: bytes) -> str | None:

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import NonNegativeInt, SecretStr
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,25 @@ class Settings(BaseSettings):
     # starttls (submission port 587), ssl (implicit TLS, port 465) or none (a local relay).
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
 
+    # The intake API (civiclake/intake): residents' apps post GeoReport v2 requests to it.
+    # Client apps and their keys, ``client:channel:key`` separated by commas (channel: a code
+    # of civiclake.catalogue.CHANNELS, the channel the client's cases get), or the same, one
+    # per line, in the file ``intake_api_keys_file``. No default: without keys the service does
+    # not start (infra/secrets.sh generates demo keys into var/secrets.env).
+    intake_api_keys: SecretStr | None = None
+    intake_api_keys_file: Path | None = None
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8320
+    # Per key, a token bucket: this many posts at once, refilled at this many a minute.
+    intake_rate_burst: PositiveInt = 20
+    intake_rate_per_minute: PositiveFloat = 60.0
+    # The same post (key, service, place, description) again within this window is refused (0: off).
+    intake_duplicate_window_s: NonNegativeInt = 600
+    # GeoReport v2 caps a description at 4000 characters; a longer body is refused unread (a
+    # 4000-character Chinese description takes about 36 KB form-encoded).
+    intake_max_description_chars: PositiveInt = 4000
+    intake_max_body_bytes: PositiveInt = 65536
+
     @cached_property
     def lake(self) -> str:
         """The lake's root: a URL (s3a://…) as given, a local path made absolute, because
@@ -140,6 +159,24 @@ class Settings(BaseSettings):
             f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
             f"password={self.pg_password.get_secret_value()} "
             f"dbname={database or self.pg_sources_db}"
+        )
+
+    def intake_clients_text(self) -> str:
+        """The intake API's ``client:channel:key`` entries as configured (commas or lines), or an
+        error naming both settings when neither is set."""
+        if self.intake_api_keys is not None and self.intake_api_keys.get_secret_value().strip():
+            return self.intake_api_keys.get_secret_value()
+        if self.intake_api_keys_file is not None:
+            try:
+                return self.intake_api_keys_file.read_text(encoding="utf-8")
+            except OSError as error:
+                raise MissingSecretError(
+                    f"CIVICLAKE_INTAKE_API_KEYS_FILE={self.intake_api_keys_file}: cannot read it ({error})"
+                ) from None
+        raise MissingSecretError(
+            "CIVICLAKE_INTAKE_API_KEYS (client:channel:key,…) and CIVICLAKE_INTAKE_API_KEYS_FILE are "
+            "not set: the intake API has no client keys. Set one in the environment (infra/secrets.sh "
+            "writes demo keys to var/secrets.env for a local machine)."
         )
 
     def pg_jdbc_url(self, database: str | None = None) -> str:

@@ -1,8 +1,9 @@
 """civiclake_daily: one logical day through the whole platform.
 
 sources (one task group per source family: [simulate ->] ingest -> quality gate)
--> classifier (train only when the weekly model is missing or stale) -> score and
-dispatch [-> simulated reviewers] -> marts prepare -> dbt build by layer (cosmos) -> marts publish
+-> case funnel (every channel in one silver case table) -> classifier (train only when the
+weekly model is missing or stale) -> score and dispatch -> deliver the orders (outbox)
+-> escalation check [-> simulated departments -> simulated reviewers] -> marts prepare -> dbt build by layer (cosmos) -> marts publish
 (atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail) and
 marts_warm (Superset's chart-data cache filled for every role from the new marts).
 
@@ -133,6 +134,15 @@ def _source_group(name: str, family: dict) -> None:
             steps.append(
                 _cli_task("simulate", "simulate", name, doc=f"Simulated {name} source: the day's data.")
             )
+            steps += [
+                _cli_task(
+                    f"simulate_{also}",
+                    "simulate",
+                    also,
+                    doc=f"Simulated {also} input of the {name} system (`civiclake simulate {also}`).",
+                )
+                for also in family.get("simulate_also", [])
+            ]
         steps.append(
             _cli_task(
                 "ingest",
@@ -179,6 +189,13 @@ def civiclake_daily():
         for name, family in _source_families(FAMILIES_FILE).items():
             _source_group(name, family)
 
+    funnel = _cli_task(
+        "cases_build",
+        "cases",
+        "build",
+        doc="Spark: every channel's cases (governance, city management, Open311) into one silver "
+        "case table with the district's categories (the case funnel).",
+    )
     train = _cli_task(
         "classifier_train",
         "classifier",
@@ -195,17 +212,39 @@ def civiclake_daily():
         doc="Spark batch scoring and dispatch: routing rules, duplicate linking, confident -> "
         "routed automatically, unsure -> review queue.",
     )
-    dispatched = [score]
+    deliver = _cli_task(
+        "dispatch_deliver",
+        "dispatch",
+        "deliver",
+        doc="Orders for the day's dispatch decisions into the outbox, and every undelivered order "
+        "to the departments' queue in the governance system (exactly once per order id).",
+    )
+    escalate = _cli_task(
+        "escalation_check",
+        "escalation",
+        "check",
+        doc="Three-level linkage: cases not accepted in time, or beyond a community's competence, "
+        "go up to the street, a street's to the district (civiclake/reference/dispatch/escalation.yaml); "
+        "their orders are delivered through the same outbox.",
+    )
+    acted = [escalate]
     if SIMULATE:
-        dispatched.append(
+        acted += [
+            _cli_task(
+                "simulate_departments",
+                "simulate",
+                "departments",
+                doc="Simulated departments accept the orders delivered for the day, handle the "
+                "residents' requests and answer them.",
+            ),
             _cli_task(
                 "simulate_reviews",
                 "dispatch",
                 "simulate-reviews",
                 doc="Simulated reviewers answer the day's review queue (their corrections "
                 "become labels for the next training).",
-            )
-        )
+            ),
+        ]
     prepare = _cli_task(
         "marts_prepare",
         "marts",
@@ -276,7 +315,7 @@ def civiclake_daily():
         dated=False,
     )
 
-    chain(sources, train, *dispatched, prepare, dbt_build, publish, summary)
+    chain(sources, funnel, train, score, deliver, *acted, prepare, dbt_build, publish, summary)
     # Beside the summary, not after it: the brief and the warm-up need only the published marts.
     publish >> [brief_push, warm]
 

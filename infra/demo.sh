@@ -19,6 +19,7 @@ step() {
 step bash infra/postgres/setup.sh >/dev/null
 
 step bash infra/open311/start.sh "$day"   # the Open311 API the pipeline pulls from
+step bash infra/intake/start.sh "$day"    # the district's intake API residents post to
 step bash infra/airflow/run_dag.sh "$day"
 step bash infra/superset/start.sh
 step .venvs/core/bin/python -m dashboards.importer

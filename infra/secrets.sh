@@ -22,3 +22,10 @@ for name in CIVICLAKE_PII_KEY CIVICLAKE_PG_PASSWORD SUPERSET_SECRET_KEY \
             CIVICLAKE_LEADER_PASSWORD AIRFLOW_PG_PASSWORD SUPERSET_PG_PASSWORD; do
   ensure "$name"
 done
+# The intake API's client apps, each with its own key (civiclake/intake/clients.py):
+# client:channel:key — the i龙华 mini program (its demo residents post with this key, see
+# simulators/residents.py) and the 12345 hotline's bridge.
+if [ -z "${CIVICLAKE_INTAKE_API_KEYS:-}" ] && ! grep -q "^export CIVICLAKE_INTAKE_API_KEYS=" "$file"; then
+  key() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+  echo "export CIVICLAKE_INTAKE_API_KEYS=ilonghua:mini_program:$(key),bridge12345:hotline_12345:$(key)" >> "$file"
+fi

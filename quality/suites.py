@@ -82,10 +82,38 @@ def governance_grid_workers() -> gx.ExpectationSuite:
     )
 
 
+def governance_dispatch_orders() -> gx.ExpectationSuite:
+    orders = governance.DISPATCH_ORDERS
+    return gx.ExpectationSuite(
+        name="silver.governance_dispatch_orders",
+        expectations=[
+            _exact_columns(orders),
+            gxe.ExpectColumnValuesToNotBeNull(column="order_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="order_id"),
+            gxe.ExpectColumnValuesToMatchRegex(column="order_id", regex=r"^DO[0-9a-f]{20}$"),
+            gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="department"),
+            gxe.ExpectColumnValuesToNotBeNull(column="issued_at"),
+            gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),
+            _codes(orders, "kind"),
+            _codes(orders, "level"),
+            _codes(orders, "status"),
+            # A department accepts an order at or after it was issued.
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="accepted_at",
+                column_B="issued_at",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+        ],
+    )
+
+
 GOVERNANCE_SUITES = {
     "governance_cases": governance_cases,
     "governance_case_events": governance_case_events,
     "governance_grid_workers": governance_grid_workers,
+    "governance_dispatch_orders": governance_dispatch_orders,
 }
 
 

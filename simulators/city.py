@@ -10,6 +10,13 @@ a day X, and the repairs they cause, are planned from a generator seeded by ``(s
 simulating day D writes every row whose state changed on D (as of the end of D). Writes
 are upserts guarded by ``updated_at`` and a ledger records the days written, so
 simulating a day twice changes nothing.
+
+Some of the problems a patrol, a camera or a 12345 caller reports are also reported by a
+resident through the governance system (找书记, 12345, the mini program): the same parking,
+pothole, cover, garbage or stall, a few metres away and a few hours earlier or later.
+``resident_echoes`` plans those second reports from this simulator's own plans, so the
+governance simulator draws them without reading this one's database and the funnel's
+duplicate linking has real cross-channel pairs to find.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from civiclake.contracts import city
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
 from simulators.people import Resident, resident_pool
-from simulators.source_db import create_tables_sql, upsert_sql
+from simulators.source_db import ensure_tables, upsert_sql
 
 log = logging.getLogger(__name__)
 _residents = functools.cache(resident_pool)  # the same pool for every day of a seed
@@ -47,13 +54,27 @@ CATEGORY_WEIGHTS = {
     "outdoor_ads": 14,
 }
 SOURCES = city.CASES.field("source").accepted
+# A city category → the governance category a resident reporting the same problem picks
+# (outdoor advertising is a city matter residents rarely report).
+ECHO_CATEGORIES = {
+    "illegal_parking": "parking",
+    "road_damage": "road_facility",
+    "manhole": "manhole",
+    "garbage": "garbage",
+    "street_vending": "street_vending",
+}
+# Share of the cases of those categories that a resident reports too (an assumption: a
+# visible street problem draws a second report often enough for the funnel to matter,
+# few enough that governance's daily volume barely moves: about 6 cases on 600 by default).
+ECHO_SHARE = 0.25
+ECHO_MAX_METRES = 30.0  # where the resident stands when reporting it, from the patrol's point
+ECHO_MAX_LAG = timedelta(hours=4)  # between the two reports, either one first
+_METRES_PER_DEGREE = 111_320.0
 # Table of schema ``city`` → its contract.
 TABLES = {c.source.name.removeprefix("city."): c for c in (city.MANHOLE_COVERS, city.CASES, city.REPAIRS)}
 
-DDL = (
-    "create schema if not exists city;\n"
-    + create_tables_sql(TABLES.values())
-    + """
+# Indexes the extraction reads by, and the simulator's ledger (created after the tables).
+_INDEXES_AND_LEDGER = """
 create index if not exists city_cases_updated_at on city.cases (updated_at);
 create index if not exists city_covers_updated_at on city.manhole_covers (updated_at);
 create index if not exists city_repairs_updated_at on city.repairs (updated_at);
@@ -63,7 +84,6 @@ create table if not exists city.simulated_days (
     rows_written integer not null
 );
 """
-)
 
 
 @dataclass(frozen=True)
@@ -273,6 +293,91 @@ def cases_reported_on(
     return plans
 
 
+@dataclass(frozen=True)
+class Echo:
+    """A resident's report, through the governance system, of a city case's problem."""
+
+    city_case_id: str
+    city_category: str
+    governance_category: str
+    city_reported_at: datetime
+    city_lon: float
+    city_lat: float
+    reported_at: datetime  # the resident's report
+    lon: float
+    lat: float
+    community_code: str
+    grid_code: str
+
+    @property
+    def resident_first(self) -> bool:
+        return self.reported_at < self.city_reported_at
+
+    @property
+    def distance_m(self) -> float:
+        return distance_m(self.city_lon, self.city_lat, self.lon, self.lat)
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Metres between two nearby points (equirectangular: exact enough within a district)."""
+    dx = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot(dx, lat2 - lat1) * _METRES_PER_DEGREE
+
+
+@functools.cache
+def _covers(seed: int, scale: float) -> list[Cover]:
+    return cover_register(Settings(seed=seed, sim_scale=scale))
+
+
+def resident_echoes(day: date, settings: Settings, geography: Geography | None = None) -> list[Echo]:
+    """The second reports residents make of the city cases reported on ``day``: for about
+    ``ECHO_SHARE`` of the cases of an ``ECHO_CATEGORIES`` category, a point within
+    ``ECHO_MAX_METRES`` and a time within ``ECHO_MAX_LAG`` of the city report, before or
+    after it, on the same day. A pure function of the seed and day, drawn from a generator of
+    its own so that the city's cases are the same with or without echoes."""
+    geography = geography or load_geography()
+    plans = cases_reported_on(day, settings, _covers(settings.seed, settings.sim_scale), geography)
+    rng = random.Random(f"city-echoes-{settings.seed}-{day.isoformat()}")
+    day_start = datetime.combine(day, time())
+    echoes = []
+    for plan in plans:
+        if plan.category not in ECHO_CATEGORIES or rng.random() >= ECHO_SHARE:
+            continue
+        lag = timedelta(seconds=rng.randint(600, int(ECHO_MAX_LAG.total_seconds())))
+        reported_at = plan.reported_at - lag if rng.random() < 0.5 else plan.reported_at + lag
+        if reported_at.date() != day:  # the other way round keeps it on the day
+            reported_at = plan.reported_at + (lag if reported_at < day_start else -lag)
+        metres, bearing = rng.uniform(2.0, ECHO_MAX_METRES - 2.0), rng.uniform(0, 2 * math.pi)
+        # Shorter steps towards the patrol's point until the resident's lies in the district.
+        while True:
+            lat = round(plan.lat + metres * math.cos(bearing) / _METRES_PER_DEGREE, 6)
+            lon = round(
+                plan.lon
+                + metres * math.sin(bearing) / (_METRES_PER_DEGREE * math.cos(math.radians(plan.lat))),
+                6,
+            )
+            location = geography.locate(lon, lat)
+            if location is not None:
+                break
+            metres /= 2
+        echoes.append(
+            Echo(
+                city_case_id=plan.case_id,
+                city_category=plan.category,
+                governance_category=ECHO_CATEGORIES[plan.category],
+                city_reported_at=plan.reported_at,
+                city_lon=plan.lon,
+                city_lat=plan.lat,
+                reported_at=reported_at,
+                lon=lon,
+                lat=lat,
+                community_code=location.community_code,
+                grid_code=location.grid_code,
+            )
+        )
+    return echoes
+
+
 def rows_changed_on(
     day: date,
     settings: Settings,
@@ -320,7 +425,10 @@ def rows_changed_on(
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    conn.execute(DDL)
+    """Creates the schema and its tables, or brings tables of an older simulator up to the contracts."""
+    conn.execute("create schema if not exists city")
+    ensure_tables(conn, TABLES.values())
+    conn.execute(_INDEXES_AND_LEDGER)
 
 
 def simulate_day(day: date, settings: Settings, history_days: int = 0) -> dict[str, int]:

@@ -4,7 +4,11 @@ Deterministic by seed and date: every case reported on a day X has a plan drawn 
 generator seeded by ``(seed, X)``: its lifecycle as a list of events — created →
 dispatched → accepted → handled → fed back → closed, with some cases transferred to
 another department, returned for rework, closed without feedback to the resident, or
-reopened after closing.
+reopened after closing. A case fed back carries the department's answer
+(``feedback_text``); a closure without feedback leaves it empty.
+Besides its own cases, a day holds residents' reports of problems the city-management
+system also records (``simulators.city.resident_echoes``): the cross-channel duplicates
+of a real district, listed by ``echo_pairs``.
 Simulating day D writes, for each case reported in the last ``LIFECYCLE_DAYS`` days,
 its state as of the end of D — new cases, and older ones whose status changed on D —
 into ``governance.cases``, and the events of D into the append-only
@@ -15,6 +19,7 @@ rolls back a row.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -27,14 +32,16 @@ from typing import NamedTuple
 import psycopg
 
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, CHANNELS
-from civiclake.contracts.governance import CASE_EVENTS, CASES, GRID_WORKERS
+from civiclake.contracts.governance import CASE_EVENTS, CASES, CONTRACTS, GRID_WORKERS
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
-from simulators.case_text import compose
+from simulators import city
+from simulators.case_text import compose, feedback
 from simulators.people import Resident, make_resident, resident_pool
-from simulators.source_db import create_tables_sql, insert_sql, upsert_sql
+from simulators.source_db import ensure_tables, insert_sql, upsert_sql
 
 log = logging.getLogger(__name__)
+_residents = functools.cache(resident_pool)  # the same pool for every day of a seed
 
 LIFECYCLE_DAYS = 30  # a case's plan ends at most this many days after it is reported
 # Share of appeals arriving in each hour of the day (sums to 1).
@@ -42,6 +49,8 @@ _HOURLY = [1, 0.5, 0.3, 0.3, 0.3, 0.6, 1.5, 3, 6, 8, 8, 7, 5, 5, 7, 7.5, 7, 6.5,
 HOURLY_PROFILE = [h / sum(_HOURLY) for h in _HOURLY]
 WEEKDAY_FACTOR = (1.1, 1.05, 1.0, 1.0, 1.05, 0.8, 0.7)
 CHANNEL_WEIGHTS = (0.25, 0.35, 0.25, 0.15)
+# The channels a resident (not a grid worker) reports through, for the echoes of city cases.
+RESIDENT_CHANNELS = CHANNELS[:3]
 # Shares of cases that take a detour through their lifecycle.
 TRANSFER_SHARE = 0.08  # sent to the wrong department first, transferred on
 REWORK_SHARE = 0.06  # handling rejected by the community, returned for rework
@@ -52,23 +61,25 @@ REOPEN_SHARE = 0.04  # closed, then reopened by the resident
 # assumption, not a measured figure) leaves the rate visibly below 1 at every level
 # without making the miss the rule. Drawn for each closure, a reopened case's first one too.
 CLOSED_WITHOUT_FEEDBACK_SHARE = 0.05
+SATISFACTION = (1, 2, 3, 4, 5)
+SATISFACTION_WEIGHTS = (3, 4, 10, 33, 50)
 WORKER_CHANGE_SHARE = 0.01  # grids whose worker is replaced on a given day
 ROSTER_START = date(2025, 1, 1)  # the roster as it stood when the grids were drawn
 
-DDL = (
-    "create schema if not exists governance;\n"
-    + create_tables_sql((CASES, CASE_EVENTS, GRID_WORKERS))
-    + """
+# Indexes the extraction reads by, and the simulator's ledger (created after the tables).
+_INDEXES_AND_LEDGER = """
 create index if not exists cases_updated_at on governance.cases (updated_at);
 create index if not exists case_events_recorded_at on governance.case_events (recorded_at);
+create index if not exists case_events_case_id on governance.case_events (case_id);
 create index if not exists grid_workers_updated_at on governance.grid_workers (updated_at);
+create index if not exists dispatch_orders_updated_at on governance.dispatch_orders (updated_at);
+create index if not exists dispatch_orders_case_id on governance.dispatch_orders (case_id);
 -- The simulator's own ledger of the days it has written (not part of the real system).
 create table if not exists governance.simulated_days (
     day          date primary key,
     rows_written integer not null
 );
 """
-)
 _UPSERT = upsert_sql(CASES)
 _INSERT_EVENT = insert_sql(CASE_EVENTS)
 _UPSERT_WORKER = upsert_sql(GRID_WORKERS)
@@ -98,6 +109,7 @@ class CaseRow(NamedTuple):
     accepted_at: datetime | None
     handled_at: datetime | None
     fed_back_at: datetime | None
+    feedback_text: str | None
 
 
 class CaseEvent(NamedTuple):
@@ -129,6 +141,8 @@ class CasePlan:
     closed_at: datetime | None  # None: still open at the end of the plan
     satisfaction: int | None
     seed: int = 0
+    community_name: str = ""  # named in the department's answer
+    echo_of: str | None = None  # the city case whose problem this resident reports too
 
     @property
     def text_as_written(self) -> str:
@@ -161,6 +175,7 @@ class CasePlan:
 
         # A reopened case is open again: its earlier close no longer stands.
         closed = last("closed") if status == "closed" else None
+        answers = sum(1 for k, _, _ in happened if k == "fed_back")
         r = self.reporter
         return CaseRow(
             self.case_id,
@@ -184,7 +199,16 @@ class CasePlan:
             last("accepted"),
             last("handled"),
             last("fed_back"),
+            self.feedback_text(answers, department) if answers else None,
         )
+
+    def feedback_text(self, n: int, department: str) -> str:
+        """The department's ``n``-th answer to the resident (a reopened case gets a second);
+        drawn from a generator of the case's own, so the plan is the same with or without it."""
+        rng = random.Random(f"feedback-{self.seed}-{self.case_id}-{n}")
+        category = CATEGORY_BY_CODE[self.category]
+        on = f"{self.reported_at.month}月{self.reported_at.day}日"
+        return feedback(rng, category.code, category.name, department, self.community_name, on)
 
     def events_between(self, start: datetime, end: datetime) -> list[CaseEvent]:
         """Status-history rows of the events in [start, end]."""
@@ -256,7 +280,7 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
     rng = random.Random(f"cases-{settings.seed}-{day.isoformat()}")
     mean = settings.sim_cases_per_day * WEEKDAY_FACTOR[day.weekday()]
     count = max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    residents = resident_pool(settings.seed, 4000)
+    residents = _residents(settings.seed, 4000)
     weights = _community_weights(settings.seed, geography)
     communities = list(weights)
     plans = []
@@ -269,15 +293,7 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
         lat = round(rng.uniform(grid.box.min_lat, grid.box.max_lat - 1e-6), 6)
         hour = rng.choices(range(24), weights=HOURLY_PROFILE)[0]
         reported_at = start + timedelta(hours=hour, seconds=rng.randint(0, 3599))
-        dispatched_at = reported_at + timedelta(minutes=rng.lognormvariate(3.2, 0.9))
-        handled_at = dispatched_at + timedelta(hours=rng.lognormvariate(2.5, 1.1))
-        sla_hours = CATEGORY_BY_CODE[category.code].sla_days * 24
-        closed_at = None
-        if rng.random() > 0.06:  # a few cases stay open past the simulated lifecycle
-            close_hours = min(rng.lognormvariate(math.log(sla_hours * 0.5), 0.8), LIFECYCLE_DAYS * 24 - 1)
-            closed_at = max(handled_at, reported_at + timedelta(hours=close_hours))
-            if closed_at > reported_at + timedelta(days=LIFECYCLE_DAYS):
-                closed_at = None
+        dispatched_at, handled_at, closed_at = _timeline(rng, category.code, reported_at)
         plans.append(
             CasePlan(
                 case_id=f"GC{day:%Y%m%d}{n:06d}",
@@ -293,11 +309,87 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
                 dispatched_at=dispatched_at,
                 handled_at=handled_at,
                 closed_at=closed_at,
-                satisfaction=rng.choices((1, 2, 3, 4, 5), weights=(3, 4, 10, 33, 50))[0],
+                satisfaction=rng.choices(SATISFACTION, weights=SATISFACTION_WEIGHTS)[0],
                 seed=settings.seed,
+                community_name=geography.communities[community_code].name,
             )
         )
+    for n, echo in enumerate(city.resident_echoes(day, settings, geography), start=count):
+        plans.append(_echo_plan(f"GC{day:%Y%m%d}{n:06d}", echo, settings.seed, geography, residents))
     return plans
+
+
+def _timeline(rng: random.Random, category: str, reported_at: datetime):
+    """When a case reported at ``reported_at`` is dispatched, handled and closed (None: still
+    open at the end of its plan)."""
+    dispatched_at = reported_at + timedelta(minutes=rng.lognormvariate(3.2, 0.9))
+    handled_at = dispatched_at + timedelta(hours=rng.lognormvariate(2.5, 1.1))
+    sla_hours = CATEGORY_BY_CODE[category].sla_days * 24
+    closed_at = None
+    if rng.random() > 0.06:  # a few cases stay open past the simulated lifecycle
+        close_hours = min(rng.lognormvariate(math.log(sla_hours * 0.5), 0.8), LIFECYCLE_DAYS * 24 - 1)
+        closed_at = max(handled_at, reported_at + timedelta(hours=close_hours))
+        if closed_at > reported_at + timedelta(days=LIFECYCLE_DAYS):
+            closed_at = None
+    return dispatched_at, handled_at, closed_at
+
+
+def _echo_plan(
+    case_id: str, echo: city.Echo, seed: int, geography: Geography, residents: list[Resident]
+) -> CasePlan:
+    """A resident's own report of the problem of ``echo``'s city case, a case like any other."""
+    rng = random.Random(f"echo-case-{seed}-{echo.city_case_id}")
+    community_name = geography.communities[echo.community_code].name
+    dispatched_at, handled_at, closed_at = _timeline(rng, echo.governance_category, echo.reported_at)
+    return CasePlan(
+        case_id=case_id,
+        channel=rng.choices(RESIDENT_CHANNELS, weights=CHANNEL_WEIGHTS[:3])[0],
+        category=echo.governance_category,
+        description=compose(rng, echo.governance_category, community_name),
+        community_code=echo.community_code,
+        grid_code=echo.grid_code,
+        lon=echo.lon,
+        lat=echo.lat,
+        reporter=rng.choice(residents),
+        reported_at=echo.reported_at,
+        dispatched_at=dispatched_at,
+        handled_at=handled_at,
+        closed_at=closed_at,
+        satisfaction=rng.choices(SATISFACTION, weights=SATISFACTION_WEIGHTS)[0],
+        seed=seed,
+        community_name=community_name,
+        echo_of=echo.city_case_id,
+    )
+
+
+class EchoPair(NamedTuple):
+    """A city case and the governance case a resident made of the same problem."""
+
+    city_case_id: str
+    governance_case_id: str
+    category: str  # the governance category (the catalogue's)
+    city_reported_at: datetime
+    governance_reported_at: datetime
+    distance_m: float
+
+
+def echo_pairs(day: date, settings: Settings, geography: Geography | None = None) -> list[EchoPair]:
+    """The cross-channel duplicates among the cases reported on ``day``: what the funnel's
+    duplicate linking should find (and a reconciliation can count)."""
+    geography = geography or load_geography()
+    echoes = {e.city_case_id: e for e in city.resident_echoes(day, settings, geography)}
+    return [
+        EchoPair(
+            plan.echo_of,
+            plan.case_id,
+            plan.category,
+            echoes[plan.echo_of].city_reported_at,
+            plan.reported_at,
+            echoes[plan.echo_of].distance_m,
+        )
+        for plan in cases_reported_on(day, settings, geography)
+        if plan.echo_of is not None
+    ]
 
 
 def _recent_plans(day: date, settings: Settings, geography: Geography | None, plans_cache: dict | None):
@@ -387,7 +479,10 @@ def workers_changed_on(
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    conn.execute(DDL)
+    """Creates the schema and its tables, or brings tables of an older simulator up to the contracts."""
+    conn.execute("create schema if not exists governance")
+    ensure_tables(conn, CONTRACTS)
+    conn.execute(_INDEXES_AND_LEDGER)
 
 
 def _simulated_days(conn: psycopg.Connection) -> set[date]:

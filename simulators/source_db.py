@@ -1,14 +1,20 @@
 """The simulated operational PostgreSQL tables, as their source contracts declare them.
 
 The real systems own their schemas; the simulators create theirs from the contracts
-(``civiclake.contracts``), so the tables they fill are the tables the ingest reads.
+(``civiclake.contracts``), so the tables they fill are the tables the ingest reads, and
+bring a table created by an older simulator up to its contract.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
+import psycopg
+
 from civiclake.contracts.base import TYPES, DatabaseTable, SourceContract
+
+log = logging.getLogger(__name__)
 
 
 def _table(contract: SourceContract) -> DatabaseTable:
@@ -18,28 +24,54 @@ def _table(contract: SourceContract) -> DatabaseTable:
 
 
 def create_table_sql(contract: SourceContract) -> str:
-    """``create table if not exists`` with every field, then ``add column if not exists`` for
-    each, so a table created by an older simulator gains the columns added since (nullable)."""
+    """``create table if not exists`` with every field of the contract."""
     table = _table(contract).name
     key = contract.key[0]
     lines = []
     for f in contract.fields:
         constraint = " primary key" if f.name == key else "" if f.nullable else " not null"
         lines.append(f"    {f.name} {TYPES[f.type].postgres}{constraint}")
-    added = ",\n".join(
-        f"    add column if not exists {f.name} {TYPES[f.type].postgres}"
-        for f in contract.fields
-        if f.name != key
-    )
-    return (
-        f"create table if not exists {table} (\n"
-        + ",\n".join(lines)
-        + f"\n);\nalter table {table}\n{added};\n"
-    )
+    return f"create table if not exists {table} (\n" + ",\n".join(lines) + "\n);\n"
 
 
-def create_tables_sql(contracts: Iterable[SourceContract]) -> str:
-    return "".join(create_table_sql(c) for c in contracts)
+def add_columns_sql(contract: SourceContract, present: Iterable[str]) -> str | None:
+    """``alter table … add column if not exists`` for the contract's fields a table created
+    by an older simulator lacks (None: it lacks none). They are added nullable: the rows
+    already there have no value for them."""
+    present = set(present)
+    missing = [f for f in contract.fields if f.name not in present]
+    if not missing:
+        return None
+    added = ",\n".join(f"    add column if not exists {f.name} {TYPES[f.type].postgres}" for f in missing)
+    return f"alter table {_table(contract).name}\n{added};\n"
+
+
+def ensure_tables(conn: psycopg.Connection, contracts: Iterable[SourceContract]) -> list[str]:
+    """Creates the contracts' tables, and adds to an existing one the columns its contract
+    gained since it was created (a developer's database keeps working after an upgrade).
+    Alters only a table that lacks a column, so a run with nothing to add takes no table
+    lock that a concurrent extraction would wait for. Returns ``table.column`` of each
+    column added."""
+    contracts = list(contracts)
+    for contract in contracts:
+        conn.execute(create_table_sql(contract))
+    names = [_table(c).name for c in contracts]
+    present: dict[str, set[str]] = {name: set() for name in names}
+    for schema, table, column in conn.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema || '.' || table_name = any(%s)",
+        (names,),
+    ).fetchall():
+        present[f"{schema}.{table}"].add(column)
+    added = []
+    for contract, name in zip(contracts, names, strict=True):
+        sql = add_columns_sql(contract, present[name])
+        if sql is not None:
+            conn.execute(sql)
+            added += [f"{name}.{f.name}" for f in contract.fields if f.name not in present[name]]
+    if added:
+        log.info("added columns the contracts declare to existing source tables: %s", ", ".join(added))
+    return added
 
 
 def insert_sql(contract: SourceContract) -> str:

@@ -1,7 +1,8 @@
 """Governance case system: PostgreSQL source → Delta bronze → validated MERGE into silver.
 
-Three source tables: the cases (current state), their status history (one row per
-lifecycle event) and the grid workers' roster. The job first writes the reference tables
+Four source tables: the cases (current state), their status history (one row per
+lifecycle event), the grid workers' roster and the dispatch orders civiclake delivered
+(``civiclake.dispatch.outbox``), as the departments update them when they accept one. The job first writes the reference tables
 (``civiclake.ingest.reference``). Then, for a logical date D, for each table it
 1. extracts the rows changed in the window [previous high watermark − lookback, D+1 00:00)
    (the window is recorded, so the batch is extracted once; a rerun reprocesses bronze),
@@ -99,6 +100,30 @@ def validate_workers(spark, bronze_batch, window_end: datetime):
     return with_reason(checked, checks)
 
 
+def validate_orders(spark, bronze_batch, window_end: datetime):
+    """Adds ``quarantine_reason`` to every dispatch-order row: the platform wrote the order,
+    the department updated it, and either may have got it wrong."""
+    from pyspark.sql import functions as F
+
+    orders = governance.DISPATCH_ORDERS
+    end = F.lit(window_end).cast("timestamp")
+    checks = [
+        (F.col("order_id").isNull(), "missing order_id"),
+        (F.col("case_id").isNull(), "missing case_id"),
+        (F.col("department").isNull() | (F.trim("department") == ""), "missing department"),
+        (~F.col("kind").isin(*orders.field("kind").accepted), "unknown kind"),
+        (~F.col("level").isin(*orders.field("level").accepted), "unknown level"),
+        (~F.col("status").isin(*orders.field("status").accepted), "unknown status"),
+        (F.col("issued_at").isNull(), "missing issued_at"),
+        # A transfer or escalation follows an order; a dispatch is a case's first.
+        ((F.col("kind") != "dispatch") & F.col("previous_order_id").isNull(), "missing previous_order_id"),
+        ((F.col("status") == "accepted") & F.col("accepted_at").isNull(), "accepted without accepted_at"),
+        (F.col("accepted_at") < F.col("issued_at"), "accepted before it was issued"),
+        (at_or_after(orders.not_after_batch, end), "timestamp in the future"),
+    ]
+    return with_reason(bronze_batch, checks)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """One source table, as its contract declares it, and the checks its rows pass."""
@@ -118,7 +143,8 @@ class TableSpec:
 CASES = TableSpec(governance.CASES, validate)
 EVENTS = TableSpec(governance.CASE_EVENTS, validate_events)
 WORKERS = TableSpec(governance.GRID_WORKERS, validate_workers)
-TABLES = (CASES, EVENTS, WORKERS)
+ORDERS = TableSpec(governance.DISPATCH_ORDERS, validate_orders)
+TABLES = (CASES, EVENTS, WORKERS, ORDERS)
 
 
 def run(spark, settings: Settings, logical_date: date) -> IngestResult:

@@ -1,9 +1,17 @@
 """Scores the cases reported on a logical date and decides their dispatch.
 
-For each case of the day: the registered classifier predicts its category with a
-calibrated confidence (auto at or above the model's threshold, else review); a confident
-case of the same category within 100 m and 72 h of a still-open case is linked to it
-(``duplicate_of``, dispatch_mode ``duplicate``) instead of being dispatched again; the
+The day's cases are those of the case funnel (``silver.cases``, built by
+spark_jobs/case_funnel.py) in the district's jurisdiction, from every channel; another
+jurisdiction's Open311 rows are never dispatched here. For each case of the day: where
+staff chose its category in the source system (``category_trusted``: the city system's
+patrols, 12345 operators and cameras) that category is taken as it is (confidence 1.0,
+auto, model_version ``source``); otherwise the registered classifier predicts it with a
+calibrated confidence (auto at or above the model's threshold, else review) and keeps
+its top three categories with their probabilities for the review queue
+(``suggestions``, JSON). A confident case of the same category within 100 m and 72 h of
+a still-open case of any channel is linked to it (``duplicate_of``, the earliest;
+dispatch_mode ``duplicate``) instead of being dispatched again, so a patrol's report and
+a resident's appeal about the same pothole become one case either way round; the
 routing rules (civiclake/reference/dispatch/routing_rules.yaml) give its department and
 team. The model is loaded once per Python worker (mapInPandas), from a registered
 version only.
@@ -20,6 +28,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from civiclake.cases import funnel
 from civiclake.dispatch.duplicates import DEFAULT_RADIUS_M, DEFAULT_WINDOW
 from civiclake.dispatch.rules import load_rules
 from civiclake.lake.writes import merge_upsert, table_exists
@@ -37,17 +46,22 @@ OUTPUT_SCHEMA = (
     "routed_department string, model_version string, batch_date date, "
     "department string, team string, rule_id string, duplicate_of string, dispatch_mode string, "
     "route_input_category string, route_input_community_code string, route_input_grid_code string, "
-    "route_input_department string, route_input_reviewed boolean"
+    "route_input_department string, route_input_reviewed boolean, suggestions string"
 )
 OUTPUT_COLUMNS = [c.split()[0] for c in OUTPUT_SCHEMA.split(", ")]
 SCORE_SCHEMA = (
     "case_id string, predicted_category string, confidence double, decision string, "
-    "model_version string, batch_date date"
+    "model_version string, batch_date date, suggestions string"
 )
+# The model_version of a case whose category its source system's staff chose.
+SOURCE_VERSION = "source"
+SUGGESTIONS = 3  # categories shown to a reviewer, most probable first
 CASE_COLUMNS = (
     "case_id",
     "description",
     "channel",
+    "category",
+    "category_trusted",
     "street_code",
     "community_code",
     "grid_code",
@@ -64,21 +78,39 @@ class NoRegisteredModelError(RuntimeError):
 
 def _scorer(model_dir: str, version: str, batch_date: date):
     def score(batches):
+        import numpy as np
+
         from models.case_classifier.metadata import add_report_hour, model_inputs
+        from models.case_classifier.suggestions import top_suggestions
         from models.case_classifier.train import load
 
         pipeline, card = load(Path(model_dir))
         for pdf in batches:
             if pdf.empty:
                 continue
-            inputs = model_inputs(add_report_hour(pdf), card.text_column, card.metadata_columns)
-            proba = pipeline.predict_proba(inputs)
-            confidence = proba.max(axis=1)
+            # The source's category where its staff chose one; the model for the others.
+            trusted = (
+                pdf["category_trusted"].fillna(False).astype(bool) & pdf["category"].notna()
+            ).to_numpy()
             out = pdf[["case_id"]].copy()
-            out["predicted_category"] = pipeline.classes_[proba.argmax(axis=1)]
-            out["confidence"] = confidence.astype(float)
-            out["decision"] = ["auto" if c >= card.threshold else "review" for c in confidence]
-            out["model_version"] = version
+            out["predicted_category"] = pdf["category"].where(trusted, None)
+            out["confidence"] = np.where(trusted, 1.0, np.nan)
+            out["decision"] = np.where(trusted, "auto", None)
+            out["model_version"] = np.where(trusted, SOURCE_VERSION, version)
+            out["suggestions"] = None
+            if not trusted.all():
+                cases = pdf[~trusted].copy()
+                cases[card.text_column] = cases[card.text_column].fillna("")  # a case may come without text
+                proba = pipeline.predict_proba(
+                    model_inputs(add_report_hour(cases), card.text_column, card.metadata_columns)
+                )
+                confidence = proba.max(axis=1)
+                out.loc[~trusted, "predicted_category"] = pipeline.classes_[proba.argmax(axis=1)]
+                out.loc[~trusted, "confidence"] = confidence.astype(float)
+                out.loc[~trusted, "decision"] = [
+                    "auto" if c >= card.threshold else "review" for c in confidence
+                ]
+                out.loc[~trusted, "suggestions"] = top_suggestions(proba, pipeline.classes_, SUGGESTIONS)
             out["batch_date"] = batch_date
             yield out
 
@@ -138,8 +170,30 @@ def _corrections(spark, settings: Settings):
     return spark.createDataFrame([], "case_id string, corrected_category string, corrected_department string")
 
 
+class NoCaseFunnelError(RuntimeError):
+    pass
+
+
+def _district_cases(spark, settings: Settings):
+    """The case funnel's cases of the district's own jurisdiction (the ones it dispatches)."""
+    from pyspark.sql import functions as F
+
+    path = settings.table_path("silver", funnel.TABLE)
+    if not table_exists(spark, path):
+        raise NoCaseFunnelError(
+            f"silver.{funnel.TABLE} does not exist at {path}: run `civiclake cases build --date D` "
+            "before scoring the day"
+        )
+    return (
+        spark.read.format("delta")
+        .load(path)
+        .where(F.col("jurisdiction") == F.lit(funnel.DISTRICT_JURISDICTION))
+    )
+
+
 def _add_missing_columns(spark, path: str) -> None:
-    """A case_dispatch table written before the dispatch columns existed gets them (empty)."""
+    """A case_dispatch table written before the dispatch columns (or the review queue's
+    suggestions) existed gets them (empty)."""
     if not table_exists(spark, path):
         return
     present = set(spark.read.format("delta").load(path).columns)
@@ -176,7 +230,7 @@ def run(
 
     start = datetime.combine(logical_date, time())
     end = start + timedelta(days=1)
-    silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases"))
+    silver = _district_cases(spark, settings)
     corrections = _corrections(spark, settings)
     day_cases = silver.where(
         (F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(end))
@@ -185,7 +239,7 @@ def run(
         _scorer(model_dir, version, logical_date), SCORE_SCHEMA
     )
     day = (
-        scored.join(day_cases.drop("description"), "case_id")
+        scored.join(day_cases.drop("description", "category", "category_trusted"), "case_id")
         .join(corrections, "case_id", "left")
         .localCheckpoint()  # score once: the steps below read it twice
     )
@@ -271,6 +325,8 @@ def run(
         "review": counts.get("review", 0),
         "duplicate": counts.get("duplicate", 0),
         "rerouted": 0 if rerouted is None else rerouted.count(),
+        # Of the scored: categories taken from the source system's staff, not the model.
+        "source_category": day_decided.where(F.col("model_version") == SOURCE_VERSION).count(),
     }
     log.info(
         "dispatched cases of %s with %s (threshold %.3f): %s", logical_date, version, card.threshold, result

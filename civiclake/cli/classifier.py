@@ -175,12 +175,13 @@ def predict(
 
 @app.command("score")
 def score(day: str = DateOption) -> None:
-    """Score the cases reported on --date and dispatch them: routed by the rules, review queue or duplicate."""
+    """Score the funnel's cases reported on --date (silver.cases, every channel) and dispatch them: routed by the
+    rules, review queue or duplicate."""
     from civiclake.dispatch.rules import RoutingRulesError
     from spark_jobs import score_cases as job
 
     try:
         result = job.run(spark(f"score_cases_{day}"), get_settings(), logical_date(day))
-    except RoutingRulesError as error:
+    except (RoutingRulesError, job.NoCaseFunnelError) as error:
         fail(error)
     console.print_json(json.dumps(result))

@@ -1,4 +1,5 @@
-"""``civiclake dispatch``: check routing rules, record the review queue's decisions."""
+"""``civiclake dispatch``: check routing rules, record the review queue's decisions, deliver
+the orders to the governance system and re-route open cases after a change of the rules."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from civiclake.cli.common import DateOption, console, fail, logical_date
 from civiclake.settings import get_settings
 
 app = typer.Typer(
-    help="Case dispatch: check routing rules, record reviewers' decisions.", no_args_is_help=True
+    help="Case dispatch: check routing rules, record reviewers' decisions, deliver and re-route orders.",
+    no_args_is_help=True,
 )
 
 
@@ -89,3 +91,64 @@ def simulated_reviews(day: str = DateOption) -> None:
     from simulators.review import simulate_reviews
 
     console.print_json(json.dumps(simulate_reviews(get_settings(), logical_date(day))))
+
+
+@app.command("deliver")
+def deliver(day: str = DateOption) -> None:
+    """Orders from the dispatch decisions up to --date into the outbox, then every undelivered order to
+    governance.dispatch_orders, exactly once each (issued at D+1 00:00); prints the counts."""
+    from civiclake.dispatch import outbox
+    from civiclake.dispatch.delivery import enqueue_decisions
+    from civiclake.lake.read import TableMissingError
+
+    settings = get_settings()
+    try:
+        counts = enqueue_decisions(settings, logical_date(day))
+        counts |= {f"delivery_{k}": v for k, v in outbox.deliver(settings).items()}
+    except TableMissingError as error:
+        fail(f"{error}: run `civiclake classifier score --date {day}` first")
+    except outbox.OutboxError as error:
+        fail(error)
+    console.print_json(json.dumps(counts))
+
+
+@app.command("reroute")
+def reroute(
+    day: str = DateOption,
+    rules: str = typer.Option(..., "--rules", help="The new routing rules YAML file."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List who would move where, and write nothing (no outbox, no orders)."
+    ),
+) -> None:
+    """Re-route open cases under new routing rules: a transfer order for each case whose department
+    changes (issued at D+1 00:00), enqueued and delivered; with --dry-run only listed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from civiclake.dispatch import outbox
+    from civiclake.dispatch import reroute as rerouting
+    from civiclake.dispatch.rules import RoutingRulesError, load_rules
+    from civiclake.lake.read import TableMissingError
+
+    settings = get_settings()
+    when = logical_date(day)
+    try:
+        rule_set = load_rules(rules)
+        if dry_run:
+            plan, added, delivered = rerouting.plan(settings, when, rule_set), 0, None
+        else:
+            plan, added, delivered = rerouting.reroute(settings, when, rule_set)
+    except (RoutingRulesError, TableMissingError, outbox.OutboxError) as error:
+        fail(error)
+    table = Table("case", "from", "to", "rule", title=f"re-routing under {rule_set.source}")
+    for move in plan.moves.itertuples():
+        table.add_row(move.case_id, move.from_department, move.to_department, move.rule_id)
+    Console(width=200).print(table)  # stdout: the listing itself
+    summary = (
+        f"{len(plan.moves)} of {plan.open_cases} open cases move"
+        f" ({plan.escalated} escalated cases left with their level)"
+    )
+    if dry_run:
+        console.print(f"{summary}; dry run: nothing written")
+    else:
+        console.print(f"{summary}; {added} transfer orders enqueued; delivery: {json.dumps(delivered)}")

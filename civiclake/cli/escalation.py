@@ -2,6 +2,87 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+
 import typer
 
+from civiclake.cli.common import DateOption, console, fail, logical_date
+from civiclake.settings import get_settings
+
 app = typer.Typer(help="Escalate cases community → street → district.", no_args_is_help=True)
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of ``day`` on the source's wall clock: a day's check sees all of it,
+    and its orders are issued at the same instant as the day's dispatch orders."""
+    from civiclake.dispatch.orders import close_of_day
+
+    return close_of_day(day)
+
+
+@app.command("check")
+def check(
+    date_: str = DateOption,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the escalations due (JSON lines on stdout) without sending them."
+    ),
+    policy_file: str = typer.Option(
+        None, "--policy", help="An escalation policy YAML file (default: the shipped one)."
+    ),
+) -> None:
+    """Escalate the cases not accepted in time at the end of --date: an order to the street
+    office or the district command centre for each, sent through the dispatch outbox."""
+
+    from civiclake.dispatch.escalation import (
+        CASE_COLUMNS,
+        ORDER_INPUT_COLUMNS,
+        EscalationPolicyError,
+        escalations,
+        load_policy,
+    )
+    from civiclake.lake.read import TableMissingError, read_table
+    from civiclake.working_time import WorkingTimeError
+
+    settings = get_settings()
+    as_of = end_of_day(logical_date(date_))
+    try:
+        policy = load_policy(policy_file)
+        cases = read_table(
+            settings,
+            "silver",
+            "governance_cases",
+            columns=list(CASE_COLUMNS),
+            filters=[("status", "!=", "closed")],
+        ).to_pandas()
+    except (EscalationPolicyError, TableMissingError) as error:
+        fail(error)
+    from civiclake.dispatch.outbox import orders_with_acceptance
+
+    # The orders the platform issued (its outbox) with the acceptance the governance system
+    # reported; a case without any stands where its own dispatch put it.
+    orders = orders_with_acceptance(settings)[list(ORDER_INPUT_COLUMNS)]
+    try:
+        due = escalations(cases, orders, as_of, policy)
+    except (WorkingTimeError, ValueError) as error:
+        fail(error)
+
+    by_level = due["level"].value_counts().to_dict()
+    summary = f"{len(due)} escalation(s) due at {as_of:%Y-%m-%d %H:%M} of {len(cases)} open case(s)"
+    summary += f" (to street {by_level.get('street', 0)}, to district {by_level.get('district', 0)})"
+    if dry_run:
+        for row in due.itertuples(index=False):
+            record = {c: getattr(row, c) for c in ("order_id", "case_id", "level", "department", "reason")}
+            record["previous_order_id"] = row.previous_order_id
+            typer.echo(json.dumps(record, ensure_ascii=False))
+        console.print(f"{summary}; dry run: nothing sent")
+        return
+
+    from civiclake.dispatch.outbox import OutboxError, deliver, enqueue
+
+    try:
+        added = enqueue(settings, due)
+        delivered = deliver(settings)
+    except OutboxError as error:
+        fail(error)
+    console.print(f"{summary}; {added} new in the outbox; delivered: {delivered}")

@@ -1,12 +1,15 @@
-"""``civiclake serve``: simulated source systems that are servers (for the demo and tests)."""
+"""``civiclake serve``: the intake API, and simulated source systems that are servers (demo and tests)."""
 
 from __future__ import annotations
 
 import typer
 
 from civiclake.cli.common import console, fail, logical_date
+from civiclake.settings import get_settings
 
-app = typer.Typer(help="Serve simulated source systems (for the demo and tests).", no_args_is_help=True)
+app = typer.Typer(
+    help="Serve the intake API, or simulated source systems (for the demo and tests).", no_args_is_help=True
+)
 
 
 @app.command("open311")
@@ -40,3 +43,35 @@ def open311(
         fail(error)
     console.print(f"Open311 {dataset} at http://{host}:{port}/open311/v2/services.json")
     uvicorn.run(create_app(data), host=host, port=port, log_level="warning")
+
+
+@app.command("intake")
+def intake(
+    port: int = typer.Option(None, "--port", help="Port (default CIVICLAKE_INTAKE_PORT, 8320; 0: any free)."),
+    host: str = typer.Option(None, "--host", help="Address to listen on (default CIVICLAKE_INTAKE_HOST)."),
+    simulated_day: str = typer.Option(
+        None,
+        "--simulated-day",
+        help="Demo: stamp requests on this day YYYY-MM-DD, 08:00 + one minute per accepted request, "
+        "instead of the district's wall clock.",
+    ),
+) -> None:
+    """Run the district's intake API (Open311 GeoReport v2 POST) at http://HOST:PORT/open311/v2/."""
+    import uvicorn
+
+    from civiclake.intake.app import app_from_settings
+    from civiclake.intake.clients import ClientKeysError
+    from civiclake.intake.store import GovernanceUnavailableError
+    from civiclake.settings import MissingSecretError
+
+    settings = get_settings()
+    day = logical_date(simulated_day) if simulated_day else None
+    try:
+        api = app_from_settings(settings, simulated_day=day)
+    except (ClientKeysError, MissingSecretError, GovernanceUnavailableError) as error:
+        fail(error)
+    host = host or settings.intake_host
+    port = settings.intake_port if port is None else port
+    clock = f"simulated day {day}" if day else "wall clock"
+    console.print(f"intake API ({clock}) at http://{host}:{port}/open311/v2/services.json")
+    uvicorn.run(api, host=host, port=port, log_level="warning")

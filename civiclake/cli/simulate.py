@@ -82,13 +82,17 @@ add_family_commands(
 def intake(
     day: str = DateOption,
     base_url: str = typer.Option(
-        "http://127.0.0.1:8320", "--base-url", help="The intake API (infra/intake/start.sh)."
+        None,
+        "--base-url",
+        help="The intake API (infra/intake/start.sh) [default: http://CIVICLAKE_INTAKE_HOST:CIVICLAKE_INTAKE_PORT].",
     ),
 ) -> None:
     """Residents' requests of --date posted through the intake API (GeoReport v2 POST)."""
     from simulators.residents import post_requests
 
-    posted = post_requests(logical_date(day), get_settings(), base_url)
+    settings = get_settings()
+    base_url = base_url or f"http://{settings.intake_host}:{settings.intake_port}"
+    posted = post_requests(logical_date(day), settings, base_url)
     console.print(f"intake: {posted} requests posted for {day}")
 
 

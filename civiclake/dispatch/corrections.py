@@ -57,6 +57,10 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+# Where a reviewed case is looked up: the funnel of every channel, then the governance cases.
+CASE_TABLES = ("cases", "governance_cases")
+
+
 def known_departments(rules: RuleSet | None = None) -> set[str]:
     """Departments a reviewer may name: the catalogue's and those the routing rules name."""
     rules = rules or load_rules()
@@ -64,23 +68,29 @@ def known_departments(rules: RuleSet | None = None) -> set[str]:
 
 
 def _reported_at(settings: Settings, case_ids: list[str]) -> dict[str, datetime]:
-    """Report time (local) of the given cases in silver.governance_cases; absent ids are left out."""
+    """Report time (local) of the given cases in the case funnel (silver.cases, every channel),
+    or in silver.governance_cases on a lake the funnel has not run on; absent ids are left out."""
     import pyarrow.compute as pc
 
     wanted = sorted({c for c in case_ids if c})
     if not wanted:  # an empty review queue (isin() of no values cannot be typed)
         return {}
-    try:
-        data = read_table(
-            settings,
-            "silver",
-            "governance_cases",
-            columns=["case_id", "reported_at"],
-            filters=pc.field("case_id").isin(pa.array(wanted, pa.string())),
-        )
-    except TableMissingError:
+    frames = []
+    for table in CASE_TABLES:
+        try:
+            data = read_table(
+                settings,
+                "silver",
+                table,
+                columns=["case_id", "reported_at"],
+                filters=pc.field("case_id").isin(pa.array(wanted, pa.string())),
+            )
+        except TableMissingError:
+            continue
+        frames.append(data.to_pandas())
+    if not frames:
         return {}
-    frame = data.to_pandas()
+    frame = pd.concat(frames, ignore_index=True).drop_duplicates("case_id")
     times = pd.to_datetime(frame["reported_at"], utc=True).dt.tz_convert(STORED_AS).dt.tz_localize(None)
     return {case: t.to_pydatetime() for case, t in zip(frame["case_id"], times, strict=True)}
 
@@ -122,7 +132,7 @@ def validate(
             bad("case_id", "missing")
             continue
         if case_id not in reported:
-            bad("case_id", f"no case {case_id!r} in silver.governance_cases")
+            bad("case_id", f"no case {case_id!r} in {' or '.join(f'silver.{t}' for t in CASE_TABLES)}")
             continue
         if category not in CATEGORY_BY_CODE:
             bad(

@@ -14,6 +14,7 @@ Columns are those of ``governance.dispatch_orders``
 from __future__ import annotations
 
 import hashlib
+from datetime import date, datetime, time
 
 from civiclake.contracts.governance import DISPATCH_ORDERS, ORDER_KINDS, ORDER_LEVELS
 
@@ -30,3 +31,10 @@ def order_id(case_id: str, kind: str, level: str, department: str, basis: str = 
         raise ValueError(f"unknown order level {level!r}; expected one of {ORDER_LEVELS}")
     digest = hashlib.sha256("\x1f".join((case_id, kind, level, department, basis)).encode()).hexdigest()
     return f"DO{digest[:20]}"
+
+
+def close_of_day(day: date) -> datetime:
+    """When a daily run issues the orders of ``day`` and checks its escalations: the last
+    instant of the day on the source's wall clock. The decisions belong to the day, so its
+    marts show them; what departments do with them reaches the lake with the next ingest."""
+    return datetime.combine(day, time.max)

@@ -1,4 +1,4 @@
-"""The reference data (geography, case categories, channels) as silver ``ref_*`` tables.
+"""The reference data (geography, case categories, the case funnel's channels) as silver ``ref_*`` tables.
 
 Written whole on every run, so the lake holds the reference of the code that runs; the
 governance ingest writes them before its tables, and dbt's reference sources read them.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from civiclake.catalogue import CATEGORIES, CHANNEL_NAMES
+from civiclake.catalogue import CATEGORIES, FUNNEL_CHANNEL_NAMES
 from civiclake.geography import CURRENT_VERSION, reference_rows
 from civiclake.settings import Settings
 
@@ -34,7 +34,8 @@ def load_reference(spark, settings: Settings) -> dict[str, int]:
         {"category_code": c.code, "category_name": c.name, "department": c.department, "sla_days": c.sla_days}
         for c in CATEGORIES
     ]
-    channels = [{"channel_code": code, "channel_name": name} for code, name in CHANNEL_NAMES.items()]
+    # Every channel of the case funnel, so that the marts name each channel a case came in by.
+    channels = [{"channel_code": code, "channel_name": name} for code, name in FUNNEL_CHANNEL_NAMES.items()]
     for name, rows in (("categories", categories), ("channels", channels)):
         df = spark.createDataFrame(rows)
         df.select(*sorted(df.columns)).coalesce(1).write.format("delta").mode("overwrite").option(

@@ -21,7 +21,10 @@ from sklearn.preprocessing import OneHotEncoder
 from models.case_classifier.pipeline import CALIBRATION_FOLDS, DEFAULT_MODEL, build_pipeline
 
 # What the platform's weekly training uses beside the text (columns of silver.governance_cases,
-# report_hour derived from reported_at by add_report_hour).
+# report_hour derived from reported_at by add_report_hour). Scoring reads the same columns from
+# the case funnel (silver.cases), whose city and Open311 channels the governance history never
+# has: the encoder ignores them (handle_unknown="ignore"), so such a case is judged by its text,
+# street and hour.
 PLATFORM_METADATA = ("channel", "street_code", "report_hour")
 REPORT_HOUR = "report_hour"
 

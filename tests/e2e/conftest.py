@@ -41,6 +41,7 @@ def free_port() -> int:
 
 # Where `make demo` serves its Open311 API (infra/open311/start.sh's default port).
 DEMO_OPEN311_PORT = 8311
+DEMO_INTAKE_PORT = 8320
 
 
 @contextmanager
@@ -96,21 +97,24 @@ def dag_run(tmp_path_factory, superset_readable_dir) -> dict:
     # The Open311 API the pipeline pulls from, as the demo starts it, on a port of its own:
     # the demo's server may hold the default one on this machine (make demo, then make
     # test). The default port is held for the whole run, so the run shows it never needs it.
-    with port_held(DEMO_OPEN311_PORT):
+    # The intake API the simulated residents post to, likewise on a port of its own.
+    with port_held(DEMO_OPEN311_PORT), port_held(DEMO_INTAKE_PORT):
         port = free_port()
         overrides |= {
             "CIVICLAKE_OPEN311_PORT": str(port),
             "CIVICLAKE_OPEN311_URL": f"http://127.0.0.1:{port}",
+            "CIVICLAKE_INTAKE_PORT": str(free_port()),
         }
-        server = subprocess.run(
-            ["bash", "infra/open311/start.sh", RUN_DATE, "7"],
-            cwd=ROOT,
-            env=os.environ | overrides,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert server.returncode == 0, f"infra/open311/start.sh failed:\n{server.stdout}\n{server.stderr}"
+        for start in (["infra/open311/start.sh", RUN_DATE, "7"], ["infra/intake/start.sh", RUN_DATE]):
+            server = subprocess.run(
+                ["bash", *start],
+                cwd=ROOT,
+                env=os.environ | overrides,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert server.returncode == 0, f"{start[0]} failed:\n{server.stdout}\n{server.stderr}"
         try:
             proc = subprocess.run(
                 ["bash", "infra/airflow/run_dag.sh", RUN_DATE],
@@ -121,9 +125,8 @@ def dag_run(tmp_path_factory, superset_readable_dir) -> dict:
                 timeout=3600,
             )
         finally:
-            subprocess.run(
-                ["bash", "infra/open311/stop.sh"], cwd=ROOT, env=os.environ | overrides, timeout=120
-            )
+            for stop in ("infra/open311/stop.sh", "infra/intake/stop.sh"):
+                subprocess.run(["bash", stop], cwd=ROOT, env=os.environ | overrides, timeout=120)
     settings = Settings(
         data_dir=data_dir,
         marts_dir=superset_readable_dir / "dag-run",

@@ -41,6 +41,7 @@ DATED = " --date {ds}"
 SOURCE_STEPS = {
     "governance": [
         ("simulate", "simulate governance" + DATED),
+        ("simulate_intake", "simulate intake" + DATED),
         ("ingest", "ingest governance" + DATED),
         ("quality", "quality governance"),
     ],
@@ -72,7 +73,16 @@ SOURCE_STEPS = {
 SOURCE_TASKS = {
     f"sources.{family}.{step}": words for family, steps in SOURCE_STEPS.items() for step, words in steps
 }
-CLI_TASKS_BEFORE_DBT = ["classifier_train", "classifier_score", "simulate_reviews", "marts_prepare"]
+CLI_TASKS_BEFORE_DBT = [
+    "cases_build",
+    "classifier_train",
+    "classifier_score",
+    "dispatch_deliver",
+    "escalation_check",
+    "simulate_departments",
+    "simulate_reviews",
+    "marts_prepare",
+]
 CLI_TASKS_AFTER_DBT = ["marts_publish", "summary"]
 # The leaders' brief by e-mail and the dashboards' cache warm-up: after publish, beside
 # the summary (any of them may run first).
@@ -80,8 +90,12 @@ BRIEF_TASK = "brief_push"
 WARM_TASK = "marts_warm"
 # Write-audit-publish and the cache warm-up work on files, not on a day: no --date.
 CLI_COMMANDS = SOURCE_TASKS | {
+    "cases_build": "cases build" + DATED,
     "classifier_train": "classifier train --max-age-days 7" + DATED,
     "classifier_score": "classifier score" + DATED,
+    "dispatch_deliver": "dispatch deliver" + DATED,
+    "escalation_check": "escalation check" + DATED,
+    "simulate_departments": "simulate departments" + DATED,
     "simulate_reviews": "dispatch simulate-reviews" + DATED,
     "marts_prepare": "marts prepare",
     "marts_publish": "marts publish",

@@ -13,7 +13,7 @@ import pytest
 
 from civiclake.dispatch import corrections
 from civiclake.geography import load_geography
-from spark_jobs import score_cases, train_classifier
+from spark_jobs import case_funnel, score_cases, train_classifier
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +27,9 @@ TEXTS = {
     "parking": "车辆违章停在消防通道{}号楼下",
 }
 SCHEMA = (
-    "case_id string, description string, category string, channel string, street_code string, "
-    "community_code string, grid_code string, lon double, lat double, reported_at timestamp, "
-    "closed_at timestamp"
+    "case_id string, description string, category string, channel string, district_code string, "
+    "street_code string, community_code string, grid_code string, lon double, lat double, "
+    "reported_at timestamp, closed_at timestamp, status string, updated_at timestamp"
 )
 
 
@@ -37,11 +37,12 @@ def _place(community: str, dlat: float = 0.0):
     geo = load_geography()
     grid = geo.grids_of(community)[0]
     lon, lat = grid.box.centroid
-    return geo.street_of(community), community, grid.code, lon, lat + dlat
+    return geo.district.code, geo.street_of(community), community, grid.code, lon, lat + dlat
 
 
 def _case(case_id, category, text, at, community=COMMUNITY, dlat=0.0, closed=None, channel="hotline_12345"):
-    return (case_id, text, category, channel, *_place(community, dlat), at, closed)
+    status = "closed" if closed else "dispatched"
+    return (case_id, text, category, channel, *_place(community, dlat), at, closed, status, closed or at)
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +96,20 @@ def first_run(spark, lake):
     card_file = lake.model_store / "case_classifier" / card.version / "card.json"
     data = json.loads(card_file.read_text(encoding="utf-8"))
     card_file.write_text(json.dumps(data | {"threshold": 0.6}, ensure_ascii=False), encoding="utf-8")
+    case_funnel.run(spark, lake, D)  # the day's cases reach scoring through the case funnel
     return score_cases.run(spark, lake, D), dispatch_rows(spark, lake)
 
 
 def test_the_day_is_routed_linked_or_sent_to_review(first_run):
     result, rows = first_run
-    assert result == {"scored": 7, "auto": 4, "review": 1, "duplicate": 2, "rerouted": 0}
+    assert result == {
+        "scored": 7,
+        "auto": 4,
+        "review": 1,
+        "duplicate": 2,
+        "rerouted": 0,
+        "source_category": 0,
+    }
     got = {
         c: (r["dispatch_mode"], r["duplicate_of"], r["rule_id"], r["team"], r["routed_department"])
         for c, r in rows.items()
@@ -127,6 +136,13 @@ def test_the_day_is_routed_linked_or_sent_to_review(first_run):
         "U1": ("review", None, rows["U1"]["rule_id"], rows["U1"]["team"], None),
     }
     assert rows["M2"]["decision"] == "auto" and rows["U1"]["decision"] == "review"
+    # The review queue shows the model's three most probable categories, the prediction first.
+    suggested = json.loads(rows["U1"]["suggestions"])
+    assert [s["category"] for s in suggested][0] == rows["U1"]["predicted_category"]
+    assert sorted(s["category"] for s in suggested) == sorted(TEXTS)
+    probabilities = [s["probability"] for s in suggested]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert probabilities[0] == round(rows["U1"]["confidence"], 4) and abs(sum(probabilities) - 1) < 1e-3
     assert (
         rows["N1"]["route_input_category"] == "noise"
         and rows["N1"]["route_input_community_code"] == COMMUNITY
@@ -145,13 +161,21 @@ def test_changed_category_or_place_is_routed_again_and_nothing_else(spark, lake,
 
     _, before = first_run
     corrections.record_one(lake, "M3", "parking", "2026-06-10T20:00:00", "审核员甲")
-    street, community, grid, _, _ = _place(OTHER_COMMUNITY)
+    _, street, community, grid, _, _ = _place(OTHER_COMMUNITY)
     DeltaTable.forPath(spark, lake.table_path("silver", "governance_cases")).update(
         "case_id = 'N1'",
         {"street_code": f"'{street}'", "community_code": f"'{community}'", "grid_code": f"'{grid}'"},
     )
+    assert case_funnel.run(spark, lake, D1)["updated"] == 1  # N1's new place reaches silver.cases
     result = score_cases.run(spark, lake, D1)
-    assert result == {"scored": 0, "auto": 0, "review": 0, "duplicate": 0, "rerouted": 2}
+    assert result == {
+        "scored": 0,
+        "auto": 0,
+        "review": 0,
+        "duplicate": 0,
+        "rerouted": 2,
+        "source_category": 0,
+    }
     after = dispatch_rows(spark, lake)
     assert {c: r for c, r in after.items() if c not in ("M3", "N1")} == {
         c: r for c, r in before.items() if c not in ("M3", "N1")

@@ -31,7 +31,7 @@ from simulators.governance import (
     workers_changed_on,
 )
 from simulators.people import resident_pool
-from spark_jobs import ingest_governance, score_cases, train_classifier
+from spark_jobs import case_funnel, ingest_governance, score_cases, train_classifier
 from tests.integration.lake_state import reconciliation_row
 
 pytestmark = pytest.mark.integration
@@ -267,6 +267,7 @@ def published(spark, settings, first_day):
         simulate_day(D1, settings)
         ingest_governance.run(spark, settings, D1)
     card = train_classifier.run(spark, settings, D1)
+    case_funnel.run(spark, settings, D1)
     scored = score_cases.run(spark, settings, D1)
     counts = marts.build(settings)
     return card, scored, counts

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
-from simulators.city import cases_reported_on, cover_register, rows_changed_on
+from simulators.city import (
+    ECHO_CATEGORIES,
+    ECHO_MAX_LAG,
+    ECHO_MAX_METRES,
+    ECHO_SHARE,
+    cases_reported_on,
+    cover_register,
+    distance_m,
+    resident_echoes,
+    rows_changed_on,
+)
 
 DAY = date(2026, 11, 25)
 
@@ -52,3 +64,37 @@ def test_rows_changed_on_a_day_carry_that_days_updated_at():
     for table, table_rows in rows.items():
         assert table_rows, table
         assert all(start <= r[-1] < start + timedelta(days=1) for r in table_rows)
+
+
+def test_residents_echo_a_share_of_the_street_problems_nearby():
+    """About ECHO_SHARE of the cases of the echoed categories get a resident's report within
+    ECHO_MAX_METRES and ECHO_MAX_LAG, either one first; outdoor ads never; the same for a seed
+    and day, and the city's own cases stay what they were (drawn from another generator)."""
+    s = settings()
+    days = [DAY - timedelta(days=k) for k in range(30)]
+    covers = cover_register(s)
+    plans = {p.case_id: p for d in days for p in cases_reported_on(d, s, covers)}
+    echoes = [e for d in days for e in resident_echoes(d, s)]
+    eligible = sum(p.category in ECHO_CATEGORIES for p in plans.values())
+    assert abs(len(echoes) / eligible - ECHO_SHARE) < 0.06
+    geo = load_geography()
+    for echo in echoes:
+        patrol = plans[echo.city_case_id]
+        assert echo.city_category == patrol.category != "outdoor_ads"
+        assert (echo.city_lon, echo.city_lat, echo.city_reported_at) == (
+            patrol.lon,
+            patrol.lat,
+            patrol.reported_at,
+        )
+        assert 0 < echo.distance_m <= ECHO_MAX_METRES
+        assert abs(echo.reported_at - patrol.reported_at) <= ECHO_MAX_LAG
+        assert echo.reported_at.date() == patrol.reported_at.date()
+        assert geo.locate(echo.lon, echo.lat).grid_code == echo.grid_code
+    assert 0.3 < sum(e.resident_first for e in echoes) / len(echoes) < 0.7
+    assert resident_echoes(DAY, s) == resident_echoes(DAY, s)
+
+
+def test_distance_in_metres():
+    # 0.001° of latitude is 111.32 m; of longitude at 22.65°N, cos(22.65°) as much.
+    assert distance_m(114.0, 22.65, 114.0, 22.651) == pytest.approx(111.32, abs=0.01)
+    assert distance_m(114.0, 22.65, 114.001, 22.65) == pytest.approx(111.32 * 0.92287, abs=0.02)

@@ -60,7 +60,7 @@ def test_a_bulk_file_keeps_its_good_rows_and_names_the_bad_ones(settings, tmp_pa
     outcome = corrections.record_file(settings, path)
     assert outcome.written == 2
     assert outcome.errors == [
-        "decisions.csv line 3, field 'case_id': no case 'C9' in silver.governance_cases",
+        "decisions.csv line 3, field 'case_id': no case 'C9' in silver.cases or silver.governance_cases",
         "decisions.csv line 4, field 'corrected_category': 'rubbish' is not a category; use one of "
         "['environment', 'fire_safety', 'garbage', 'labour', 'manhole', 'noise', 'parking', 'property', "
         "'road_facility', 'street_vending']",

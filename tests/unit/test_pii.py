@@ -4,6 +4,7 @@ import pytest
 
 from civiclake.pii import (
     id_check_char,
+    is_token,
     is_valid_id_number,
     is_valid_mobile,
     personal_numbers_in,
@@ -43,6 +44,29 @@ def test_tokens_are_deterministic_keyed_and_domain_separated():
     assert "13800138000" not in token
     assert tokenise(None, "phone", KEY) is None
     assert tokenise("  ", "name", KEY) is None
+
+
+@pytest.mark.parametrize(
+    "raw,kind", [("13800138000", "phone"), ("张伟", "name"), ("11010519491231002X", "id_number")]
+)
+def test_a_token_is_not_tokenised_again(raw, kind):
+    # A source that tokenises at its edge (the intake API) stores tokens; the ingest tokenises
+    # every source's personal columns, and must leave those tokens as they are.
+    token = tokenise(raw, kind, KEY)
+    assert is_token(token, kind)
+    assert tokenise(token, kind, KEY) == token
+    assert tokenise(token, kind, b"other-key") == token
+    assert scrub_text(f"请回电[{token}]", KEY) == f"请回电[{token}]"
+
+
+def test_only_the_kinds_own_token_form_is_kept():
+    phone_token = tokenise("13800138000", "phone", KEY)
+    # Another kind's token, a token written in capitals, a short one: values, tokenised.
+    assert tokenise(phone_token, "name", KEY) not in (phone_token, None)
+    assert is_token(tokenise(phone_token, "name", KEY), "name")
+    for almost in (phone_token.upper(), phone_token[:-1], f"{phone_token}0", f" {phone_token}"):
+        assert tokenise(almost, "phone", KEY) != almost
+    assert not is_token(None, "phone")
 
 
 def test_unknown_kind_is_an_error():

@@ -1,12 +1,16 @@
 from collections import Counter
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from civiclake.catalogue import CASE_EVENT_TYPES, CATEGORY_BY_CODE, CATEGORY_CODES, CHANNELS
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
+from simulators import city
 from simulators.governance import (
     CLOSED_WITHOUT_FEEDBACK_SHARE,
     cases_reported_on,
+    echo_pairs,
     events_on,
     grid_worker,
     rows_changed_on,
@@ -153,3 +157,86 @@ def test_the_grid_roster_changes_a_little_each_day():
     assert grid_worker(s.seed, changed.grid_code, DAY) == next(
         w for w in roster if w.grid_code == changed.grid_code
     )
+
+
+def test_feedback_texts_are_there_exactly_when_fed_back():
+    """A case fed back carries its department's answer, in Chinese, about its category; a case
+    never fed back (closed without it, or still open) carries none. Deterministic by seed."""
+    s = settings()
+    rows = list(rows_changed_on(DAY, s, backlog=True))
+    fed_back = [r for r in rows if r.fed_back_at is not None]
+    assert fed_back and len(fed_back) < len(rows)
+    assert all((r.feedback_text is not None) == (r.fed_back_at is not None) for r in rows)
+    for row in fed_back:
+        category = CATEGORY_BY_CODE[row.category]
+        assert category.name in row.feedback_text and row.department in row.feedback_text
+    closed_without = [r for r in rows if r.status == "closed" and r.fed_back_at is None]
+    assert closed_without and all(r.feedback_text is None for r in closed_without)
+    assert len({r.feedback_text for r in fed_back}) > 0.9 * len(fed_back)  # answers vary
+    today = {r.case_id: r.feedback_text for r in rows_changed_on(DAY, s)}
+    assert all(today[r.case_id] == r.feedback_text for r in rows if r.case_id in today)
+    other_seed = {r.case_id: r.feedback_text for r in rows_changed_on(DAY, settings(seed=7))}
+    assert any(other_seed.get(r.case_id) not in (None, r.feedback_text) for r in fed_back)
+
+
+def test_the_feedback_share_is_the_complement_of_closures_without_it():
+    """有解决必反馈 measured on the simulated data: of the cases that stand closed, the share with
+    feedback lies near 1 - CLOSED_WITHOUT_FEEDBACK_SHARE (a reopened case's first closure
+    may have lacked it and its last one not)."""
+    plans = cases_reported_on(DAY, settings(sim_cases_per_day=3000))
+    closed = [p.state_at(p.closed_at) for p in plans if p.closed_at is not None]
+    with_feedback = sum(r.fed_back_at is not None and r.feedback_text is not None for r in closed)
+    assert len(closed) > 2500
+    assert abs(with_feedback / len(closed) - (1 - CLOSED_WITHOUT_FEEDBACK_SHARE)) < 0.015
+
+
+def test_a_reopened_case_is_answered_twice():
+    plans = cases_reported_on(DAY, settings(sim_cases_per_day=2000))
+    plan = next(p for p in plans if sum(k == "fed_back" for k, _, _ in p.events) == 2)
+    first, second = [at for k, at, _ in plan.events if k == "fed_back"]
+    first_text = plan.state_at(first).feedback_text
+    assert first_text and plan.state_at(plan.closed_at).feedback_text not in (None, first_text)
+    reopened_at = next(at for k, at, _ in plan.events if k == "reopened")
+    assert plan.state_at(reopened_at).feedback_text == first_text  # the answer given stands
+
+
+def test_city_cases_echoed_by_residents_are_cross_channel_pairs():
+    """Residents report some city cases through governance too: same category, within 30 m and
+    a few hours, sometimes before the patrol and sometimes after, on the same day."""
+    s = settings()
+    days = [DAY - timedelta(days=k) for k in range(20)]
+    pairs = [p for d in days for p in echo_pairs(d, s)]
+    assert len(pairs) > 40
+    mapped = {"parking", "road_facility", "manhole", "garbage", "street_vending"}
+    city_plans = {p.case_id: p for d in days for p in city.cases_reported_on(d, s, city.cover_register(s))}
+    governance_plans = {p.case_id: p for d in days for p in cases_reported_on(d, s)}
+    for pair in pairs:
+        patrol, resident = city_plans[pair.city_case_id], governance_plans[pair.governance_case_id]
+        assert city.ECHO_CATEGORIES[patrol.category] == resident.category == pair.category in mapped
+        assert resident.echo_of == patrol.case_id and resident.channel != "grid_patrol"
+        assert resident.reporter is not None
+        metres = city.distance_m(patrol.lon, patrol.lat, resident.lon, resident.lat)
+        assert metres == pytest.approx(pair.distance_m) and metres <= city.ECHO_MAX_METRES
+        lag = abs(resident.reported_at - patrol.reported_at)
+        assert timedelta(minutes=10) <= lag <= city.ECHO_MAX_LAG
+        assert resident.reported_at.date() == patrol.reported_at.date()
+    resident_first = sum(p.governance_reported_at < p.city_reported_at for p in pairs)
+    assert 0.25 * len(pairs) < resident_first < 0.75 * len(pairs)
+    assert echo_pairs(DAY, s) == echo_pairs(DAY, s) != echo_pairs(DAY, settings(seed=3))
+
+
+def test_echoes_add_a_few_cases_and_change_no_other():
+    """The echoes are extra cases after the day's own, drawn apart: without them the day's
+    plans are those the simulator drew before echoes existed, so its statistics hold."""
+    s = settings()
+    plans = cases_reported_on(DAY, s)
+    own = [p for p in plans if p.echo_of is None]
+    echoes = [p for p in plans if p.echo_of is not None]
+    assert echoes and plans[: len(own)] == own  # echoes come last
+    assert len(echoes) < 0.1 * len(plans)
+    assert len({p.case_id for p in plans}) == len(plans)
+    geo = load_geography()
+    for plan in echoes:
+        location = geo.locate(plan.lon, plan.lat)
+        assert (location.community_code, location.grid_code) == (plan.community_code, plan.grid_code)
+        assert plan.reported_at.date() == DAY

@@ -1,0 +1,22 @@
+select
+    case_id,
+    source_system,
+    source_case_id,
+    channel as channel_code,
+    jurisdiction,
+    source_category as source_category_code,
+    category as category_code,
+    category_trusted,
+    district_code,
+    street_code,
+    community_code,
+    grid_code,
+    cast(lon as double) as lon,
+    cast(lat as double) as lat,
+    asset_id,
+    {{ local_timestamp('reported_at') }} as reported_at,
+    {{ local_timestamp('closed_at') }} as closed_at,
+    status,
+    feedback_text,
+    {{ local_timestamp('updated_at') }} as updated_at
+from {{ source('funnel', 'cases') }}
