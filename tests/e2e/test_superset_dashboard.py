@@ -50,6 +50,20 @@ EXPECTED_SQL = {
     "3c042212-d47e-59f1-b5fd-44b7514a7543": """
         select category, sum(cases_reported)
           from mart_cases_by_category_daily where {where} group by 1""",
+    # cases received per day by channel (stacked bars): community rows summed
+    "41832bf9-25c8-5c1e-a2fd-f02cc9d47a4f": """
+        select report_date, channel_name, sum(cases_received)
+          from mart_cases_by_channel_daily where level = 'community' and {where} group by 1, 2""",
+    # the promises by area (every level the viewer's rows reach), rates recomputed from counts
+    "fdd98783-2946-5852-8527-c303ad935eff": """
+        select case level when 'district' then '区' when 'street' then '街道' when 'community' then '社区'
+                    else level end,
+               area_name, sum(orders_issued),
+               sum(orders_answered) * 1.0 / nullif(sum(orders_issued), 0),
+               sum(cases_answered_resolved) * 1.0 / nullif(sum(cases_answered), 0),
+               sum(closures_with_feedback_text) * 1.0 / nullif(sum(closures), 0),
+               sum(resolved_at_community) * 1.0 / nullif(sum(closures_with_orders), 0)
+          from mart_command_promises_daily where {where} group by 1, 2""",
 }
 BIG_NUMBER_UUID = "eae18513-22ea-5d48-8b93-b1992bea7af2"
 

@@ -177,6 +177,22 @@ EXPECTED_SQL = {
         select {SETTLEMENT}, sum(repairs), round(sum(cost_yuan), 2) from mart_manhole_repair_costs
          where level = 'community' and {LATEST.format(mart="mart_manhole_repair_costs")} and {{where}}
          group by 1""",
+    # three-level linkage on the newest day: escalations by where they went, and the share of
+    # closed cases with orders that never left the community (both marts side by side)
+    "9dae05be-cc8f-5afd-be88-cbecad13066e": f"""
+        select sum(escalated_to_street), sum(escalated_to_district), sum(escalated_beyond_competence),
+               sum(resolved_at_community) * 1.0 / nullif(sum(closures_with_orders), 0)
+          from (select e.*, p.closures_with_orders, p.resolved_at_community
+                  from mart_escalations_daily as e
+                  left join mart_command_promises_daily as p using (report_date, level, area_code))
+         where level = 'community' and {LATEST.format(mart="mart_escalations_daily")} and {{where}}""",
+    # cases by channel on the newest day: received, sent to a department, waiting in review, closed
+    "a9a6b0b0-c8e0-57cf-9fef-f87b5501e7cd": f"""
+        select channel_name, sum(cases_received), sum(cases_dispatched), sum(cases_in_review),
+               sum(cases_closed)
+          from mart_cases_by_channel_daily
+         where level = 'community' and {LATEST.format(mart="mart_cases_by_channel_daily")} and {{where}}
+         group by 1""",
     # mobile: the newest day's counts with arrows for the change from the day before
     "b99f0d17-4aa5-5bb9-b646-0e187dcca4fa": f"""
         select {_arrow("cases_reported")}, {_arrow("closures")}, {_arrow("backlog_open")},

@@ -16,6 +16,7 @@ select
     {{ local_timestamp('fed_back_at') }} as fed_back_at,
     {{ local_timestamp('closed_at') }} as closed_at,
     status,
+    feedback_text,
     cast(satisfaction as integer) as satisfaction,
     {{ local_timestamp('updated_at') }} as updated_at
 from {{ source('governance', 'governance_cases') }}
