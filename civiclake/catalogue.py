@@ -62,3 +62,15 @@ CASE_EVENT_TYPES = (
     "reopened",
 )
 CASE_STATUSES = CASE_EVENT_TYPES
+# What a resident is told of each stage (Open311's status_notes before the department's answer).
+CASE_STATUS_NOTES = {
+    "created": "已受理",
+    "dispatched": "已派遣",
+    "transferred": "已转办",
+    "accepted": "已接单",
+    "handled": "已处置",
+    "returned": "已退回重办",
+    "fed_back": "已反馈",
+    "closed": "已办结",
+    "reopened": "已重新办理",
+}

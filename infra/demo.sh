@@ -29,6 +29,11 @@ step bash infra/airflow/start.sh
 echo "[demo] ready after $SECONDS s (set-up not counted)"
 
 .venvs/core/bin/civiclake summary --date "$day"
+# A resident's request posted through the intake API, as its GET shows it after the run.
+request="GA${day//-/}000001"
+echo "[demo] GET /open311/v2/requests/$request.json:"
+curl -fsS "http://127.0.0.1:${CIVICLAKE_INTAKE_PORT:-8320}/open311/v2/requests/$request.json" || echo "(no such request)"
+echo
 cat <<TEXT
 
 civiclake demo for $day is ready.
@@ -40,6 +45,8 @@ civiclake demo for $day is ready.
     leader mobile:     http://127.0.0.1:8088/superset/dashboard/longhua-leader-mobile/    (390×844)
     case overview:     http://127.0.0.1:8088/superset/dashboard/longhua-cases-overview/
   Airflow:             http://127.0.0.1:${AIRFLOW_API_PORT:-8080}   user admin, password: AIRFLOW_ADMIN_PASSWORD in var/secrets.env
+    review queue:      trigger DAG civiclake_review with the date; each case waits for a reviewer's answer
+  Intake API:          http://127.0.0.1:${CIVICLAKE_INTAKE_PORT:-8320}/open311/v2/   client keys: CIVICLAKE_INTAKE_API_KEYS in var/secrets.env
   Stop the services:   make stop
 TEXT
 echo "  Superset logins, one per level (dashboards/users.yaml; passwords from the environment"

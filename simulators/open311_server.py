@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE
+from civiclake.catalogue import CASE_STATUS_NOTES, CATEGORIES, CATEGORY_BY_CODE
 from civiclake.geography import load_geography
 from simulators import nyc311
 
@@ -72,18 +72,6 @@ STATUSES = ("open", "closed")
 # ends of Python's calendar moving them to another time zone overflows.
 YEARS = (1900, 2999)
 LONGHUA_TIMEZONE = ZoneInfo("Asia/Shanghai")
-# Statuses of the governance case plans shown as GeoReport's open/closed plus a note.
-_STAGE_NOTES = {
-    "created": "已受理",
-    "dispatched": "已派遣",
-    "transferred": "已转办",
-    "accepted": "已接单",
-    "handled": "已处置",
-    "returned": "已退回重办",
-    "fed_back": "已反馈",
-    "closed": "已办结",
-    "reopened": "已重新办理",
-}
 DEFECTS = ("missing_id", "bad_datetime", "unknown_service", "outside", "future", "duplicate")
 
 
@@ -197,7 +185,7 @@ class LonghuaDataset:
         return {
             "service_request_id": plan.case_id.replace("GC", "LH311-", 1),
             "status": "closed" if stage == "closed" else "open",
-            "status_notes": _STAGE_NOTES.get(stage, stage),
+            "status_notes": CASE_STATUS_NOTES.get(stage, stage),
             "service_name": category.name,
             "service_code": category.code,
             "description": plan.text_as_written,

@@ -41,7 +41,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE
+from civiclake.catalogue import CASE_STATUS_NOTES, CATEGORIES, CATEGORY_BY_CODE
 from civiclake.contracts.governance import CASES
 from civiclake.geography import Geography, load_geography
 from civiclake.intake.clients import Client, client_of
@@ -85,17 +85,6 @@ MAX_CONTACT_CHARS = {
 MAX_MEDIA_URL_CHARS = 2048
 _PHONE = re.compile(r"^\+?[\d ()-]{5,30}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_STAGE_NOTES = {
-    "created": "已受理",
-    "dispatched": "已派遣",
-    "transferred": "已转办",
-    "accepted": "已接单",
-    "handled": "已处置",
-    "returned": "已退回重办",
-    "fed_back": "已反馈",
-    "closed": "已办结",
-    "reopened": "已重新办理",
-}
 _CATEGORY_CODES = dict(CASES.field("category").codes or {})
 
 
@@ -396,7 +385,7 @@ def create_app(
         notes = (
             scrub_text(case.feedback_text, pii_key)
             if fed_back
-            else _STAGE_NOTES.get(case.status, case.status)
+            else CASE_STATUS_NOTES.get(case.status, case.status)
         )
         community = geography.communities.get(case.community_code or "")
         return {

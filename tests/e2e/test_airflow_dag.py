@@ -203,7 +203,7 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
             assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
         last_steps.append(ids[-1])
     # Nothing downstream of the sources starts before every family passed its gate.
-    assert sorted(tasks["classifier_train"]["upstream"]) == sorted(last_steps)
+    assert sorted(tasks["cases_build"]["upstream"]) == sorted(last_steps)
     chain_before = CLI_TASKS_BEFORE_DBT
     for up, down in zip(chain_before, chain_before[1:], strict=False):
         assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
