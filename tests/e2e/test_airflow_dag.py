@@ -509,7 +509,11 @@ def test_services_start_answer_and_stop(airflow_ready):
 def test_dags_test_end_to_end(airflow_ready, dag_run):
     from collections import Counter
 
+    import pandas as pd
+    import psycopg
+
     from civiclake.geography import load_geography
+    from civiclake.lake.read import read_table
     from civiclake.summary import run_summary
     from simulators.governance import cases_reported_on
 
@@ -525,19 +529,42 @@ def test_dags_test_end_to_end(airflow_ready, dag_run):
     not_ok = {t: s for t, s in states.items() if s not in allowed.get(t, {"success"})}
     assert not not_ok, f"task instances not in success: {not_ok}"
 
-    # What the demo prints (the summary) agrees with the simulated source, by street.
+    # What the demo prints (the summary) agrees with the simulated source, by street: the
+    # simulator's cases of the day and the residents' requests the intake API wrote into
+    # the governance system (read back from that system, where the API placed them).
     settings = dag_run["settings"]
     day = dt.date.fromisoformat(date)
     plans = cases_reported_on(day, settings)
+    with psycopg.connect(settings.pg_conninfo()) as conn:
+        posted = [
+            row[0]
+            for row in conn.execute(
+                "select community_code from governance.cases where case_id like %s", (f"GA{day:%Y%m%d}%",)
+            ).fetchall()
+        ]
+    assert posted, "the simulated residents posted nothing through the intake API"
     geo = load_geography()
     expected = Counter(geo.street_of(p.community_code) for p in plans)
+    expected.update(geo.street_of(community) for community in posted)
     summary = run_summary(settings, day)
     assert {s["area_code"]: s["cases_reported"] for s in summary["streets"]} == {
         code: expected.get(code, 0) for code in geo.streets
     }
-    assert summary["district"]["cases_reported"] == len(plans)
+    governance_cases = len(plans) + len(posted)
+    assert summary["district"]["cases_reported"] == governance_cases
+    # Every channel's case of the day is dispatched once: governance, city management and
+    # Longhua's Open311 requests, each counted in its own silver table.
+    city = read_table(settings, "silver", "city_cases", columns=["reported_at"]).to_pandas()
+    city_of_day = (pd.to_datetime(city["reported_at"], utc=True).dt.date == day).sum()
+    open311 = read_table(
+        settings, "silver", "open311_requests", columns=["jurisdiction", "requested_date_local"]
+    ).to_pandas()
+    open311_of_day = ((open311["jurisdiction"] == "longhua") & (open311["requested_date_local"] == day)).sum()
+    assert city_of_day > 0 and open311_of_day > 0
     dispatch = summary["dispatch"]
-    assert dispatch["auto"] + dispatch["review"] + dispatch["duplicate"] == len(plans)
+    assert dispatch["auto"] + dispatch["review"] + dispatch["duplicate"] == (
+        governance_cases + city_of_day + open311_of_day
+    )
     assert sum(dispatch["auto_by_department"].values()) == dispatch["auto"]
     # Every source family landed its batch, and each batch adds up.
     families = ("governance_", "city_", "resources_", "party_", "services_", "open311_requests")
@@ -545,7 +572,7 @@ def test_dags_test_end_to_end(airflow_ready, dag_run):
         assert any(t.startswith(family) for t in summary["sources"]), (family, sorted(summary["sources"]))
     for table, c in summary["sources"].items():
         assert c["source_rows"] == c["silver_rows"] + c["quarantined_rows"] + c["duplicate_rows"], table
-    assert summary["headline"]["cases_reported"] == len(plans)
+    assert summary["headline"]["cases_reported"] == governance_cases
     recon = summary["reconciliation"]["governance_cases"]
     assert recon["source_rows"] == recon["silver_rows"] + recon["quarantined_rows"] + recon["duplicate_rows"]
     assert summary["rows"]["silver.governance_cases (all)"] == recon["silver_rows"]
