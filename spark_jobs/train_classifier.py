@@ -3,7 +3,9 @@
 The model trained for day D has seen nothing of D, so scoring D's cases with it is honest.
 It reads the case text and, beside it, the channel, street and hour of report. Where a
 reviewer corrected a case's category before D (silver.case_label_corrections), the
-corrected category is the label instead of the source's; the card counts them.
+corrected category is the label instead of the source's; a reviewed case of another
+channel (in the case funnel, silver.cases) joins the history with its reviewer's label.
+The card counts them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from models.case_classifier.registry import MODEL_NAME, model_version, register
 log = logging.getLogger(__name__)
 
 CORRECTIONS = "case_label_corrections"
+FUNNEL = "cases"  # every channel's cases (spark_jobs/case_funnel.py)
 
 
 def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
@@ -53,6 +56,26 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
             .select("case_id", "corrected_category")
         )
         cases = cases.join(corrected, "case_id", "left")
+        # A reviewed case of another channel (an Open311 request) is labelled by its reviewer.
+        funnel_path = settings.table_path("silver", FUNNEL)
+        if table_exists(spark, funnel_path):
+            reviewed_elsewhere = (
+                spark.read.format("delta")
+                .load(funnel_path)
+                .where((F.col("source_system") != "governance") & (F.col("reported_at") < F.lit(cutoff)))
+                .select(
+                    "case_id",
+                    "description",
+                    "category",
+                    "channel",
+                    "street_code",
+                    F.to_utc_timestamp("reported_at", spark.conf.get("spark.sql.session.timeZone")).alias(
+                        "reported_at"
+                    ),
+                )
+                .join(corrected, "case_id")
+            )
+            cases = cases.unionByName(reviewed_elsewhere)
     else:
         cases = cases.withColumn("corrected_category", F.lit(None).cast("string"))
     # A fixed order: the same history trains the same model.
@@ -72,7 +95,8 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
         version=version,
         seed=settings.seed,
         target_precision=settings.dispatch_target_precision,
-        data_description=f"silver.governance_cases reported before {cutoff:%Y-%m-%d %H:%M} "
+        data_description="silver.governance_cases (and reviewed cases of other channels) reported "
+        f"before {cutoff:%Y-%m-%d %H:%M} "
         f"({len(history)} cases); label: the reviewer's corrected category where one was recorded "
         f"before then ({corrections_used['used']} cases), else the source's category",
         metadata_columns=PLATFORM_METADATA,

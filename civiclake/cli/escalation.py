@@ -21,6 +21,44 @@ def end_of_day(day: date) -> datetime:
     return close_of_day(day)
 
 
+def open_cases(settings, orders):
+    """The open cases of every channel (the case funnel, silver.cases, of this jurisdiction)
+    with :data:`CASE_COLUMNS`: a governance case keeps its own dispatch and acceptance times
+    (a case dispatched before the platform issued orders is timed from them); a case of
+    another channel is dispatched when its first order was issued. On a lake the funnel has
+    not run on, the governance cases alone."""
+    import pandas as pd
+
+    from civiclake.cases import funnel
+    from civiclake.dispatch.escalation import CASE_COLUMNS
+    from civiclake.lake.read import TableMissingError, read_table
+
+    governance = read_table(
+        settings,
+        "silver",
+        "governance_cases",
+        columns=list(CASE_COLUMNS),
+        filters=[("status", "!=", "closed")],
+    ).to_pandas()
+    try:
+        funnelled = read_table(
+            settings,
+            "silver",
+            funnel.TABLE,
+            columns=["case_id", "category", "street_code", "community_code", "status"],
+            filters=[("status", "!=", "closed"), ("jurisdiction", "=", settings.jurisdiction)],
+        ).to_pandas()
+    except TableMissingError:
+        return governance
+    others = funnelled[~funnelled["case_id"].isin(governance["case_id"]) & funnelled["category"].notna()]
+    first_issued = orders.groupby("case_id")["issued_at"].min()
+    # Wall-clock times as the lake keeps them (the same digits in UTC), like the governance rows.
+    dispatched_at = pd.to_datetime(others["case_id"].map(first_issued)).dt.tz_localize("UTC")
+    others = others.assign(dispatched_at=dispatched_at, accepted_at=pd.Series(pd.NaT, index=others.index))
+    others["accepted_at"] = others["accepted_at"].dt.tz_localize("UTC")
+    return pd.concat([governance, others[list(CASE_COLUMNS)]], ignore_index=True)
+
+
 @app.command("check")
 def check(
     date_: str = DateOption,
@@ -33,35 +71,29 @@ def check(
 ) -> None:
     """Escalate the cases not accepted in time at the end of --date: an order to the street
     office or the district command centre for each, sent through the dispatch outbox."""
-
     from civiclake.dispatch.escalation import (
-        CASE_COLUMNS,
         ORDER_INPUT_COLUMNS,
         EscalationPolicyError,
         escalations,
         load_policy,
     )
-    from civiclake.lake.read import TableMissingError, read_table
+    from civiclake.dispatch.outbox import orders_with_acceptance
+    from civiclake.lake.read import TableMissingError
     from civiclake.working_time import WorkingTimeError
 
     settings = get_settings()
     as_of = end_of_day(logical_date(date_))
     try:
         policy = load_policy(policy_file)
-        cases = read_table(
-            settings,
-            "silver",
-            "governance_cases",
-            columns=list(CASE_COLUMNS),
-            filters=[("status", "!=", "closed")],
-        ).to_pandas()
-    except (EscalationPolicyError, TableMissingError) as error:
+    except EscalationPolicyError as error:
         fail(error)
-    from civiclake.dispatch.outbox import orders_with_acceptance
-
     # The orders the platform issued (its outbox) with the acceptance the governance system
     # reported; a case without any stands where its own dispatch put it.
     orders = orders_with_acceptance(settings)[list(ORDER_INPUT_COLUMNS)]
+    try:
+        cases = open_cases(settings, orders)
+    except TableMissingError as error:
+        fail(error)
     try:
         due = escalations(cases, orders, as_of, policy)
     except (WorkingTimeError, ValueError) as error:

@@ -7,10 +7,13 @@ tests independent of the thin path's database and dates; the session's Spark is 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
+from civiclake.cases import funnel
 from civiclake.dispatch import corrections
 from civiclake.geography import load_geography
 from spark_jobs import case_funnel, score_cases, train_classifier
@@ -203,9 +206,28 @@ def test_changed_category_or_place_is_routed_again_and_nothing_else(spark, lake,
 def test_training_uses_the_corrected_label(spark, lake, first_run):
     corrections.record_one(lake, "K1", "parking", "2026-06-10T21:00:00", "审核员乙")  # confirms the label
     corrections.record_one(lake, "M1", "noise", "2026-06-11T08:00:00", "审核员乙")  # after the cutoff of D1
+    # An Open311 request in the funnel, reviewed before the cutoff: its reviewer's label trains too.
+    request = "311:longhua:R1"
+    schema = funnel.arrow_schema()
+    row = {
+        "case_id": request,
+        "source_system": "open311",
+        "channel": "open311",
+        "jurisdiction": "longhua",
+        "description": TEXTS["noise"].format(9),
+        "street_code": "440309001",
+        "reported_at": datetime(2026, 6, 10, 12, 0, tzinfo=UTC),
+    }
+    write_deltalake(
+        lake.table_path("silver", funnel.TABLE),
+        pa.table({f.name: [row.get(f.name)] for f in schema}, schema=schema),
+        mode="append",
+    )
+    corrections.record_one(lake, request, "noise", "2026-06-10T21:30:00", "审核员乙")
     card = train_classifier.run(spark, lake, D1)
-    # Before 2026-06-11 00:00: M3 (manhole → parking) and K1 (parking, unchanged).
-    assert card.label_corrections == {"used": 2, "changed_label": 1}
+    # Before 2026-06-11 00:00: M3 (manhole → parking), K1 (parking, unchanged) and the request
+    # (no source category of the district's: its label is the reviewer's).
+    assert card.label_corrections == {"used": 3, "changed_label": 2}
     assert card.metadata_columns == ["channel", "street_code", "report_hour"]
     text = (lake.model_store / "case_classifier" / "v20260611" / "card.md").read_text(encoding="utf-8")
-    assert "Reviewers' corrections used as labels: 2 (1 of them changed the source's label)." in text
+    assert "Reviewers' corrections used as labels: 3 (2 of them changed the source's label)." in text

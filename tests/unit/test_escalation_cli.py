@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
@@ -104,3 +105,76 @@ def test_a_bad_policy_is_a_clear_error(lake, tmp_path):
     result = _check("--dry-run", "--policy", str(bad))
     assert result.exit_code == 1
     assert str(bad) in result.output
+
+
+def test_a_case_of_another_channel_is_timed_from_its_first_order(lake, monkeypatch):
+    """A city patrol's parking case (CM1) is in the funnel, not in the governance system: it
+    stands at the community from its order's issue, Monday 2026-11-23 09:00; parking gets 2
+    working hours there, so by Tuesday's end it goes to the street. CM2, its order accepted
+    an hour after issue, stays; CM3 is closed."""
+    from civiclake.cases import funnel
+    from civiclake.dispatch.orders import order_id
+
+    rows = {
+        "case_id": ["CM1", "CM2", "CM3"],
+        "source_system": ["city"] * 3,
+        "channel": ["city_patrol"] * 3,
+        "jurisdiction": ["longhua"] * 3,
+        "category": ["parking"] * 3,
+        "street_code": ["440309001"] * 3,
+        "community_code": ["440309001001"] * 3,
+        "status": ["in_progress", "in_progress", "closed"],
+        "reported_at": _times("2026-11-23 08:00", "2026-11-23 08:00", "2026-11-23 08:00"),
+    }
+    schema = funnel.arrow_schema()
+    table = pa.table({f.name: rows.get(f.name, pa.nulls(3, f.type)) for f in schema}, schema=schema)
+    write_deltalake(lake.table_path("silver", funnel.TABLE), table)
+    issued = datetime(2026, 11, 23, 9, 0)
+    orders = pd.DataFrame(
+        [
+            {
+                "order_id": order_id(case, "dispatch", "community", "交通警察大队"),
+                "case_id": case,
+                "kind": "dispatch",
+                "level": "community",
+                "department": "交通警察大队",
+                "team": "观澜社区网格工作站",
+                "reason": "parking",
+                "issued_at": issued,
+            }
+            for case in ("CM1", "CM2", "CM3")
+        ]
+    )
+    outbox.enqueue(lake, orders)
+    accepted = write_acceptance(lake, orders, "CM2", datetime(2026, 11, 23, 10, 0))
+
+    dry = _check("--dry-run")
+    assert dry.exit_code == 0, dry.output
+    listed = [json.loads(line) for line in dry.stdout.splitlines() if line.startswith("{")]
+    by_case = {r["case_id"]: r for r in listed}
+    assert "CM2" not in by_case and "CM3" not in by_case and accepted
+    assert by_case["CM1"]["level"] == "street"
+    assert by_case["CM1"]["previous_order_id"] == orders.loc[0, "order_id"]
+
+
+def write_acceptance(settings: Settings, orders: pd.DataFrame, case: str, at: datetime) -> bool:
+    """The governance system's copy of ``case``'s order, accepted at ``at`` (as the next ingest lands it)."""
+    row = orders[orders["case_id"] == case].iloc[0]
+    table = pa.table(
+        {
+            "order_id": [row["order_id"]],
+            "case_id": [case],
+            "kind": ["dispatch"],
+            "level": ["community"],
+            "department": [row["department"]],
+            "team": [row["team"]],
+            "reason": [row["reason"]],
+            "previous_order_id": pa.array([None], pa.string()),
+            "issued_at": _times(row["issued_at"].isoformat()),
+            "accepted_at": _times(at.isoformat()),
+            "status": ["accepted"],
+            "updated_at": _times(at.isoformat()),
+        }
+    )
+    write_deltalake(settings.table_path("silver", "governance_dispatch_orders"), table, mode="overwrite")
+    return True
