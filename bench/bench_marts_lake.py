@@ -21,6 +21,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from bench.bench_marts_families import write_families
+from civiclake.cases import funnel
 from civiclake.catalogue import CATEGORIES, FUNNEL_CHANNEL_NAMES
 from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import CURRENT_VERSION, load_geography, reference_rows
@@ -30,6 +31,7 @@ from simulators.governance import CasePlan, cases_reported_on
 NUMERIC = {"min_lon", "min_lat", "max_lon", "max_lat", "centroid_lon", "centroid_lat"}
 CASES_SCHEMA = silver_schema("governance_cases")
 EVENTS_SCHEMA = silver_schema("governance_case_events")
+FUNNEL_SCHEMA = funnel.arrow_schema()
 DISPATCH_SCHEMA = pa.schema(
     [
         ("case_id", pa.string()),
@@ -92,6 +94,23 @@ def case_rows(case_plans: Iterable[CasePlan], as_of: date) -> dict[str, list]:
             value = values.get(name)
             columns[name].append(_utc(value) if isinstance(value, datetime) else value)
     return columns
+
+
+def funnel_rows(case_plans: Iterable[CasePlan], as_of: date) -> dict[str, list]:
+    """``silver.cases`` (the case funnel) of a lake holding governance alone: every governance
+    case as it stands at the end of ``as_of``, as spark_jobs/case_funnel.py maps it."""
+    governance = case_rows(case_plans, as_of)
+    count = len(governance["case_id"])
+    mapped = {
+        "source_system": ["governance"] * count,
+        "source_case_id": governance["case_id"],
+        "jurisdiction": [funnel.DISTRICT_JURISDICTION] * count,
+        "source_category": governance["category"],
+        "category_trusted": [False] * count,
+        "asset_id": [None] * count,
+        "status": [funnel.GOVERNANCE_STATUSES[s] for s in governance["status"]],
+    }
+    return {name: mapped.get(name, governance.get(name)) for name in FUNNEL_SCHEMA.names}
 
 
 def event_rows(case_plans: Iterable[CasePlan], as_of: date) -> dict[str, list]:
@@ -164,6 +183,7 @@ def write_lake(lake: str, case_plans: list[CasePlan], as_of: date, families: boo
         "governance_cases": pa.table(case_rows(case_plans, as_of), schema=CASES_SCHEMA),
         "governance_case_events": pa.table(event_rows(case_plans, as_of), schema=EVENTS_SCHEMA),
         "case_dispatch": pa.table(dispatch_rows(case_plans, as_of), schema=DISPATCH_SCHEMA),
+        funnel.TABLE: pa.table(funnel_rows(case_plans, as_of), schema=FUNNEL_SCHEMA),
     }
     for name, table in tables.items():
         write_deltalake(f"{lake}/silver/{name}", table, mode="overwrite", schema_mode="overwrite")
@@ -176,16 +196,18 @@ def write_lake_in_chunks(
     """The lake as of the end of ``last`` for the cases reported from ``first`` on, written
     a chunk of report days at a time (appended), so a year at district scale fits in memory."""
     write_reference(lake)
-    counts = {"governance_cases": 0, "governance_case_events": 0, "case_dispatch": 0}
+    counts = {"governance_cases": 0, "governance_case_events": 0, "case_dispatch": 0, funnel.TABLE: 0}
     schemas = {
         "governance_cases": CASES_SCHEMA,
         "governance_case_events": EVENTS_SCHEMA,
         "case_dispatch": DISPATCH_SCHEMA,
+        funnel.TABLE: FUNNEL_SCHEMA,
     }
     builders = {
         "governance_cases": case_rows,
         "governance_case_events": event_rows,
         "case_dispatch": dispatch_rows,
+        funnel.TABLE: funnel_rows,
     }
     start, mode = first, "overwrite"
     while start <= last:
