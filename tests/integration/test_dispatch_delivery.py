@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from civiclake.contracts.governance import DISPATCH_ORDERS
 from civiclake.dispatch import outbox
 from civiclake.dispatch.delivery import enqueue_decisions
+from civiclake.dispatch.orders import close_of_day
 from civiclake.dispatch.rules import DEFAULT_RULES_FILE, load_rules, route
 from civiclake.geography import load_geography
 from civiclake.settings import PROJECT_ROOT, Settings
@@ -143,7 +144,7 @@ def test_a_crash_between_commit_and_record_still_delivers_each_order_once(settin
     assert len(sent) == len(CATEGORIES) and sent["case_id"].is_unique
     assert set(sent["order_id"]) == set(outbox.read(settings)["order_id"])
     assert (sent["kind"] == "dispatch").all() and (sent["status"] == "issued").all()
-    assert (sent["issued_at"] == datetime(2026, 11, 26)).all()
+    assert (sent["issued_at"] == close_of_day(D)).all()  # the close of the day decided
     assert (sent["updated_at"] == sent["issued_at"]).all() and sent["accepted_at"].isna().all()
     assert outbox.read(settings)["delivered_at"].notna().all()
     # Rerunning the day: no new order, nothing to send, PostgreSQL unchanged.
@@ -178,10 +179,10 @@ def test_a_reviewers_new_department_is_a_transfer_that_supersedes_the_order(sett
     transfer = orders[orders["kind"] == "transfer"].iloc[0]
     assert transfer["case_id"] == "GC001" and transfer["department"] == "住房和建设局"
     assert transfer["previous_order_id"] == first.loc["GC001", "order_id"]
-    assert transfer["issued_at"] == datetime(2026, 11, 27)
+    assert transfer["issued_at"] == close_of_day(date(2026, 11, 26))
     before = orders.set_index("order_id").loc[first.loc["GC001", "order_id"]]
     assert before["status"] == "superseded"
-    assert before["accepted_at"] == accepted and before["updated_at"] == datetime(2026, 11, 27)
+    assert before["accepted_at"] == accepted and before["updated_at"] == close_of_day(date(2026, 11, 26))
     # The other cases' orders are untouched.
     others = orders[(orders["case_id"] != "GC001")]
     assert (others["status"] == "issued").all() and len(others) == 6
