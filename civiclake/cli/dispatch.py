@@ -96,7 +96,7 @@ def simulated_reviews(day: str = DateOption) -> None:
 @app.command("deliver")
 def deliver(day: str = DateOption) -> None:
     """Orders from the dispatch decisions up to --date into the outbox, then every undelivered order to
-    governance.dispatch_orders, exactly once each (issued at D+1 00:00); prints the counts."""
+    governance.dispatch_orders, exactly once each (issued at the close of D); prints the counts."""
     from civiclake.dispatch import outbox
     from civiclake.dispatch.delivery import enqueue_decisions
     from civiclake.lake.read import TableMissingError
@@ -121,7 +121,7 @@ def reroute(
     ),
 ) -> None:
     """Re-route open cases under new routing rules: a transfer order for each case whose department
-    changes (issued at D+1 00:00), enqueued and delivered; with --dry-run only listed."""
+    changes (issued at the close of D), enqueued and delivered; with --dry-run only listed."""
     from rich.console import Console
     from rich.table import Table
 

@@ -17,10 +17,10 @@ id: a rerun of the day, or the next day's run over the same decisions, enqueues 
 A case moved by ``civiclake dispatch reroute`` keeps its old decision in case_dispatch;
 that decision has its order, so it does not send the case back.
 
-Times: an order of day D is issued at the end of D on the district's wall clock, D+1 00:00 —
-the moment the night's run decides, never the machine's clock — so a rerun issues the same
-orders at the same time, and the governance ingest of D+1 (window up to D+2 00:00) picks
-them up.
+Times: an order of day D is issued at the close of D on the district's wall clock
+(:func:`civiclake.dispatch.orders.close_of_day`), never at the machine's clock, so a rerun
+issues the same orders at the same time; D's marts count them, and the governance ingest
+of D+1 picks up what the departments did with them.
 
 Level: the level of the area the acting team serves, read from the team's name (which the
 routing rules build from the area's name): a team named after a community (a community's
