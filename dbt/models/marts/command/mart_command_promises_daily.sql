@@ -10,6 +10,8 @@
 --            case closed without feedback text was not fed back, whatever its events say.
 -- And the aim of three-level linkage, 解决在社区: of the cases closed that day that had
 -- orders, the share never sent above the community.
+-- Orders are those of every channel; the case measures (answered, resolved, fed back) are
+-- the governance system's cases, the ones whose department writes the resident an answer.
 -- depends_on: {{ ref('stg_governance__case_events') }}
 with bounds as (
     select {{ as_of_date() }} as last_day, cast({{ add_days(as_of_date(), 1) }} as timestamp) as checked_until
@@ -19,7 +21,8 @@ orders as (
     select orders.*, cases.district_code, cases.street_code, cases.community_code
     from {{ ref('int_dispatch_orders') }} as orders
     cross join bounds
-    inner join {{ ref('stg_governance__cases') }} as cases on cases.case_id = orders.case_id
+    -- Orders of every channel (the case funnel) count toward 有呼必应.
+    inner join {{ ref('stg_funnel__cases') }} as cases on cases.case_id = orders.case_id
     where orders.issued_at < bounds.checked_until
 ),
 

@@ -12,7 +12,8 @@ with escalations as (
         cases.street_code,
         cases.community_code
     from {{ ref('int_dispatch_orders') }} as orders
-    inner join {{ ref('stg_governance__cases') }} as cases on cases.case_id = orders.case_id
+    -- Every channel's cases (the case funnel): city management's and Open311's escalate too.
+    inner join {{ ref('stg_funnel__cases') }} as cases on cases.case_id = orders.case_id
     where orders.kind = 'escalation' and cast(orders.issued_at as date) <= {{ as_of_date() }}
 ),
 
