@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.airflow_cli import airflow, explain
+
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VENV = ROOT / ".venvs" / "airflow"
 CORE_VENV = ROOT / ".venvs" / "core"
@@ -118,25 +120,6 @@ pytestmark = [
         "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
     ),
 ]
-
-
-def airflow(*cmd: str, env: dict[str, str] | None = None, timeout: float = 600):
-    """Run a command with infra/airflow/env.sh sourced (Airflow venv first on PATH)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
-    full_env.update(env or {})
-    return subprocess.run(
-        ["bash", "-c", 'source infra/airflow/env.sh && exec "$@"', "_", *cmd],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def explain(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
-    tail = "\n".join((proc.stdout + "\n" + proc.stderr).splitlines()[-lines:])
-    return f"exit {proc.returncode}; last lines:\n{tail}"
 
 
 PROBE = textwrap.dedent(

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import textwrap
 import time
 from datetime import date
@@ -33,6 +31,8 @@ from civiclake.dispatch import corrections
 from civiclake.pii import tokenise
 from civiclake.review.queue import review_queue
 from civiclake.settings import Settings
+from tests.e2e.airflow_cli import airflow, explain
+from tests.e2e.conftest import free_port
 from tests.unit.test_review_queue import write_review_lake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,30 +51,6 @@ pytestmark = [
         "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
     ),
 ]
-
-
-def airflow(*cmd: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    """A command with infra/airflow/env.sh sourced (Airflow's environment first on PATH)."""
-    full = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")} | env
-    return subprocess.run(
-        ["bash", "-c", 'source infra/airflow/env.sh && exec "$@"', "_", *cmd],
-        cwd=ROOT,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def explain(proc: subprocess.CompletedProcess, lines: int = 40) -> str:
-    tail = "\n".join((proc.stdout + "\n" + proc.stderr).splitlines()[-lines:])
-    return f"exit {proc.returncode}; last lines:\n{tail}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(what: str, check, timeout: float = 120, every: float = 1.0):
