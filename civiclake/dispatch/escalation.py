@@ -34,6 +34,7 @@ from civiclake.catalogue import CATEGORY_BY_CODE
 from civiclake.contracts.governance import ORDER_LEVELS
 from civiclake.dispatch.orders import ORDER_COLUMNS, order_id
 from civiclake.geography import Geography, load_geography
+from civiclake.lake.read import wall_clock
 from civiclake.working_time import (
     WorkingCalendar,
     WorkingTimeError,
@@ -208,15 +209,6 @@ def load_policy(path: Path | str | None = None) -> EscalationPolicy:
     """The policy of a YAML file (the shipped default when ``path`` is None)."""
     path = Path(path) if path is not None else DEFAULT_POLICY_FILE
     return _default_policy() if path == DEFAULT_POLICY_FILE else _read(path)
-
-
-def wall_clock(values: pd.Series) -> pd.Series:
-    """Times as the source's wall clock, naive. The lake keeps a wall-clock time as the UTC
-    instant of the same digits, so a zone-aware column is read back in UTC."""
-    times = pd.to_datetime(values)
-    if isinstance(times.dtype, pd.DatetimeTZDtype):
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return times
 
 
 def _missing(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from civiclake.contracts.governance import DISPATCH_ORDERS, ORDER_KINDS, ORDER_LEVELS, ORDER_STATUSES
 from civiclake.dispatch.orders import ORDER_COLUMNS
-from civiclake.lake.read import table_or_none, table_uri
+from civiclake.lake.read import table_or_none, table_uri, wall_clock
 from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,6 @@ def _as_stored(values: pd.Series) -> pd.Series:
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
     return parsed.dt.tz_localize("UTC")
-
-
-def _as_wall_clock(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, utc=True).dt.tz_localize(None)
 
 
 def _checked(orders: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +153,7 @@ def read(settings: Settings) -> pd.DataFrame:
     data = SCHEMA.empty_table() if table is None else table.to_pyarrow_table()
     frame = data.to_pandas()
     for column in _TIME_COLUMNS:
-        frame[column] = _as_wall_clock(frame[column])
+        frame[column] = wall_clock(frame[column])
     return frame
 
 
@@ -173,7 +169,7 @@ def orders_with_acceptance(settings: Settings) -> pd.DataFrame:
         return issued
     reported = table.to_pyarrow_table(columns=list(ORDER_COLUMNS)).to_pandas()
     for column in _TIME_COLUMNS:
-        reported[column] = _as_wall_clock(reported[column])
+        reported[column] = wall_clock(reported[column])
     state = reported.set_index("order_id")[["accepted_at", "status", "updated_at"]]
     merged = issued.set_index("order_id")
     known = merged.index.intersection(state.index)

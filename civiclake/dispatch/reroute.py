@@ -26,7 +26,7 @@ from civiclake.dispatch import delivery, outbox
 from civiclake.dispatch.orders import ORDER_COLUMNS, order_id
 from civiclake.dispatch.rules import RuleSet, route
 from civiclake.geography import Geography, load_geography
-from civiclake.lake.read import has_table, read_table
+from civiclake.lake.read import has_table, read_table, wall_clock
 from civiclake.settings import Settings
 
 # The case table: the unified one where the lake has it, else the governance cases.
@@ -142,7 +142,7 @@ def read_cases(settings: Settings) -> pd.DataFrame:
     table = next((t for t in CASE_TABLES if has_table(settings, "silver", t)), CASE_TABLES[-1])
     cases = read_table(settings, "silver", table, columns=list(CASE_COLUMNS)).to_pandas()
     for column in ("reported_at", "closed_at"):  # the lake keeps wall clock as UTC instants
-        cases[column] = pd.to_datetime(cases[column], utc=True).dt.tz_localize(None)
+        cases[column] = wall_clock(cases[column])
     return decided.merge(cases, on="case_id")
 
 

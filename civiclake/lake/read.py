@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from civiclake.settings import Settings
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
@@ -23,6 +24,15 @@ class TableMissingError(LookupError):
     def __init__(self, layer: str, name: str, uri: str):
         super().__init__(f"{layer}.{name} is not in the lake ({uri})")
         self.layer, self.name, self.uri = layer, name, uri
+
+
+def wall_clock(values: pd.Series) -> pd.Series:
+    """Lake times as the source's wall clock, naive. The lake keeps a source's wall-clock time
+    as the UTC instant of the same digits (pandas reads it zone-aware in UTC); naive values are
+    taken as those digits already."""
+    import pandas as pd
+
+    return pd.to_datetime(values, utc=True).dt.tz_localize(None)
 
 
 def table_uri(settings: Settings, layer: str, name: str) -> str:

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, FUNNEL_CHANNEL_NAMES
 from civiclake.dispatch import corrections
 from civiclake.geography import Geography, load_geography
-from civiclake.lake.read import table_or_none
+from civiclake.lake.read import table_or_none, wall_clock
 from civiclake.settings import Settings
 
 DISPATCH_TABLE = "case_dispatch"
@@ -115,12 +115,6 @@ def parse_suggestions(raw: str | None, case_id: str) -> list[tuple[str, float]]:
     return sorted(pairs, key=lambda pair: -pair[1])
 
 
-def _wall_clock(values: pd.Series) -> pd.Series:
-    """Lake timestamps (the source's wall clock kept as the UTC instant of the same digits)
-    as naive wall-clock times."""
-    return pd.to_datetime(values, utc=True).dt.tz_convert(corrections.STORED_AS).dt.tz_localize(None)
-
-
 def _waiting(settings: Settings, day: date) -> pd.DataFrame:
     """case_dispatch rows of ``day`` in review that no reviewer has decided."""
     table = table_or_none(settings, "silver", DISPATCH_TABLE)
@@ -157,7 +151,7 @@ def _case_rows(settings: Settings, case_ids: list[str]) -> pd.DataFrame:
     if not found:
         return pd.DataFrame(columns=CASE_COLUMNS)
     cases = pd.concat(found, ignore_index=True).drop_duplicates("case_id", keep="first")
-    cases["reported_at"] = _wall_clock(cases["reported_at"])
+    cases["reported_at"] = wall_clock(cases["reported_at"])
     return cases.set_index("case_id")
 
 
