@@ -26,14 +26,18 @@ CORRECTIONS = "case_label_corrections"
 FUNNEL = "cases"  # every channel's cases (spark_jobs/case_funnel.py)
 
 
-def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
+def _history(spark, path: str, cutoff: datetime, *conditions):
+    """The cases of a silver table reported before ``cutoff`` (and matching ``conditions``), with
+    the columns training reads."""
     from pyspark.sql import functions as F
 
-    cutoff = datetime.combine(logical_date, time())
-    cases = (
+    condition = F.col("reported_at") < F.lit(cutoff)
+    for extra in conditions:
+        condition &= extra
+    return (
         spark.read.format("delta")
-        .load(settings.table_path("silver", "governance_cases"))
-        .where(F.col("reported_at") < F.lit(cutoff))
+        .load(path)
+        .where(condition)
         .select(
             "case_id",
             "description",
@@ -46,6 +50,13 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
             ),
         )
     )
+
+
+def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
+    from pyspark.sql import functions as F
+
+    cutoff = datetime.combine(logical_date, time())
+    cases = _history(spark, settings.table_path("silver", "governance_cases"), cutoff)
     corrections_path = settings.table_path("silver", CORRECTIONS)
     if table_exists(spark, corrections_path):
         # Only decisions taken before the cutoff: the model for D knows nothing of D.
@@ -59,22 +70,9 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
         # A reviewed case of another channel (an Open311 request) is labelled by its reviewer.
         funnel_path = settings.table_path("silver", FUNNEL)
         if table_exists(spark, funnel_path):
-            reviewed_elsewhere = (
-                spark.read.format("delta")
-                .load(funnel_path)
-                .where((F.col("source_system") != "governance") & (F.col("reported_at") < F.lit(cutoff)))
-                .select(
-                    "case_id",
-                    "description",
-                    "category",
-                    "channel",
-                    "street_code",
-                    F.to_utc_timestamp("reported_at", spark.conf.get("spark.sql.session.timeZone")).alias(
-                        "reported_at"
-                    ),
-                )
-                .join(corrected, "case_id")
-            )
+            reviewed_elsewhere = _history(
+                spark, funnel_path, cutoff, F.col("source_system") != "governance"
+            ).join(corrected, "case_id")
             cases = cases.unionByName(reviewed_elsewhere)
     else:
         cases = cases.withColumn("corrected_category", F.lit(None).cast("string"))
