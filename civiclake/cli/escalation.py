@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 
 import typer
 
@@ -11,14 +10,6 @@ from civiclake.cli.common import DateOption, console, fail, logical_date
 from civiclake.settings import get_settings
 
 app = typer.Typer(help="Escalate cases community → street → district.", no_args_is_help=True)
-
-
-def end_of_day(day: date) -> datetime:
-    """The last instant of ``day`` on the source's wall clock: a day's check sees all of it,
-    and its orders are issued at the same instant as the day's dispatch orders."""
-    from civiclake.dispatch.orders import close_of_day
-
-    return close_of_day(day)
 
 
 def open_cases(settings, orders):
@@ -77,12 +68,14 @@ def check(
         escalations,
         load_policy,
     )
+    from civiclake.dispatch.orders import close_of_day
     from civiclake.dispatch.outbox import orders_with_acceptance
     from civiclake.lake.read import TableMissingError
     from civiclake.working_time import WorkingTimeError
 
     settings = get_settings()
-    as_of = end_of_day(logical_date(date_))
+    # The day's close on the source's clock: the same instant the day's dispatch orders are issued.
+    as_of = close_of_day(logical_date(date_))
     try:
         policy = load_policy(policy_file)
     except EscalationPolicyError as error:
