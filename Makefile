@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DATE ?= 2026-11-25
 CORE := .venvs/core/bin
 
-.PHONY: demo test setup setup-core test-unit test-integration test-e2e lint services stop
+.PHONY: demo test setup setup-core test-unit test-integration test-e2e lint services stop train-detector
 
 ## demo: set up everything, run the daily pipeline in Airflow for DEMO_DATE, start the UIs
 demo: setup
@@ -27,6 +27,12 @@ test-integration: setup-core
 
 test-e2e: setup
 	source var/secrets.env && $(CORE)/pytest tests/e2e
+
+## train-detector: retrain the shipped frame detector from ../shared/data (torch in its own environment)
+DETECTOR_EPOCHS ?= 70
+train-detector: setup-core
+	source infra/lib.sh && make_venv train infra/train/requirements.txt
+	.venvs/train/bin/python -m models.frame_detector.train --out models/frame_detector/shipped --epochs $(DETECTOR_EPOCHS)
 
 lint:
 	$(CORE)/ruff check civiclake simulators spark_jobs models quality dashboards dags tests bench

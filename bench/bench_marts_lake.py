@@ -172,8 +172,9 @@ def write_reference(lake: str) -> None:
 def write_lake(lake: str, case_plans: list[CasePlan], as_of: date, families: bool = False) -> dict[str, int]:
     """Writes (replaces) the silver tables as the source stood at the end of ``as_of``; with
     ``families``, also the party-building, people-services, registry and city-management
-    tables (bench_marts_families) from the first report day on. Without, the lake holds
-    governance only, as in a district that has connected nothing else yet."""
+    tables (bench_marts_families) and the camera events with their cases
+    (bench_marts_cameras) from the first report day on. Without, the lake holds governance
+    only, as in a district that has connected nothing else yet."""
     write_reference(lake)
     counts = {}
     if families:
@@ -187,7 +188,12 @@ def write_lake(lake: str, case_plans: list[CasePlan], as_of: date, families: boo
     }
     for name, table in tables.items():
         write_deltalake(f"{lake}/silver/{name}", table, mode="overwrite", schema_mode="overwrite")
-    return counts | {name: table.num_rows for name, table in tables.items()}
+    counts |= {name: table.num_rows for name, table in tables.items()}
+    if families:
+        from bench.bench_marts_cameras import write_cameras  # it reads this module's tables
+
+        counts |= write_cameras(lake, first, as_of)
+    return counts
 
 
 def write_lake_in_chunks(

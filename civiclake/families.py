@@ -66,7 +66,11 @@ class Family:
         """The silver tables the family's ingest writes (from its source contracts); its
         quality gate has a suite for each."""
         from civiclake.contracts import catalog
+        from civiclake.frames import tables as camera_tables
 
+        # Camera clips have no row contract: their tables are the frames module's.
+        if self.name == camera_tables.FAMILY:
+            return tuple(camera_tables.TABLES)
         if self.name not in catalog.FAMILIES:
             raise FamilyRegistryError(
                 f"no source contracts for family {self.name!r}: add civiclake/contracts/{self.name}.py "

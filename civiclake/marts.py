@@ -54,6 +54,8 @@ REQUIRED_TABLES = (
     "mart_escalations_daily",
     "mart_level_times_daily",
     "mart_command_promises_daily",
+    "mart_camera_events_hourly",
+    "mart_camera_cases_daily",
 )
 # Silver tables the marts read beyond governance. A district connects its source systems
 # one at a time: an absent one is created empty (``create_absent_silver_tables``), so the
@@ -147,18 +149,21 @@ def create_absent_silver_tables(settings: Settings) -> list[str]:
 
 def create_absent_platform_tables(settings: Settings) -> list[str]:
     """Creates, empty, the tables the platform itself writes that the marts read — the case
-    funnel (silver.cases) and the dispatch outbox (state.dispatch_outbox) — where a lake has
-    not run those steps yet. Returns the tables created, as ``layer.table``."""
+    funnel (silver.cases), the dispatch outbox (state.dispatch_outbox) and the camera events
+    of frame inference (silver.camera_events) — where a lake has not run those steps yet.
+    Returns the tables created, as ``layer.table``."""
     from deltalake import write_deltalake
 
     from civiclake.cases import funnel
     from civiclake.dispatch import outbox
+    from civiclake.frames import tables as frame_tables
     from civiclake.lake.read import has_table, table_uri
 
     created = []
     for layer, table, schema in (
         ("silver", funnel.TABLE, funnel.arrow_schema()),
         (outbox.LAYER, outbox.TABLE, outbox.SCHEMA),
+        ("silver", frame_tables.EVENTS, frame_tables.arrow_schema(frame_tables.EVENTS)),
     ):
         if has_table(settings, layer, table):
             continue

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # Share of the district's full size that registries and exports simulate:
     # 1.0 is Longhua at scale (about 2.5 million residents, ~1 million cases a year).
     sim_scale: float = 0.01
+    # Street cameras (simulators/cameras.py): how many of the registry's online cameras send
+    # recordings, how many files (clips and single frames) they send a day in all, and the
+    # real photos the recordings are made from (../shared/data/urban_event_images).
+    sim_camera_count: PositiveInt = 6
+    sim_camera_files_per_day: NonNegativeInt = 16
+    sim_camera_images_dir: Path = PROJECT_ROOT.parent / "shared" / "data" / "urban_event_images"
 
     # Raw exports delivered as files (landing/<source>/<date>/, sources/resources/<date>/) hold
     # national ID and mobile numbers. Once a batch is ingested they are removed when it is this
@@ -75,6 +81,18 @@ class Settings(BaseSettings):
     # Case dispatch: the confidence threshold is chosen so that automatically
     # dispatched cases are right at least this often on validation data.
     dispatch_target_precision: float = 0.97
+
+    # Camera frame models (civiclake/frames/classes.py): folders, separated by commas, each
+    # holding one detector (model.onnx, labels.json, thresholds.json, card.json). Empty: the
+    # shipped model, models/frame_detector/shipped. A relative folder is taken from the project
+    # root. A district adds a model for a class the shipped one lacks by listing both folders.
+    frame_model_dirs: str = ""
+    # Camera events (civiclake/frames/events.py): a clip is sampled every frame_sample_every_s
+    # seconds, and a class seen at one camera in at least k of n consecutive sampled frames
+    # is one event; fewer is flicker, not a condition of the street.
+    frame_sample_every_s: PositiveFloat = 1.0
+    frames_event_k: PositiveInt = 3
+    frames_event_n: PositiveInt = 5
 
     # Outgoing mail for the leaders' brief (civiclake/brief). Unset host: no mail is sent
     # (the daily DAG's brief_push task is skipped). No defaults for the sender or the
@@ -123,6 +141,11 @@ class Settings(BaseSettings):
     def landing(self) -> Path:
         """Where the file-export sources deliver their batches: ``landing/<source>/<date>/``."""
         return Path(self.data_dir) / "landing"
+
+    @property
+    def evidence(self) -> Path:
+        """Evidence images of camera events, outside the lake (civiclake/frames/evidence.py)."""
+        return Path(self.data_dir) / "evidence"
 
     @property
     def published_marts_file(self) -> Path:

@@ -64,6 +64,40 @@ def district_headline(con, logical_date: date) -> dict:
     return dict(zip(columns, rows[0], strict=True)) if rows else {}
 
 
+CAMERA_COLUMNS = (
+    "camera_events",
+    "camera_cases",
+    "camera_cases_auto",
+    "camera_cases_review",
+    "linked_pairs",
+    "linked_pairs_camera_first",
+)
+
+
+def district_cameras(con, logical_date: date) -> dict:
+    """The district's camera numbers of the day (mart_camera_cases_daily; empty when absent)."""
+    present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    if "mart_camera_cases_daily" not in present:
+        return {}
+    rows = con.execute(
+        f"select {', '.join(CAMERA_COLUMNS)} from mart_camera_cases_daily "
+        "where report_date = ? and level = 'district'",
+        [logical_date],
+    ).fetchall()
+    return dict(zip(CAMERA_COLUMNS, rows[0], strict=True)) if rows else {}
+
+
+def camera_line(cameras: dict) -> str:
+    if not cameras:
+        return ""
+    return (
+        f"cameras: {cameras['camera_events']} events → {cameras['camera_cases']} cases "
+        f"({cameras['camera_cases_auto']} dispatched automatically, {cameras['camera_cases_review']} "
+        f"waiting for review); {cameras['linked_pairs']} linked to another channel's case, "
+        f"{cameras['linked_pairs_camera_first']} of them seen by the camera first"
+    )
+
+
 def _number(value, rate: bool) -> str:
     if value is None:
         return "–"
@@ -121,6 +155,7 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
     streets: list[dict] = []
     district: dict = {}
     headline: dict = {}
+    cameras: dict = {}
     marts_file = settings.published_marts_file
     if marts_file.exists():
         with duckdb.connect(str(marts_file), read_only=True) as con:
@@ -144,6 +179,7 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
                 "select count(*) from mart_cases_by_community_daily"
             ).fetchall()[0][0]
             headline = district_headline(con, logical_date)
+            cameras = district_cameras(con, logical_date)
     sources = batch_counts(settings, logical_date)
     reasons = quarantine_reasons(settings, logical_date)
     return {
@@ -158,6 +194,8 @@ def run_summary(settings: Settings, logical_date: date) -> dict:
         "streets": streets,
         "headline": headline,
         "headline_text": "\n".join(headline_lines(headline)),
+        "cameras": cameras,
+        "cameras_text": camera_line(cameras),
         "marts_file": str(marts_file),
         "lake": settings.lake,
     }

@@ -12,8 +12,10 @@ from functools import partial
 import great_expectations as gx
 from great_expectations import expectations as gxe
 
+from civiclake.catalogue import CATEGORY_CODES
 from civiclake.contracts import catalog, governance
 from civiclake.contracts.base import SourceContract
+from civiclake.frames import tables as camera_tables
 from civiclake.geography import load_geography
 
 
@@ -313,9 +315,104 @@ def open311_requests(jurisdiction: str) -> gx.ExpectationSuite:
     )
 
 
+# --- Camera clips, detections and events (civiclake/frames/tables.py) ---------------------
+
+
+def camera_table(table: str) -> gx.ExpectationSuite:
+    """silver.camera_*: exactly the columns of civiclake/frames/tables.py (a pixel column
+    appearing is a failure), keys, codes of the class catalogue and the geography, scores in
+    0..1, boxes inside their frame, events that end after they start."""
+    from civiclake.frames.classes import load_classes
+
+    classes = load_classes()
+    geo = load_geography()
+    box = geo.district.box
+    sha256 = r"^[0-9a-f]{64}$"
+    expectations = [
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=list(camera_tables.column_names(table)), exact_match=True
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(column="hour"),
+    ]
+    if table == camera_tables.CLIPS:
+        expectations += [
+            gxe.ExpectColumnValuesToBeUnique(column="clip_id"),
+            gxe.ExpectColumnValuesToMatchRegex(column="clip_id", regex=sha256),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("camera_id", "file", "started_at")],
+            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=list(camera_tables.KINDS)),
+            gxe.ExpectColumnValuesToBeBetween(column="frames_sampled", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="fps", min_value=0, strict_min=True),
+            gxe.ExpectColumnValuesToNotBeNull(column="model_version"),
+        ]
+    elif table == camera_tables.QUARANTINE:
+        expectations += [
+            gxe.ExpectColumnValuesToNotBeNull(column="file"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="reason", value_set=list(camera_tables.QUARANTINE_REASONS)
+            ),
+            gxe.ExpectColumnValuesToNotBeNull(column="detail"),
+        ]
+    elif table == camera_tables.DETECTIONS:
+        expectations += [
+            gxe.ExpectColumnValuesToMatchRegex(column="clip_id", regex=sha256),
+            *[
+                gxe.ExpectColumnValuesToNotBeNull(column=c)
+                for c in ("camera_id", "frame_time", "model_version")
+            ],
+            gxe.ExpectColumnValuesToBeInSet(column="class", value_set=sorted(classes)),
+            gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="frame_index", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="frame_width", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="frame_height", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="xmin", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="ymin", min_value=0),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="xmax", column_B="xmin", or_equal=True),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ymax", column_B="ymin", or_equal=True),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="frame_width", column_B="xmax", or_equal=True
+            ),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="frame_height", column_B="ymax", or_equal=True
+            ),
+        ]
+    elif table == camera_tables.EVENTS:
+        events = sorted(code for code, c in classes.items() if c.event)
+        expectations += [
+            gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+            gxe.ExpectColumnValuesToMatchRegex(column="event_id", regex=r"^CE-.+-[a-z][a-z0-9_]*-[0-9]{14}$"),
+            *[
+                gxe.ExpectColumnValuesToNotBeNull(column=c)
+                for c in ("camera_id", "started_at", "ended_at", "auto_dispatch", "model_version")
+            ],
+            # A hard negative (garbage_bin) never makes an event.
+            gxe.ExpectColumnValuesToBeInSet(column="class", value_set=events),
+            gxe.ExpectColumnValuesToBeInSet(column="category", value_set=list(CATEGORY_CODES)),
+            gxe.ExpectColumnValuesToBeBetween(column="peak_score", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="frames_seen", min_value=1),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="frames_sampled", column_B="frames_seen", or_equal=True
+            ),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="ended_at", column_B="started_at", or_equal=True
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="district_code", value_set=[geo.district.code]),
+            gxe.ExpectColumnValuesToBeInSet(column="street_code", value_set=sorted(geo.streets)),
+            gxe.ExpectColumnValuesToBeInSet(column="community_code", value_set=sorted(geo.communities)),
+            gxe.ExpectColumnValuesToBeInSet(column="grid_code", value_set=sorted(geo.grids)),
+            gxe.ExpectColumnValuesToBeBetween(column="lon", min_value=box.min_lon, max_value=box.max_lon),
+            gxe.ExpectColumnValuesToBeBetween(column="lat", min_value=box.min_lat, max_value=box.max_lat),
+        ]
+    else:
+        raise KeyError(f"no camera table {table!r}")
+    return gx.ExpectationSuite(name=f"silver.{table}", expectations=expectations)
+
+
+CAMERA_SUITES = {table: partial(camera_table, table) for table in camera_tables.TABLES}
+
+
 # One suite per silver table. Open311's checks one jurisdiction's rows, so it is built for
 # the jurisdiction a gate names (``suites_for``).
-SUITES = {**GOVERNANCE_SUITES, **CITY_SUITES, **RESOURCE_SUITES, **FILE_EXPORT_SUITES}
+SUITES = {**GOVERNANCE_SUITES, **CITY_SUITES, **RESOURCE_SUITES, **CAMERA_SUITES, **FILE_EXPORT_SUITES}
 PER_JURISDICTION = {"open311_requests": open311_requests}
 
 

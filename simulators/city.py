@@ -329,6 +329,20 @@ def _covers(seed: int, scale: float) -> list[Cover]:
     return cover_register(Settings(seed=seed, sim_scale=scale))
 
 
+def point_near(geography: Geography, lon: float, lat: float, metres: float, bearing: float):
+    """``(lon, lat, location)`` of a point ``metres`` from (lon, lat) towards ``bearing``
+    (radians from north), in shorter steps towards it until the point lies in the district."""
+    while True:
+        near_lat = round(lat + metres * math.cos(bearing) / _METRES_PER_DEGREE, 6)
+        near_lon = round(
+            lon + metres * math.sin(bearing) / (_METRES_PER_DEGREE * math.cos(math.radians(lat))), 6
+        )
+        location = geography.locate(near_lon, near_lat)
+        if location is not None:
+            return near_lon, near_lat, location
+        metres /= 2
+
+
 def resident_echoes(day: date, settings: Settings, geography: Geography | None = None) -> list[Echo]:
     """The second reports residents make of the city cases reported on ``day``: for about
     ``ECHO_SHARE`` of the cases of an ``ECHO_CATEGORIES`` category, a point within
@@ -348,18 +362,7 @@ def resident_echoes(day: date, settings: Settings, geography: Geography | None =
         if reported_at.date() != day:  # the other way round keeps it on the day
             reported_at = plan.reported_at + (lag if reported_at < day_start else -lag)
         metres, bearing = rng.uniform(2.0, ECHO_MAX_METRES - 2.0), rng.uniform(0, 2 * math.pi)
-        # Shorter steps towards the patrol's point until the resident's lies in the district.
-        while True:
-            lat = round(plan.lat + metres * math.cos(bearing) / _METRES_PER_DEGREE, 6)
-            lon = round(
-                plan.lon
-                + metres * math.sin(bearing) / (_METRES_PER_DEGREE * math.cos(math.radians(plan.lat))),
-                6,
-            )
-            location = geography.locate(lon, lat)
-            if location is not None:
-                break
-            metres /= 2
+        lon, lat, location = point_near(geography, plan.lon, plan.lat, metres, bearing)
         echoes.append(
             Echo(
                 city_case_id=plan.case_id,

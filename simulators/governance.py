@@ -8,7 +8,8 @@ reopened after closing. A case fed back carries the department's answer
 (``feedback_text``); a closure without feedback leaves it empty.
 Besides its own cases, a day holds residents' reports of problems the city-management
 system also records (``simulators.city.resident_echoes``): the cross-channel duplicates
-of a real district, listed by ``echo_pairs``.
+of a real district, listed by ``echo_pairs``; and of problems a street camera recorded
+(``simulators.cameras.resident_echoes``).
 Simulating day D writes, for each case reported in the last ``LIFECYCLE_DAYS`` days,
 its state as of the end of D — new cases, and older ones whose status changed on D —
 into ``governance.cases``, and the events of D into the append-only
@@ -35,7 +36,7 @@ from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, CHANNELS
 from civiclake.contracts.governance import CASE_EVENTS, CASES, CONTRACTS, GRID_WORKERS
 from civiclake.geography import Geography, load_geography
 from civiclake.settings import Settings
-from simulators import city
+from simulators import cameras, city
 from simulators.case_text import compose, feedback
 from simulators.people import Resident, make_resident, resident_pool
 from simulators.source_db import ensure_tables, insert_sql, upsert_sql
@@ -142,7 +143,7 @@ class CasePlan:
     satisfaction: int | None
     seed: int = 0
     community_name: str = ""  # named in the department's answer
-    echo_of: str | None = None  # the city case whose problem this resident reports too
+    echo_of: str | None = None  # the city case (or camera clip) whose problem this resident reports too
 
     @property
     def text_as_written(self) -> str:
@@ -314,8 +315,10 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
                 community_name=geography.communities[community_code].name,
             )
         )
-    for n, echo in enumerate(city.resident_echoes(day, settings, geography), start=count):
-        plans.append(_echo_plan(f"GC{day:%Y%m%d}{n:06d}", echo, settings.seed, geography, residents))
+    echoes = [(echo.city_case_id, echo) for echo in city.resident_echoes(day, settings, geography)]
+    echoes += [(echo.echo_of, echo) for echo in cameras.resident_echoes(day, settings, geography)]
+    for n, (echo_of, echo) in enumerate(echoes, start=count):
+        plans.append(_echo_plan(f"GC{day:%Y%m%d}{n:06d}", echo_of, echo, settings.seed, geography, residents))
     return plans
 
 
@@ -335,10 +338,16 @@ def _timeline(rng: random.Random, category: str, reported_at: datetime):
 
 
 def _echo_plan(
-    case_id: str, echo: city.Echo, seed: int, geography: Geography, residents: list[Resident]
+    case_id: str,
+    echo_of: str,
+    echo: city.Echo | cameras.CameraEcho,
+    seed: int,
+    geography: Geography,
+    residents: list[Resident],
 ) -> CasePlan:
-    """A resident's own report of the problem of ``echo``'s city case, a case like any other."""
-    rng = random.Random(f"echo-case-{seed}-{echo.city_case_id}")
+    """A resident's own report of the problem of ``echo``'s city case or camera clip
+    (``echo_of``), a case like any other."""
+    rng = random.Random(f"echo-case-{seed}-{echo_of}")
     community_name = geography.communities[echo.community_code].name
     dispatched_at, handled_at, closed_at = _timeline(rng, echo.governance_category, echo.reported_at)
     return CasePlan(
@@ -358,7 +367,7 @@ def _echo_plan(
         satisfaction=rng.choices(SATISFACTION, weights=SATISFACTION_WEIGHTS)[0],
         seed=seed,
         community_name=community_name,
-        echo_of=echo.city_case_id,
+        echo_of=echo_of,
     )
 
 
@@ -388,7 +397,7 @@ def echo_pairs(day: date, settings: Settings, geography: Geography | None = None
             echoes[plan.echo_of].distance_m,
         )
         for plan in cases_reported_on(day, settings, geography)
-        if plan.echo_of is not None
+        if plan.echo_of in echoes
     ]
 
 

@@ -1,9 +1,10 @@
 """The case funnel: every channel's cases in one silver table, ``silver.cases``.
 
-For a logical date D it reads the three case sources as silver holds them — governance
-cases (grid workers, 找书记 appeals, 12345, the mini program), city-management cases (12345
-calls, patrols, cameras) and Open311 requests (Longhua's app; New York's rows under their
-own jurisdiction) — takes every case reported before the end of D, gives it the funnel's
+For a logical date D it reads the case sources as silver holds them — governance cases
+(grid workers, 找书记 appeals, 12345, the mini program), city-management cases (12345 calls,
+patrols, the city system's own camera AI), Open311 requests (Longhua's app; New York's rows
+under their own jurisdiction) and the events the district's frame models found in street
+camera clips (silver.camera_events, spark_jobs/ingest_cameras.py) — takes every case reported before the end of D, gives it the funnel's
 columns (civiclake/cases/funnel.py): a case id unique across sources, its channel, the
 catalogue category its source category maps to (civiclake/reference/cases/
 source_categories.yaml), whether staff chose that category, a common status, and MERGEs
@@ -20,13 +21,18 @@ import logging
 from datetime import date, datetime, time, timedelta
 
 from civiclake.cases import funnel
-from civiclake.cases.categories import CITY, GOVERNANCE, OPEN311_PREFIX, load_categories
+from civiclake.cases.categories import CAMERA, CITY, GOVERNANCE, OPEN311_PREFIX, load_categories
 from civiclake.lake.writes import execute_merge, table_exists
 from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SOURCES = {"governance": "governance_cases", "city": "city_cases", "open311": "open311_requests"}
+SOURCES = {
+    "governance": "governance_cases",
+    "city": "city_cases",
+    "open311": "open311_requests",
+    "camera": "camera_events",
+}
 _MAPPING_SOURCE = "_mapping_source"
 
 
@@ -169,13 +175,58 @@ def _open311(df):
     return selected.mapInPandas(_locate, selected.schema)
 
 
+def _camera(df):
+    """A camera event as a case: its id, its class as the source category, trusted where the
+    class's model card opens the gate (auto_dispatch), reported when the event started."""
+    from pyspark.sql import functions as F
+
+    from civiclake.frames.classes import load_classes
+
+    names = {code: c.name_zh for code, c in load_classes().items()}
+    # What a reviewer and a department read: the class, the camera, when and how sure.
+    description = F.format_string(
+        "视频监控识别：%s（%s），摄像头 %s，%s 至 %s，%d/%d 帧，峰值置信度 %.2f",
+        F.coalesce(_lookup(names, "class"), F.col("class")),
+        F.col("class"),
+        F.col("camera_id"),
+        F.date_format("started_at", "yyyy-MM-dd HH:mm:ss"),
+        F.date_format("ended_at", "HH:mm:ss"),
+        F.col("frames_seen"),
+        F.col("frames_sampled"),
+        F.col("peak_score"),
+    )
+    return df.select(
+        F.col("event_id").alias("case_id"),
+        F.lit(CAMERA).alias("source_system"),
+        F.col("event_id").alias("source_case_id"),
+        F.lit(funnel.CAMERA_CHANNEL).alias("channel"),
+        F.lit(funnel.DISTRICT_JURISDICTION).alias("jurisdiction"),
+        F.col("class").alias("source_category"),
+        F.coalesce(F.col("auto_dispatch"), F.lit(False)).alias("category_trusted"),
+        description.alias("description"),
+        "district_code",
+        "street_code",
+        "community_code",
+        "grid_code",
+        "lon",
+        "lat",
+        F.lit(None).cast("string").alias("asset_id"),
+        F.col("started_at").alias("reported_at"),
+        F.lit(None).cast("timestamp").alias("closed_at"),
+        F.lit("received").alias("status"),
+        F.lit(None).cast("string").alias("feedback_text"),
+        F.col("ended_at").alias("updated_at"),
+        F.lit(CAMERA).alias(_MAPPING_SOURCE),
+    )
+
+
 def funnel_rows(spark, settings: Settings, logical_date: date, categories_path=None):
     """Every source case reported before the end of ``logical_date``, in the funnel's columns."""
     from pyspark.sql import functions as F
 
     mapping = load_categories(categories_path)
     end = datetime.combine(logical_date + timedelta(days=1), time())
-    shapes = {"governance": _governance, "city": _city, "open311": _open311}
+    shapes = {"governance": _governance, "city": _city, "open311": _open311, "camera": _camera}
     parts = []
     for source, table in SOURCES.items():
         path = settings.table_path("silver", table)

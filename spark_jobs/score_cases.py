@@ -8,7 +8,9 @@ patrols, 12345 operators and cameras) that category is taken as it is (confidenc
 auto, model_version ``source``); otherwise the registered classifier predicts it with a
 calibrated confidence (auto at or above the model's threshold, else review) and keeps
 its top three categories with their probabilities for the review queue
-(``suggestions``, JSON). A confident case of the same category within 100 m and 72 h of
+(``suggestions``, JSON). A camera event whose class's model card keeps the gate closed
+(category not trusted) goes to review with the event's category as the prediction: its
+text is the platform's own description of the event, nothing for the text classifier. A confident case of the same category within 100 m and 72 h of
 a still-open case of any channel is linked to it (``duplicate_of``, the earliest;
 dispatch_mode ``duplicate``) instead of being dispatched again, so a patrol's report and
 a resident's appeal about the same pothole become one case either way round; the
@@ -55,6 +57,8 @@ SCORE_SCHEMA = (
 )
 # The model_version of a case whose category its source system's staff chose.
 SOURCE_VERSION = "source"
+# The model_version of a camera event sent to review with its class's category.
+CAMERA_REVIEW_VERSION = "camera"
 SUGGESTIONS = 3  # categories shown to a reviewer, most probable first
 CASE_COLUMNS = (
     "case_id",
@@ -92,25 +96,30 @@ def _scorer(model_dir: str, version: str, batch_date: date):
             trusted = (
                 pdf["category_trusted"].fillna(False).astype(bool) & pdf["category"].notna()
             ).to_numpy()
+            # An untrusted camera event: a reviewer confirms its class's category.
+            camera = (pdf["channel"] == funnel.CAMERA_CHANNEL).to_numpy() & ~trusted
+            classify = ~(trusted | camera)
             out = pdf[["case_id"]].copy()
-            out["predicted_category"] = pdf["category"].where(trusted, None)
+            out["predicted_category"] = pdf["category"].where(trusted | camera, None)
             out["confidence"] = np.where(trusted, 1.0, np.nan)
-            out["decision"] = np.where(trusted, "auto", None)
-            out["model_version"] = np.where(trusted, SOURCE_VERSION, version)
+            out["decision"] = np.where(trusted, "auto", np.where(camera, "review", None))
+            out["model_version"] = np.where(
+                trusted, SOURCE_VERSION, np.where(camera, CAMERA_REVIEW_VERSION, version)
+            )
             out["suggestions"] = None
-            if not trusted.all():
-                cases = pdf[~trusted].copy()
+            if classify.any():
+                cases = pdf[classify].copy()
                 cases[card.text_column] = cases[card.text_column].fillna("")  # a case may come without text
                 proba = pipeline.predict_proba(
                     model_inputs(add_report_hour(cases), card.text_column, card.metadata_columns)
                 )
                 confidence = proba.max(axis=1)
-                out.loc[~trusted, "predicted_category"] = pipeline.classes_[proba.argmax(axis=1)]
-                out.loc[~trusted, "confidence"] = confidence.astype(float)
-                out.loc[~trusted, "decision"] = [
+                out.loc[classify, "predicted_category"] = pipeline.classes_[proba.argmax(axis=1)]
+                out.loc[classify, "confidence"] = confidence.astype(float)
+                out.loc[classify, "decision"] = [
                     "auto" if c >= card.threshold else "review" for c in confidence
                 ]
-                out.loc[~trusted, "suggestions"] = top_suggestions(proba, pipeline.classes_, SUGGESTIONS)
+                out.loc[classify, "suggestions"] = top_suggestions(proba, pipeline.classes_, SUGGESTIONS)
             out["batch_date"] = batch_date
             yield out
 

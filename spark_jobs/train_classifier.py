@@ -67,11 +67,12 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
             .select("case_id", "corrected_category")
         )
         cases = cases.join(corrected, "case_id", "left")
-        # A reviewed case of another channel (an Open311 request) is labelled by its reviewer.
+        # A reviewed case of another channel (an Open311 request) is labelled by its reviewer;
+        # a camera case is not: its text is the platform's own, not a resident's words.
         funnel_path = settings.table_path("silver", FUNNEL)
         if table_exists(spark, funnel_path):
             reviewed_elsewhere = _history(
-                spark, funnel_path, cutoff, F.col("source_system") != "governance"
+                spark, funnel_path, cutoff, ~F.col("source_system").isin("governance", "camera")
             ).join(corrected, "case_id")
             cases = cases.unionByName(reviewed_elsewhere)
     else:

@@ -6,7 +6,9 @@ Each source system names its categories its own way — the city-management syst
 :mod:`civiclake.catalogue`, or null where the source's category is not one the district
 handles. The governance and city systems have closed code lists (their contracts'
 accepted codes): each of those codes must be listed, so a code added to a source system
-fails the check instead of passing unmapped. An Open311 jurisdiction's service list is
+fails the check instead of passing unmapped. So has the camera source: its codes are the
+event classes of the frame class catalogue (civiclake/reference/frames/classes.yaml), each
+mapped to the category the catalogue gives it. An Open311 jurisdiction's service list is
 open-ended: a code it does not list maps to null.
 """
 
@@ -22,6 +24,7 @@ from civiclake.catalogue import CATEGORY_CODES
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "reference" / "cases" / "source_categories.yaml"
 GOVERNANCE = "governance"
 CITY = "city"
+CAMERA = "camera"
 OPEN311_PREFIX = "open311_"
 
 
@@ -41,7 +44,15 @@ def _closed_code_lists() -> dict[str, tuple[str, ...]]:
     return {
         GOVERNANCE: tuple(governance.CASES.field("category").accepted),
         CITY: tuple(city.CASES.field("category").accepted),
+        CAMERA: tuple(_camera_categories()),
     }
+
+
+def _camera_categories() -> dict[str, str]:
+    """The frame class catalogue's event classes and their categories."""
+    from civiclake.frames.classes import load_classes
+
+    return {code: c.category for code, c in load_classes().items() if c.event}
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,15 @@ def parse(content: object, path: Path) -> CategoryMapping:
                 path,
                 f"source {source!r}",
                 f"codes {unknown} are not codes its contract accepts ({sorted(accepted)})",
+            )
+    for code, category in _camera_categories().items():
+        if sources[CAMERA][code] != category:
+            raise _fail(
+                path,
+                f"source {CAMERA!r}, code {code!r}",
+                f"maps to {sources[CAMERA][code]!r} but the frame class catalogue "
+                f"(civiclake/reference/frames/classes.yaml) gives the class the category {category!r}; "
+                "make the two agree",
             )
     return CategoryMapping(path, sources)
 

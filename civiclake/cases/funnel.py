@@ -17,18 +17,27 @@ TABLE = "cases"
 # routed and dispatched; another jurisdiction's Open311 rows are kept under their own.
 DISTRICT_JURISDICTION = "longhua"
 
-SOURCE_SYSTEMS = ("governance", "city", "open311")
+SOURCE_SYSTEMS = ("governance", "city", "open311", "camera")
 
 # (column, Spark SQL type, what it holds)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("case_id", "string", "unique across sources: GC… (governance), CM… (city), 311:<jurisdiction>:<id>"),
-    ("source_system", "string", "governance, city or open311"),
+    (
+        "case_id",
+        "string",
+        "unique across sources: GC… (governance), CM… (city), 311:<jurisdiction>:<id>, CE-… (camera event)",
+    ),
+    ("source_system", "string", "governance, city, open311 or camera (silver.camera_events)"),
     ("source_case_id", "string", "the case's id in its source system"),
     ("channel", "string", "how the case came in (civiclake.catalogue.FUNNEL_CHANNELS)"),
     ("jurisdiction", "string", "whose case it is (civiclake/reference/jurisdictions)"),
     ("source_category", "string", "the category code of the source system"),
     ("category", "string", "the catalogue's category (source_categories.yaml); null when unmapped"),
-    ("category_trusted", "boolean", "true where staff chose the source's category (city system)"),
+    (
+        "category_trusted",
+        "boolean",
+        "true where staff chose the source's category (city system), or a camera model whose card "
+        "opens the class's gate (auto_dispatch)",
+    ),
     ("description", "string", "the case text, personal numbers as tokens"),
     ("district_code", "string", "area codes of the district's geography (null outside it)"),
     ("street_code", "string", ""),
@@ -77,6 +86,8 @@ OPEN311_CLOSED = "closed"
 # The city-management system's source of a case → the funnel's channel.
 CITY_CHANNELS = {"citizen_12345": "hotline_12345", "patrol": "city_patrol", "camera_ai": "camera"}
 OPEN311_CHANNEL = "open311"
+# A camera event (silver.camera_events) is a case of the camera channel; its id is the event's.
+CAMERA_CHANNEL = "camera"
 
 
 def open311_case_id(jurisdiction: str, service_request_id: str) -> str:

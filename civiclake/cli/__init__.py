@@ -19,6 +19,7 @@ from civiclake.cli import (
     classifier,
     dispatch,
     escalation,
+    frames,
     ingest,
     marts,
     quality,
@@ -43,6 +44,7 @@ app.add_typer(review.app, name="review")
 app.command("summary")(summary.summary)
 app.add_typer(serve.app, name="serve")
 app.add_typer(brief.app, name="brief")
+app.add_typer(frames.app, name="frames")
 
 
 @app.callback()

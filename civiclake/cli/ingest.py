@@ -56,6 +56,30 @@ def resources(day: str = DateOption) -> None:
     _report(result)
 
 
+def cameras(
+    day: str = DateOption,
+    hour: int = typer.Option(
+        None, "--hour", min=0, max=23, help="Only this landing hour (0-23) of --date; default: the whole day."
+    ),
+) -> None:
+    """Camera clips of --date (or one --hour): decode, detect, persistent events; no pixels kept."""
+    from civiclake.frames.classes import FrameClassesError, FrameModelRegistryError
+    from models.frame_detector.detector import FrameModelError
+    from spark_jobs import ingest_cameras as job
+
+    name = f"ingest_cameras_{day}" + ("" if hour is None else f"_{hour:02d}")
+    try:
+        result = job.run(spark(name), get_settings(), logical_date(day), hour)
+    except (
+        job.CameraRegistryMissingError,
+        FrameClassesError,
+        FrameModelRegistryError,
+        FrameModelError,
+    ) as error:
+        fail(error)
+    _report(result)
+
+
 def _exports(family: str, day: str) -> None:
     """A file-export family's files of the day."""
     from civiclake.ingest.raw_exports import RawExportsRemovedError
@@ -123,6 +147,7 @@ add_family_commands(
         "governance": governance,
         "city": city,
         "resources": resources,
+        "cameras": cameras,
         "party": party,
         "services": services,
         "open311": open311,

@@ -53,6 +53,18 @@ def resources(day: str = DateOption) -> None:
     console.print(f"registry extracts of {day}: {counts}")
 
 
+def cameras(day: str = DateOption) -> None:
+    """One day of street-camera clips and frames (MPEG-4, JPEG + manifest) into the landing folder."""
+    from simulators.cameras import simulate_day
+
+    delivery = simulate_day(logical_date(day), get_settings())
+    if delivery.skipped:
+        console.print(f"[yellow]{delivery.skipped}[/yellow]")
+    console.print(
+        f"camera recordings for {day}: {delivery.counts()} in hours {', '.join(delivery.hours) or 'none'}"
+    )
+
+
 def _exports(family: str, day: str) -> None:
     """A file-export family's files of the day into its landing folder."""
     simulator = import_module(f"simulators.{family}")
@@ -73,7 +85,14 @@ def services(day: str = DateOption) -> None:
 add_family_commands(
     app,
     "simulate",
-    {"governance": governance, "city": city, "resources": resources, "party": party, "services": services},
+    {
+        "governance": governance,
+        "city": city,
+        "resources": resources,
+        "cameras": cameras,
+        "party": party,
+        "services": services,
+    },
     [family for family in families().values() if family.simulated],
 )
 

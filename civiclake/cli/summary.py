@@ -41,6 +41,8 @@ def summary(
         )
         for department, cases in sorted(d.get("auto_by_department", {}).items(), key=lambda x: -x[1]):
             out.print(f"  automatic → {department}: {cases}")
+    if result["cameras_text"]:
+        out.print(result["cameras_text"], markup=False, highlight=False)
     streets = Table(title=f"cases on {day} by street (mart_cases_by_level_daily)")
     for column in ("street", "code", "reported", "closed"):
         streets.add_column(column)

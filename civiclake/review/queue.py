@@ -51,7 +51,7 @@ class ReviewQueueError(ValueError):
 class Suggestion:
     category: str
     name: str  # the category's Chinese name (the code where the catalogue lacks it)
-    probability: float
+    probability: float | None  # None: a camera event, whose class comes with no text confidence
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,10 @@ def _card(case: dict, suggestions: list[Suggestion]) -> tuple[str, str, list[str
     text = case["text"]
     lines += [f"> {markdown_text(line)}" for line in text.splitlines()] if text else ["> （案件原文缺失）"]
     lines += ["", "**模型建议**", "", "| 类别 | 代码 | 概率 |", "| --- | --- | --- |"]
-    lines += [f"| {s.name} | {s.category} | {s.probability:.0%} |" for s in suggestions]
+    lines += [
+        f"| {s.name} | {s.category} | {'—' if s.probability is None else f'{s.probability:.0%}'} |"
+        for s in suggestions
+    ]
     codes = [c for c in (case["street_code"], case["community_code"]) if c]
     lines += [
         "",
@@ -219,10 +222,15 @@ def review_queue(
         if row["suggestions"] is not None and not pd.isna(row["suggestions"]):
             pairs = parse_suggestions(row["suggestions"], case_id)
         elif row["predicted_category"] is not None:
-            pairs = [(row["predicted_category"], float(row["confidence"]))]
+            # A camera event awaiting review has its detector's class, with no text confidence.
+            confidence = None if pd.isna(row["confidence"]) else float(row["confidence"])
+            pairs = [(row["predicted_category"], confidence)]
         else:
             pairs = []
-        suggestions = [Suggestion(c, category_name(c), round(p, 4)) for c, p in pairs[:TOP_SUGGESTIONS]]
+        suggestions = [
+            Suggestion(c, category_name(c), None if p is None else round(p, 4))
+            for c, p in pairs[:TOP_SUGGESTIONS]
+        ]
         street = _text_or_none(source["street_code"]) if known else None
         community = _text_or_none(source["community_code"]) if known else None
         channel = _text_or_none(source["channel"]) if known else None

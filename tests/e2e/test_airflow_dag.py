@@ -57,6 +57,11 @@ SOURCE_STEPS = {
         ("ingest", "ingest resources" + DATED),
         ("quality", "quality resources"),
     ],
+    "cameras": [
+        ("simulate", "simulate cameras" + DATED),
+        ("ingest", "ingest cameras" + DATED),
+        ("quality", "quality cameras"),
+    ],
     "party": [
         ("simulate", "simulate party" + DATED),
         ("ingest", "ingest party" + DATED),
@@ -544,9 +549,14 @@ def test_dags_test_end_to_end(airflow_ready, dag_run):
     ).to_pandas()
     open311_of_day = ((open311["jurisdiction"] == "longhua") & (open311["requested_date_local"] == day)).sum()
     assert city_of_day > 0 and open311_of_day > 0
+    # The day's camera events (from the simulated clips, through the frame model) are cases too.
+    events = read_table(settings, "silver", "camera_events", columns=["started_at"]).to_pandas()
+    events_of_day = int((pd.to_datetime(events["started_at"], utc=True).dt.date == day).sum())
+    assert events_of_day > 0, "the frame model found no event in the day's simulated clips"
+    assert summary["cameras"]["camera_events"] == events_of_day
     dispatch = summary["dispatch"]
     assert dispatch["auto"] + dispatch["review"] + dispatch["duplicate"] == (
-        governance_cases + city_of_day + open311_of_day
+        governance_cases + city_of_day + open311_of_day + events_of_day
     )
     assert sum(dispatch["auto_by_department"].values()) == dispatch["auto"]
     # Every source family landed its batch, and each batch adds up.

@@ -25,6 +25,7 @@ import pytest
 import requests
 import yaml
 
+from civiclake.frames.classes import load_classes
 from civiclake.geography import load_geography
 from dashboards.boundaries import community_ring
 from dashboards.importer import ASSETS_DIR, read_secret
@@ -39,7 +40,8 @@ CHROMEDRIVER = Path(os.environ.get("CIVICLAKE_CHROMEDRIVER", "/usr/bin/chromedri
 
 COMMAND_SCREEN = "0739059c-9461-5695-8c75-4b56267084c4"
 LEADER_MOBILE = "f8688cca-88e4-5980-8f82-545e6cea38c6"
-# the district map: community polygons by case density under the resource points
+# the district map: community polygons by case density under the resource points and
+# the newest day's camera events
 MAP_CHART = "157ae666-ac3d-5149-ad3b-0334f171f374"
 WORST_THREE_CHART = "d52074c5-5ba1-5aff-9994-2ae2560a9aaa"
 
@@ -86,6 +88,10 @@ RESOURCE_STATUS = _zh(
         "registered": "在册",
     },
 )
+# The camera events' newest day is the camera cases mart's (it has every day; the hourly
+# mart has rows only for hours with events), as in the datasets' is_latest_day.
+CAMERA_LATEST = "report_date = (select max(report_date) from mart_camera_cases_daily)"
+CAMERA_CLASS = _zh("class_code", {c.code: c.name_zh for c in load_classes().values() if c.event})
 SETTLEMENT = _zh(
     "settlement_status",
     {"pending": "待结算", "settled_with_owner": "权属单位结算", "borne_by_street": "街道承担"},
@@ -129,7 +135,22 @@ EXPECTED_SQL = {
         union all
         select 'resources', {RESOURCE_KIND}, round(lon, 6), round(lat, 6), sum(resources)
           from mart_resource_map where {{where}}
-         group by resource_kind, lon, lat, street_name, community_name""",
+         group by resource_kind, lon, lat, street_name, community_name
+        union all
+        select 'camera_events', {CAMERA_CLASS}, round(lon, 6), round(lat, 6), sum(events)
+          from mart_camera_events_hourly where {CAMERA_LATEST} and {{where}}
+         group by class_code, lon, lat, community_name, camera_id""",
+    # today's camera events by community and class, with auto dispatch and review
+    "ce2761e9-1206-5aba-aaef-5f1237211d72": f"""
+        select community_name, {CAMERA_CLASS}, sum(events), sum(auto_dispatch_events), sum(review_events)
+          from mart_camera_events_hourly where {CAMERA_LATEST} and {{where}}
+         group by 1, 2""",
+    # today's camera cases: community rows summed, the camera-first share recomputed
+    "8308813e-3c23-5d0a-a383-a51aaaf34684": f"""
+        select sum(camera_cases), sum(camera_cases_auto), sum(camera_cases_review), sum(linked_pairs),
+               sum(linked_pairs_camera_first) * 1.0 / nullif(sum(linked_pairs), 0)
+          from mart_camera_cases_daily
+         where level = 'community' and {LATEST.format(mart="mart_camera_cases_daily")} and {{where}}""",
     # composite score by street (the drill-down's first step)
     "cbea1608-4813-5627-b033-c0fb5639b1dd": f"""
         select area_name, avg(score) from mart_scorecard_daily
@@ -253,7 +274,10 @@ def web_session(url: str, username: str, password: str) -> requests.Session:
 def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
     """The district map's layers through Superset's legacy endpoint (what the dashboard
     calls): (``cases``, community, reports) of the polygon layer, where every polygon must
-    be its community's box, and (``resources``, kind, lon, lat, count) of the points."""
+    be its community's box, (``resources``, kind, lon, lat, count) of the resource points
+    and (``camera_events``, class, lon, lat, events) of the camera-event points. Both point
+    layers are deck_scatter, whose features Superset puts in one list: a camera-event
+    point is the one that carries its layer's tooltip column camera_id."""
     r = session.get(
         f"{url}/superset/explore_json/",
         params={"form_data": json.dumps({"slice_id": chart_id})},
@@ -273,7 +297,8 @@ def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
         rows.append(("cases", name, None, None, _norm(feature["sum_cases_reported"])))
     for point in layers["deck_scatter"]:
         lon, lat = point["position"]
-        rows.append(("resources", point["cat_color"], _norm(lon), _norm(lat), _norm(point["metric"])))
+        layer = "camera_events" if "camera_id" in point else "resources"
+        rows.append((layer, point["cat_color"], _norm(lon), _norm(lat), _norm(point["metric"])))
     return rows
 
 

@@ -35,6 +35,7 @@ DUCKDB_TYPES = {
     "integer": "INTEGER",
     "double": "DOUBLE",
     "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
 }
 
 ASSETS = load_assets()

@@ -15,6 +15,7 @@ from dashboards.superset_client import AssetImportError
 DISTRICT_MAP = "157ae666-ac3d-5149-ad3b-0334f171f374"
 CASE_POLYGONS = "ee762bec-426d-5fe6-8302-79f19b0a7541"
 RESOURCE_POINTS = "6d229d93-bc06-53b4-a115-307344ad821a"
+CAMERA_EVENTS = "b1c8f96b-1145-5bfa-8b3e-6de773a94762"
 
 
 def _bundled_chart(bundle: bytes, uuid: str) -> dict:
@@ -27,14 +28,16 @@ def _bundled_chart(bundle: bytes, uuid: str) -> dict:
     raise AssertionError(f"chart {uuid} not in the bundle")
 
 
-def test_district_map_layers_are_the_case_polygons_under_the_resource_points():
-    assert map_layers(load_assets()) == {DISTRICT_MAP: [CASE_POLYGONS, RESOURCE_POINTS]}
+def test_district_map_layers_are_the_case_polygons_under_the_resource_and_camera_event_points():
+    assert map_layers(load_assets()) == {DISTRICT_MAP: [CASE_POLYGONS, RESOURCE_POINTS, CAMERA_EVENTS]}
 
 
 def test_known_layer_ids_go_into_the_bundle_in_layer_order():
-    bundle = build_bundle(load_assets(), "duckdb:///m.duckdb", {CASE_POLYGONS: 41, RESOURCE_POINTS: 7})
+    bundle = build_bundle(
+        load_assets(), "duckdb:///m.duckdb", {CAMERA_EVENTS: 9, CASE_POLYGONS: 41, RESOURCE_POINTS: 7}
+    )
     chart = _bundled_chart(bundle, DISTRICT_MAP)
-    assert chart["params"]["deck_slices"] == [41, 7]
+    assert chart["params"]["deck_slices"] == [41, 7, 9]
     assert chart["query_context"] is None
 
 

@@ -1,0 +1,20 @@
+select
+    event_id,
+    camera_id,
+    class as class_code,
+    category as category_code,
+    {{ local_timestamp('started_at') }} as started_at,
+    {{ local_timestamp('ended_at') }} as ended_at,
+    cast(peak_score as double) as peak_score,
+    cast(frames_seen as integer) as frames_seen,
+    cast(frames_sampled as integer) as frames_sampled,
+    model_version,
+    auto_dispatch as is_auto_dispatch,
+    district_code,
+    street_code,
+    community_code,
+    grid_code,
+    cast(lon as double) as lon,
+    cast(lat as double) as lat,
+    {{ local_timestamp('hour') }} as landing_hour
+from {{ source('cameras', 'camera_events') }}
