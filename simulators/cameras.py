@@ -106,13 +106,20 @@ def _stable_hash(*parts: object) -> int:
 
 def online_cameras(day: date, settings: Settings, geography: Geography | None = None) -> list[Camera]:
     """The ``sim_camera_count`` cameras that send recordings on ``day``: among the registry's
-    cameras online at the end of the day, those first by a hash of the seed and their id."""
+    cameras online at the end of the day, ranked by a hash of the seed and their id, first
+    the best-ranked of each street (so every street's screen has cameras), then the next ones."""
+    geography = geography or load_geography()
     registry = snapshot("cameras", day, settings, geography)
     online = registry[registry["status"] == "online"]
-    chosen = sorted(online.itertuples(index=False), key=lambda c: _stable_hash(settings.seed, c.camera_id))
+    ranked = sorted(online.itertuples(index=False), key=lambda c: _stable_hash(settings.seed, c.camera_id))
+    first_of_street: dict[str, object] = {}
+    for camera in ranked:
+        first_of_street.setdefault(geography.street_of(camera.community_code), camera)
+    leading = list(first_of_street.values())
+    chosen = (leading + [c for c in ranked if c not in leading])[: settings.sim_camera_count]
     return [
         Camera(c.camera_id, float(c.lon), float(c.lat), c.community_code, c.grid_code)
-        for c in sorted(chosen[: settings.sim_camera_count], key=lambda c: c.camera_id)
+        for c in sorted(chosen, key=lambda c: c.camera_id)
     ]
 
 
@@ -164,12 +171,16 @@ def day_plan(day: date, settings: Settings, geography: Geography | None = None) 
     classes, weights = list(EVENT_CLASSES), list(EVENT_CLASSES.values())
     plans, names = [], set()
     for n in range(settings.sim_camera_files_per_day):
-        camera = rng.choice(cameras)
-        kind = "frame" if rng.random() < FRAME_SHARE else "clip"
+        # Each camera's first file of the day is a clip of an event, so every camera sending
+        # (one per street at least) has something to find; the other files are drawn.
+        first_of_camera = n < len(cameras)
+        camera = cameras[n] if first_of_camera else rng.choice(cameras)
+        kind = "clip" if first_of_camera or rng.random() >= FRAME_SHARE else "frame"
         frames = 1 if kind == "frame" else FPS * rng.randint(*CLIP_SECONDS)
         hour = datetime.combine(day, time(HOURS[n % len(HOURS)]))
         started_at = hour + timedelta(seconds=rng.randint(0, 3599 - frames // FPS))
-        event_class = rng.choices(classes, weights)[0] if rng.random() < EVENT_SHARE else None
+        shows_event = first_of_camera or rng.random() < EVENT_SHARE
+        event_class = rng.choices(classes, weights)[0] if shows_event else None
         scene = "photo" if event_class or rng.random() < PHOTO_SHARE_WITHOUT_EVENT else "street"
         pick, pixel_seed = rng.random(), rng.getrandbits(32)
         defect = None
