@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 FIRST = date(2026, 9, 26)
 LAST = date(2026, 10, 12)
-CASES_PER_DAY = 38  # a day with streets on both sides of the scorecard's volume floor
+CASES_PER_DAY = 30  # a day with streets on both sides of the scorecard's volume floor
 SEEDS = marts.DBT_PROJECT_DIR / "seeds"
 # Calendar-day categories and response hours of seed case_sla_rules.
 CALENDAR_DAY_CATEGORIES = {"parking", "manhole", "fire_safety"}
