@@ -468,7 +468,7 @@ class FamilyLake:
                 owner = cover["owner_department"] if asset_id == cover["asset_id"] else None
                 is_settled = settled <= self.end
                 # 先修后定: an unclaimed cover's repair is settled by the street.
-                settlement = "settled_with_owner" if owner else "borne_by_street"
+                settlement = "settled" if owner else "borne_by_street"
                 repairs.append(
                     {
                         "repair_id": f"R{case_id}",

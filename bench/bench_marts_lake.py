@@ -24,7 +24,7 @@ from bench.bench_marts_families import write_families
 from civiclake.cases import funnel
 from civiclake.catalogue import CATEGORIES, FUNNEL_CHANNEL_NAMES
 from civiclake.contracts.catalog import silver_schema
-from civiclake.geography import CURRENT_VERSION, load_geography, reference_rows
+from civiclake.geography import active_version, load_geography, reference_rows
 from civiclake.settings import Settings
 from simulators.governance import CasePlan, cases_reported_on
 
@@ -156,7 +156,7 @@ def dispatch_rows(case_plans: Iterable[CasePlan], as_of: date) -> dict[str, list
 def write_reference(lake: str) -> None:
     for kind in ("district", "streets", "communities"):
         rows = [
-            {k: (float(v) if k in NUMERIC else v) for k, v in row.items()} | {"geo_version": CURRENT_VERSION}
+            {k: (float(v) if k in NUMERIC else v) for k, v in row.items()} | {"geo_version": active_version()}
             for row in reference_rows(kind)
         ]
         write_deltalake(f"{lake}/silver/ref_{kind}", pa.Table.from_pylist(rows), mode="overwrite")

@@ -1,19 +1,75 @@
-"""Reference geography: district → streets → communities → grids, and point lookup.
+"""Reference geography: district → streets → communities → grids, versions, and point lookup.
 
 Shapes are rectangles (see ``reference/geography/README.md``); a point belongs to the
 rectangle whose half-open box ``[min, max)`` contains it, with the district's own outer
 edge counted as inside, so every point of the district maps to exactly one grid.
+
+Each version is a folder of ``reference/geography/``. v2 gives the streets their official
+statistical codes; v1 stays so that a past run can be reproduced with the codes it was made
+with (setting ``CIVICLAKE_GEOGRAPHY_VERSION=v1``). A version after the first carries
+``from_<previous>.csv`` (level, old code, new code) for every area, so codes of any two
+versions translate into each other (``code_mapping``).
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 REFERENCE_DIR = Path(__file__).parent / "reference" / "geography"
-CURRENT_VERSION = "v1"
+CURRENT_VERSION = "v2"
+# The environment variable of Settings.geography_version. It is read here straight from the
+# environment because load_geography() is called without a Settings object, some of it
+# per record, where building Settings each time would cost more than the lookup.
+VERSION_VARIABLE = "CIVICLAKE_GEOGRAPHY_VERSION"
+LEVELS = ("district", "street", "community", "grid")
+
+
+class UnknownVersionError(ValueError):
+    """A geography version with no folder under reference/geography/."""
+
+
+class UnknownCodeError(KeyError):
+    """An area code that the geography version it is said to belong to does not have."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+def versions() -> list[str]:
+    """The versions of the reference geography, oldest first (``v1``, ``v2``, …)."""
+    return list(_versions_in(REFERENCE_DIR))
+
+
+@cache
+def _versions_in(folder: Path) -> tuple[str, ...]:
+    # Cached: a run that names a version checks it on every load_geography() call.
+    found = [p.name for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"v\d+", p.name)]
+    return tuple(sorted(found, key=lambda name: int(name[1:])))
+
+
+def check_version(version: str) -> str:
+    if version not in versions():
+        raise UnknownVersionError(
+            f"unknown geography version {version!r}; known: {', '.join(versions())} "
+            f"(folders of {REFERENCE_DIR})"
+        )
+    return version
+
+
+def active_version() -> str:
+    """The version a run uses: ``CIVICLAKE_GEOGRAPHY_VERSION`` when set, else ``CURRENT_VERSION``."""
+    chosen = os.environ.get(VERSION_VARIABLE, "").strip()
+    if not chosen:
+        return CURRENT_VERSION
+    try:
+        return check_version(chosen)
+    except UnknownVersionError as error:
+        raise UnknownVersionError(f"{VERSION_VARIABLE}={chosen}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -108,8 +164,13 @@ def _box(row: dict[str, str]) -> Box:
     return Box(float(row["min_lon"]), float(row["min_lat"]), float(row["max_lon"]), float(row["max_lat"]))
 
 
+def load_geography(version: str | None = None) -> Geography:
+    """One version of the reference geography; by default the one this run uses (``active_version``)."""
+    return _load(check_version(version) if version else active_version())
+
+
 @cache
-def load_geography(version: str = CURRENT_VERSION) -> Geography:
+def _load(version: str) -> Geography:
     folder = REFERENCE_DIR / version
     (d,) = _read(folder / "district.csv")
     district = Area(d["district_code"], d["district_name"], "", _box(d))
@@ -128,6 +189,82 @@ def load_geography(version: str = CURRENT_VERSION) -> Geography:
     return Geography(district, streets, communities, grids)
 
 
-def reference_rows(kind: str, version: str = CURRENT_VERSION) -> list[dict[str, str]]:
+def reference_rows(kind: str, version: str | None = None) -> list[dict[str, str]]:
     """Raw rows of one reference file (``district``, ``streets``, ``communities``, ``grids``)."""
-    return _read(REFERENCE_DIR / version / f"{kind}.csv")
+    return _read(REFERENCE_DIR / (check_version(version) if version else active_version()) / f"{kind}.csv")
+
+
+def _codes_by_level(version: str) -> dict[str, set[str]]:
+    geography = _load(version)
+    return {
+        "district": {geography.district.code},
+        "street": set(geography.streets),
+        "community": set(geography.communities),
+        "grid": set(geography.grids),
+    }
+
+
+@cache
+def _step(version: str) -> dict[str, str]:
+    """Codes of the version before ``version`` → codes of ``version``, from its ``from_<previous>.csv``.
+
+    The file must name every area of both versions exactly once, level by level (a bijection),
+    so that translating forth and back returns every code unchanged.
+    """
+    previous = versions()[versions().index(version) - 1]
+    path = REFERENCE_DIR / version / f"from_{previous}.csv"
+    if not path.exists():
+        raise UnknownVersionError(f"{path}: missing; it maps every code of {previous} to {version}")
+    old_codes, new_codes = _codes_by_level(previous), _codes_by_level(version)
+    mapping: dict[str, str] = {}
+    seen_new: set[str] = set()
+    for row_number, row in enumerate(_read(path), start=2):
+        where = f"{path}, row {row_number}"
+        level, old, new = row.get("level"), row.get(f"{previous}_code"), row.get(f"{version}_code")
+        if level not in LEVELS:
+            raise ValueError(f"{where}: level {level!r} is not one of {', '.join(LEVELS)}")
+        if old not in old_codes[level]:
+            raise ValueError(f"{where}: {previous}_code {old!r} is not a {level} of geography {previous}")
+        if new not in new_codes[level]:
+            raise ValueError(f"{where}: {version}_code {new!r} is not a {level} of geography {version}")
+        if old in mapping or new in seen_new:
+            raise ValueError(f"{where}: {old} → {new} maps a code that an earlier row already maps")
+        mapping[old] = new
+        seen_new.add(new)
+    for level in LEVELS:
+        unmapped = sorted(old_codes[level] - mapping.keys())
+        if unmapped or len(old_codes[level]) != len(new_codes[level]):
+            raise ValueError(
+                f"{path}: {len(old_codes[level])} {level} codes in {previous}, {len(new_codes[level])} in "
+                f"{version}; not mapped: {', '.join(unmapped[:5]) or 'none'}"
+            )
+    return mapping
+
+
+def code_mapping(from_version: str, to_version: str) -> dict[str, str]:
+    """Every area code (district, streets, communities, grids) of ``from_version`` → the same area's
+    code in ``to_version``; either direction, across any number of versions."""
+    order = versions()
+    start, end = order.index(check_version(from_version)), order.index(check_version(to_version))
+    mapping = {code: code for codes in _codes_by_level(from_version).values() for code in codes}
+    if start < end:
+        for version in order[start + 1 : end + 1]:
+            step = _step(version)
+            mapping = {code: step[current] for code, current in mapping.items()}
+    else:
+        for version in reversed(order[end + 1 : start + 1]):
+            back = {new: old for old, new in _step(version).items()}
+            mapping = {code: back[current] for code, current in mapping.items()}
+    return mapping
+
+
+def map_codes(codes: list[str], from_version: str, to_version: str) -> list[str]:
+    """The codes translated one by one; a code that ``from_version`` does not have is an error."""
+    mapping = code_mapping(from_version, to_version)
+    unknown = [code for code in codes if code not in mapping]
+    if unknown:
+        raise UnknownCodeError(
+            f"not an area code of geography {from_version}: {', '.join(unknown)} "
+            f"(codes are 6, 9, 12 or 14 digits: district, street, community, grid)"
+        )
+    return [mapping[code] for code in codes]

@@ -48,6 +48,7 @@ REQUIRED_TABLES = (
     "mart_people_services_daily",
     "mart_resources_daily",
     "mart_resource_map",
+    "mart_resource_positions",
     "mart_manhole_covers_daily",
     "mart_manhole_repair_costs",
     "mart_cases_by_channel_daily",
@@ -56,6 +57,9 @@ REQUIRED_TABLES = (
     "mart_command_promises_daily",
     "mart_camera_events_hourly",
     "mart_camera_cases_daily",
+    "mart_operations",
+    "mart_operation_orders",
+    "mart_manhole_ledger",
 )
 # Silver tables the marts read beyond governance. A district connects its source systems
 # one at a time: an absent one is created empty (``create_absent_silver_tables``), so the
@@ -66,9 +70,11 @@ OPTIONAL_SILVER_TABLES = (
     "resources_cameras",
     "resources_vehicles",
     "resources_teams",
+    "resource_positions",
     "city_cases",
     "city_manhole_covers",
     "city_repairs",
+    "city_settlement_events",
     "party_organisations",
     "party_members",
     "party_activities",
@@ -149,8 +155,9 @@ def create_absent_silver_tables(settings: Settings) -> list[str]:
 
 def create_absent_platform_tables(settings: Settings) -> list[str]:
     """Creates, empty, the tables the platform itself writes that the marts read — the case
-    funnel (silver.cases), the dispatch outbox (state.dispatch_outbox) and the camera events
-    of frame inference (silver.camera_events) — where a lake has not run those steps yet.
+    funnel (silver.cases), the dispatch outbox (state.dispatch_outbox), the camera events
+    of frame inference (silver.camera_events) and the joint operations with their tasks
+    (state.operations, state.operation_tasks) — where a lake has not run those steps yet.
     Returns the tables created, as ``layer.table``."""
     from deltalake import write_deltalake
 
@@ -158,12 +165,15 @@ def create_absent_platform_tables(settings: Settings) -> list[str]:
     from civiclake.dispatch import outbox
     from civiclake.frames import tables as frame_tables
     from civiclake.lake.read import has_table, table_uri
+    from civiclake.operations import state as operation_state
 
     created = []
     for layer, table, schema in (
         ("silver", funnel.TABLE, funnel.arrow_schema()),
         (outbox.LAYER, outbox.TABLE, outbox.SCHEMA),
         ("silver", frame_tables.EVENTS, frame_tables.arrow_schema(frame_tables.EVENTS)),
+        (operation_state.LAYER, operation_state.OPERATIONS, operation_state.OPERATIONS_SCHEMA),
+        (operation_state.LAYER, operation_state.TASKS, operation_state.TASKS_SCHEMA),
     ):
         if has_table(settings, layer, table):
             continue

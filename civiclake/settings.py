@@ -77,6 +77,11 @@ class Settings(BaseSettings):
 
     # Jurisdiction whose boundary checks apply to incoming coordinates.
     jurisdiction: str = "longhua"
+    # Version of the reference geography (civiclake/reference/geography/<version>/); unset: the
+    # current one (civiclake.geography.CURRENT_VERSION). "v1" reproduces a run made before the
+    # official street codes; `civiclake geography map` translates codes between versions.
+    # civiclake.geography.active_version() reads it from the environment directly.
+    geography_version: str | None = None
 
     # Case dispatch: the confidence threshold is chosen so that automatically
     # dispatched cases are right at least this often on validation data.

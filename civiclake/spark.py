@@ -87,6 +87,10 @@ def spark_session(settings: Settings, app_name: str):
         # Keep tables readable by delta-rs (dbt-duckdb's delta plugin reads the lake with it).
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
     )
+    if settings.geography_version:
+        # Jobs place points in the geography on the executors too: a cluster's executors do
+        # not inherit the driver's environment.
+        builder = builder.config("spark.executorEnv.CIVICLAKE_GEOGRAPHY_VERSION", settings.geography_version)
     local_conf = driver_listener_conf(settings.spark_master) | local_evaluation_conf(
         settings.spark_master, settings.spark_interpreted
     )

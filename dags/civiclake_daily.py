@@ -2,8 +2,9 @@
 
 sources (one task group per source family: [simulate ->] ingest -> quality gate)
 -> case funnel (every channel in one silver case table) -> classifier (train only when the
-weekly model is missing or stale) -> score and dispatch -> deliver the orders (outbox)
--> escalation check [-> simulated departments -> simulated reviewers] -> marts prepare -> dbt build by layer (cosmos) -> marts publish
+weekly model is missing or stale) -> score and dispatch -> joint operations the day's
+conditions start -> deliver the orders (outbox) -> escalation check -> joint operations
+followed up [-> simulated departments -> simulated reviewers] -> marts prepare -> dbt build by layer (cosmos) -> marts publish
 (atomic swap) -> summary, and beside it brief_push (the leaders' brief by e-mail) and
 marts_warm (Superset's chart-data cache filled for every role from the new marts).
 
@@ -212,6 +213,14 @@ def civiclake_daily():
         doc="Spark batch scoring and dispatch: routing rules, duplicate linking, confident -> "
         "routed automatically, unsure -> review queue.",
     )
+    operations_trigger = _cli_task(
+        "operations_trigger",
+        "operations",
+        "trigger",
+        doc="Joint operations started by the day's conditions (civiclake/reference/operations/plans): "
+        "a cluster of cases or camera events in one area, a weather warning in force; each "
+        "condition starts its plan once, its orders through the outbox.",
+    )
     deliver = _cli_task(
         "dispatch_deliver",
         "dispatch",
@@ -227,7 +236,23 @@ def civiclake_daily():
         "go up to the street, a street's to the district (civiclake/reference/dispatch/escalation.yaml); "
         "their orders are delivered through the same outbox.",
     )
-    acted = [escalate]
+    operations_follow = _cli_task(
+        "operations_follow",
+        "operations",
+        "follow",
+        doc="Joint operations followed up at the close of the day: an order not completed by its "
+        "due time goes up once to the plan's escalation department (through the outbox); "
+        "each operation's status (running, completed, overdue).",
+    )
+    manhole_street_bears = _cli_task(
+        "manhole_street_bears",
+        "manhole",
+        "street-bears-due",
+        doc="先修后定: every manhole repair still unclaimed N days after it was finished (as of the "
+        "close of the day; civiclake/reference/city/settlement.yaml) is borne by its street, written "
+        "to the city-management system (repair row + settlement event, one transaction each).",
+    )
+    acted = [escalate, operations_follow, manhole_street_bears]
     if SIMULATE:
         acted += [
             _cli_task(
@@ -315,7 +340,19 @@ def civiclake_daily():
         dated=False,
     )
 
-    chain(sources, funnel, train, score, deliver, *acted, prepare, dbt_build, publish, summary)
+    chain(
+        sources,
+        funnel,
+        train,
+        score,
+        operations_trigger,
+        deliver,
+        *acted,
+        prepare,
+        dbt_build,
+        publish,
+        summary,
+    )
     # Beside the summary, not after it: the brief and the warm-up need only the published marts.
     publish >> [brief_push, warm]
 

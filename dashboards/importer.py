@@ -191,7 +191,10 @@ def build_query_context(chart: dict[str, Any], dataset: dict[str, Any]) -> dict[
         query.update(
             columns=list(params.get("all_columns") or []),
             metrics=[],
-            orderby=[[c, asc] for c, asc in params.get("order_by_cols") or []],
+            # Superset's form data keeps each raw-table sort as a JSON string '["column", asc]'.
+            orderby=[
+                json.loads(o) if isinstance(o, str) else list(o) for o in params.get("order_by_cols") or []
+            ],
             row_limit=params.get("row_limit", 1000),
         )
     else:

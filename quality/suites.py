@@ -17,6 +17,7 @@ from civiclake.contracts import catalog, governance
 from civiclake.contracts.base import SourceContract
 from civiclake.frames import tables as camera_tables
 from civiclake.geography import load_geography
+from quality.positions import POSITION_SUITES
 
 
 def _exact_columns(contract: SourceContract):
@@ -111,11 +112,38 @@ def governance_dispatch_orders() -> gx.ExpectationSuite:
     )
 
 
+def governance_weather_warnings() -> gx.ExpectationSuite:
+    warnings = governance.WEATHER_WARNINGS
+    geo = load_geography()
+    return gx.ExpectationSuite(
+        name="silver.governance_weather_warnings",
+        expectations=[
+            _exact_columns(warnings),
+            gxe.ExpectColumnValuesToNotBeNull(column="warning_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="warning_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="issued_at"),
+            gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),
+            _codes(warnings, "kind"),
+            _codes(warnings, "level"),
+            gxe.ExpectColumnValuesToBeInSet(column="district_code", value_set=[geo.district.code]),
+            # Null street: a warning for the whole district.
+            gxe.ExpectColumnValuesToBeInSet(column="street_code", value_set=sorted(geo.streets)),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="lifted_at",
+                column_B="issued_at",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+        ],
+    )
+
+
 GOVERNANCE_SUITES = {
     "governance_cases": governance_cases,
     "governance_case_events": governance_case_events,
     "governance_grid_workers": governance_grid_workers,
     "governance_dispatch_orders": governance_dispatch_orders,
+    "governance_weather_warnings": governance_weather_warnings,
 }
 
 
@@ -263,7 +291,10 @@ def city_table(table: str) -> gx.ExpectationSuite:
     if table == "repairs":
         expectations += [
             _codes(contract, "settlement_status"),
-            gxe.ExpectColumnValuesToNotBeNull(column="cost_bearer"),
+            # Nobody bears the cost while the settlement is pending; every later state names who.
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="cost_bearer", row_condition='settlement_status!="pending"', condition_parser="pandas"
+            ),
             gxe.ExpectColumnValuesToBeBetween(column="cost_yuan", min_value=0),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="repaired_at",
@@ -271,6 +302,18 @@ def city_table(table: str) -> gx.ExpectationSuite:
                 or_equal=True,
                 ignore_row_if="either_value_is_missing",
             ),
+        ]
+    if table == "settlement_events":
+        expectations += [
+            _codes(contract, "step"),
+            _codes(contract, "from_status"),
+            _codes(contract, "to_status"),
+            gxe.ExpectColumnValuesToNotBeNull(column="repair_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="occurred_at"),
+            gxe.ExpectColumnValuesToNotBeNull(column="actor"),
+            # A step happens once per repair: the event id is <repair_id>-<step>.
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["repair_id", "step"]),
+            gxe.ExpectColumnValuesToBeBetween(column="amount_yuan", min_value=0.01),
         ]
     return gx.ExpectationSuite(name=f"silver.city_{table}", expectations=expectations)
 
@@ -412,7 +455,14 @@ CAMERA_SUITES = {table: partial(camera_table, table) for table in camera_tables.
 
 # One suite per silver table. Open311's checks one jurisdiction's rows, so it is built for
 # the jurisdiction a gate names (``suites_for``).
-SUITES = {**GOVERNANCE_SUITES, **CITY_SUITES, **RESOURCE_SUITES, **CAMERA_SUITES, **FILE_EXPORT_SUITES}
+SUITES = {
+    **GOVERNANCE_SUITES,
+    **CITY_SUITES,
+    **RESOURCE_SUITES,
+    **POSITION_SUITES,
+    **CAMERA_SUITES,
+    **FILE_EXPORT_SUITES,
+}
 PER_JURISDICTION = {"open311_requests": open311_requests}
 
 

@@ -1,9 +1,13 @@
 """Simulator of the city-management system (智慧城管), writing to its PostgreSQL database.
 
-Three tables in schema ``city``: city-management cases, the manhole-cover asset register
-(owner department, or NULL where nobody has claimed the cover) and repair records with
-their cost settlement. A repair of a cover with an unknown owner is paid by the street
-under 先修后定 ("repair first, settle later"); a known owner settles with the street.
+Four tables in schema ``city``: city-management cases, the manhole-cover asset register
+(owner department, or NULL where nobody has claimed the cover), repair records with the
+state of their cost settlement, and the settlement's events. Under 先修后定 ("repair first,
+settle later") the settlement walks the steps of civiclake/manholes/settlement.py: the
+registered owner claims the repair, the cost is recovered from it and settled (some stop
+on the way); a cover without a known owner is claimed by a department now and then (the
+register learns its owner), otherwise its street bears the cost when the daily run would
+(``street_bears_after_days`` after the repair, at the close of that day).
 
 Like the governance simulator it is deterministic by seed and date: the cases reported on
 a day X, and the repairs they cause, are planned from a generator seeded by ``(seed, X)``;
@@ -25,16 +29,20 @@ import functools
 import logging
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import psycopg
 
 from civiclake.contracts import city
 from civiclake.geography import Geography, load_geography
+from civiclake.manholes import settlement
+from civiclake.manholes.records import DAILY_ACTOR
+from civiclake.manholes.settlement import Repair, Step
 from civiclake.settings import Settings
 from simulators.people import Resident, resident_pool
-from simulators.source_db import ensure_tables, upsert_sql
+from simulators.source_db import ensure_tables, insert_sql, upsert_sql
 
 log = logging.getLogger(__name__)
 _residents = functools.cache(resident_pool)  # the same pool for every day of a seed
@@ -44,6 +52,14 @@ CASES_PER_DAY_FULL_SCALE = 3000
 COVERS_FULL_SCALE = 120_000
 UNKNOWN_OWNER_SHARE = 0.08
 COVER_OWNERS = ("水务局", "供电局", "燃气集团", "通信管道公司", "城市管理和综合执法局", "交通运输局")
+# The settlement's course (assumptions giving the ledger every state): a department claims a
+# cover nobody owned in this share of its repairs; of the claimed repairs this share gets its
+# cost recovered, of those this share is settled; a recovery is partial this often.
+CLAIM_UNKNOWN_SHARE = 0.4
+RECOVERED_SHARE = 0.75
+SETTLED_SHARE = 0.8
+PARTIAL_RECOVERY_SHARE = 0.15
+SETTLEMENT_CLERK = "城管结算专员"  # the actor the simulated system records for the owners' steps
 CATEGORY_NAMES = {code: name for name, code in city.CATEGORIES.items()}
 CATEGORY_WEIGHTS = {
     "manhole": 14,
@@ -71,13 +87,18 @@ ECHO_MAX_METRES = 30.0  # where the resident stands when reporting it, from the 
 ECHO_MAX_LAG = timedelta(hours=4)  # between the two reports, either one first
 _METRES_PER_DEGREE = 111_320.0
 # Table of schema ``city`` → its contract.
-TABLES = {c.source.name.removeprefix("city."): c for c in (city.MANHOLE_COVERS, city.CASES, city.REPAIRS)}
+TABLES = {
+    c.source.name.removeprefix("city."): c
+    for c in (city.MANHOLE_COVERS, city.CASES, city.REPAIRS, city.SETTLEMENT_EVENTS)
+}
 
 # Indexes the extraction reads by, and the simulator's ledger (created after the tables).
 _INDEXES_AND_LEDGER = """
 create index if not exists city_cases_updated_at on city.cases (updated_at);
 create index if not exists city_covers_updated_at on city.manhole_covers (updated_at);
 create index if not exists city_repairs_updated_at on city.repairs (updated_at);
+create index if not exists city_settlement_events_updated_at on city.settlement_events (updated_at);
+create index if not exists city_settlement_events_repair on city.settlement_events (repair_id);
 -- The simulator's own ledger of the days it has written (not part of the real system).
 create table if not exists city.simulated_days (
     day          date primary key,
@@ -97,7 +118,7 @@ class Cover:
     owner_department: str | None
     installed_on: date
 
-    def row(self, status: str, updated_at: datetime) -> tuple:
+    def row(self, status: str, updated_at: datetime, owner: str | None = None) -> tuple:
         return (
             self.asset_id,
             self.cover_type,
@@ -105,7 +126,7 @@ class Cover:
             self.grid_code,
             self.lon,
             self.lat,
-            self.owner_department,
+            self.owner_department or owner,  # a claim names the owner of a cover the register lacked
             status,
             self.installed_on,
             updated_at,
@@ -147,18 +168,38 @@ class RepairPlan:
     cover: Cover
     made_safe_at: datetime
     repaired_at: datetime
-    settled_at: datetime
     cost_yuan: float
     street_office: str
+    steps: tuple[Step, ...] = ()  # the settlement's steps, in time order
+
+    def settlement_at(self, moment: datetime) -> list[settlement.Outcome]:
+        """The settlement steps taken by ``moment``, each checked by the state machine."""
+        repair = Repair(
+            self.repair_id,
+            settlement.PENDING,
+            repaired_at=self.repaired_at,
+            cost_yuan=Decimal(str(self.cost_yuan)),
+            registered_owner=self.cover.owner_department,
+        )
+        outcomes = []
+        for step in self.steps:
+            if step.at > moment:
+                break
+            outcome = settlement.apply(repair, step, settlement.load_policy())
+            outcomes.append(outcome)
+            repair = replace(
+                repair, status=outcome.to_status, cost_bearer=outcome.cost_bearer, updated_at=step.at
+            )
+        return outcomes
 
     def state_at(self, moment: datetime) -> tuple | None:
         if moment < self.made_safe_at:
             return None
         repaired = self.repaired_at if self.repaired_at <= moment else None
-        settled = self.settled_at if self.settled_at <= moment else None
-        owner = self.cover.owner_department
-        status = "pending" if settled is None else "settled_with_owner" if owner else "borne_by_street"
-        updated_at = max(t for t in (self.made_safe_at, repaired, settled) if t is not None)
+        outcomes = self.settlement_at(moment)
+        last = outcomes[-1] if outcomes else None
+        settled = next((o.settled_at for o in outcomes if o.settled_at is not None), None)
+        updated_at = max(t for t in (self.made_safe_at, repaired, last and last.at) if t is not None)
         return (
             self.repair_id,
             self.case_id,
@@ -167,11 +208,38 @@ class RepairPlan:
             self.made_safe_at,
             repaired,
             self.cost_yuan,
-            owner or self.street_office,  # 先修后定: the street pays for an unclaimed cover
-            status,
+            last.cost_bearer if last else None,  # nobody bears it until claimed or borne by the street
+            last.to_status if last else settlement.PENDING,
             settled,
             updated_at,
         )
+
+    def event_rows(self, moment: datetime) -> list[tuple]:
+        """Rows of ``city.settlement_events`` for the steps taken by ``moment``."""
+        return [
+            (
+                o.event_id,
+                self.repair_id,
+                self.cover.asset_id,
+                self.cover.community_code,
+                o.step,
+                o.from_status,
+                o.to_status,
+                o.owner,
+                o.amount_yuan,
+                records_actor(o.step),
+                o.at,
+                o.at,
+            )
+            for o in self.settlement_at(moment)
+        ]
+
+    def claimed_owner(self, moment: datetime) -> tuple[datetime, str] | None:
+        """When and by whom a cover without a registered owner was claimed, by ``moment``."""
+        for o in self.settlement_at(moment):
+            if o.cover_owner is not None:
+                return o.at, o.cover_owner
+        return None
 
     def cover_events(self, reported_at: datetime) -> list[tuple[datetime, str]]:
         return [(reported_at, "damaged"), (self.made_safe_at, "made_safe"), (self.repaired_at, "normal")]
@@ -225,6 +293,46 @@ class CityCasePlan:
         )
 
 
+def records_actor(step: str) -> str:
+    """Who the simulated system records a step by: the daily run for the street's, a clerk otherwise."""
+    return DAILY_ACTOR if step == settlement.STREET_BEARS else SETTLEMENT_CLERK
+
+
+def _office_hours(rng: random.Random, after: datetime, days: float) -> datetime:
+    """A moment in office hours about ``days`` after ``after`` (and after it)."""
+    day = (after + timedelta(days=days)).date()
+    at = datetime.combine(day, time(9)) + timedelta(minutes=rng.randint(0, 8 * 60))
+    return at if at > after else after + timedelta(hours=1)
+
+
+def settlement_steps(
+    rng: random.Random,
+    cover: Cover,
+    repaired_at: datetime,
+    cost_yuan: float,
+    street_office: str,
+    last: datetime,
+) -> tuple[Step, ...]:
+    """The settlement a repair goes through, up to ``last`` (the end of its simulated lifecycle)."""
+    owner = cover.owner_department
+    if owner is None and rng.random() < CLAIM_UNKNOWN_SHARE:
+        owner = rng.choice(COVER_OWNERS)
+    if owner is None:
+        at = settlement.load_policy().street_bears_in_daily_run(repaired_at)
+        return (Step(settlement.STREET_BEARS, at, street_office=street_office),) if at <= last else ()
+    steps = [Step(settlement.CLAIM, _office_hours(rng, repaired_at, rng.uniform(1, 6)), owner=owner)]
+    if rng.random() < RECOVERED_SHARE:
+        cost = Decimal(str(cost_yuan))
+        share = rng.uniform(0.6, 0.95) if rng.random() < PARTIAL_RECOVERY_SHARE else 1.0
+        amount = (cost * Decimal(str(share))).quantize(Decimal("0.01"))
+        steps.append(
+            Step(settlement.RECOVER, _office_hours(rng, steps[-1].at, rng.uniform(2, 8)), amount_yuan=amount)
+        )
+        if rng.random() < SETTLED_SHARE:
+            steps.append(Step(settlement.SETTLE, _office_hours(rng, steps[-1].at, rng.uniform(1, 6))))
+    return tuple(s for s in steps if s.at <= last)
+
+
 def cases_reported_on(
     day: date, settings: Settings, covers: list[Cover], geography: Geography | None = None
 ) -> list[CityCasePlan]:
@@ -252,15 +360,28 @@ def cases_reported_on(
             made_safe_at = reported_at + timedelta(minutes=rng.uniform(20, 180))
             repaired_at = made_safe_at + timedelta(hours=rng.uniform(4, 120))
             street = geography.streets[geography.street_of(community)]
+            # The main generator draws what it always drew (the settlement's own course comes
+            # from a generator of the repair's, so the plans do not shift with it).
+            rng.uniform(3, 20)
+            repair_id = f"RP{day:%Y%m%d}{n:05d}"
+            cost_yuan = round(rng.uniform(180, 4800), 2)
+            office = settlement.street_office(street.name)
             repair = RepairPlan(
-                repair_id=f"RP{day:%Y%m%d}{n:05d}",
+                repair_id=repair_id,
                 case_id=case_id,
                 cover=cover,
                 made_safe_at=made_safe_at,
                 repaired_at=repaired_at,
-                settled_at=repaired_at + timedelta(days=rng.uniform(3, 20)),
-                cost_yuan=round(rng.uniform(180, 4800), 2),
-                street_office=f"{street.name}办事处",
+                cost_yuan=cost_yuan,
+                street_office=office,
+                steps=settlement_steps(
+                    random.Random(f"settlement-{settings.seed}-{repair_id}"),
+                    cover,
+                    repaired_at,
+                    cost_yuan,
+                    office,
+                    reported_at + timedelta(days=LIFECYCLE_DAYS - 1),
+                ),
             )
             handled_at = repaired_at
         else:
@@ -308,6 +429,7 @@ class Echo:
     lat: float
     community_code: str
     grid_code: str
+    asset_id: str | None = None  # the cover of a manhole case
 
     @property
     def resident_first(self) -> bool:
@@ -376,6 +498,7 @@ def resident_echoes(day: date, settings: Settings, geography: Geography | None =
                 lat=lat,
                 community_code=location.community_code,
                 grid_code=location.grid_code,
+                asset_id=plan.repair.cover.asset_id if plan.repair else None,
             )
         )
     return echoes
@@ -399,8 +522,9 @@ def rows_changed_on(
     plans_cache = {} if plans_cache is None else plans_cache
     day_start = datetime.combine(day, time())
     day_end = day_start + timedelta(days=1) - timedelta(microseconds=1)
-    out: dict[str, list[tuple]] = {"manhole_covers": [], "cases": [], "repairs": []}
+    out: dict[str, list[tuple]] = {"manhole_covers": [], "cases": [], "repairs": [], "settlement_events": []}
     cover_events: dict[str, list[tuple[datetime, str]]] = {}
+    claims: dict[str, tuple[datetime, str]] = {}  # cover → its claim, for a cover without an owner
     for offset in range(LIFECYCLE_DAYS, -1, -1):
         reported_day = day - timedelta(days=offset)
         if reported_day not in plans_cache:
@@ -414,17 +538,39 @@ def rows_changed_on(
             repair_row = plan.repair.state_at(day_end)
             if repair_row is not None and (backlog or repair_row[-1] >= day_start):
                 out["repairs"].append(repair_row)
+            out["settlement_events"] += [
+                e for e in plan.repair.event_rows(day_end) if backlog or e[-1] >= day_start
+            ]
+            asset_id = plan.repair.cover.asset_id
             events = [e for e in plan.repair.cover_events(plan.reported_at) if e[0] <= day_end]
-            cover_events.setdefault(plan.repair.cover.asset_id, []).extend(events)
+            cover_events.setdefault(asset_id, []).extend(events)
+            claim = plan.repair.claimed_owner(day_end)
+            if claim is not None and (asset_id not in claims or claim < claims[asset_id]):
+                claims[asset_id] = claim
     for cover in covers:
         events = cover_events.get(cover.asset_id)
+        claim = claims.get(cover.asset_id)
         if events:
             updated_at, status = max(events)
-            if backlog or updated_at >= day_start:
-                out["manhole_covers"].append(cover.row(status, updated_at))
+            changed = max(updated_at, claim[0]) if claim else updated_at
+            if backlog or changed >= day_start:
+                out["manhole_covers"].append(cover.row(status, changed, claim[1] if claim else None))
         elif backlog:
             out["manhole_covers"].append(cover.row("normal", datetime.combine(cover.installed_on, time(9))))
     return out
+
+
+# How each table is written: upserts (a newer version wins); a cover keeps an owner once one
+# is known (a claim recorded by `civiclake manhole claim` included); events are appended once.
+_WRITES = {
+    "manhole_covers": upsert_sql(city.MANHOLE_COVERS).replace(
+        "owner_department = excluded.owner_department",
+        "owner_department = coalesce(excluded.owner_department, city.manhole_covers.owner_department)",
+    ),
+    "cases": upsert_sql(city.CASES),
+    "repairs": upsert_sql(city.REPAIRS),
+    "settlement_events": insert_sql(city.SETTLEMENT_EVENTS),
+}
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -456,7 +602,7 @@ def simulate_day(day: date, settings: Settings, history_days: int = 0) -> dict[s
             empty = False
             with conn.cursor() as cur:
                 for table, table_rows in rows.items():
-                    cur.executemany(upsert_sql(TABLES[table]), table_rows)
+                    cur.executemany(_WRITES[table], table_rows)
                 cur.execute(
                     "insert into city.simulated_days values (%s, %s) "
                     "on conflict (day) do update set rows_written = excluded.rows_written",

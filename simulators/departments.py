@@ -10,6 +10,10 @@ department handles it, feeds its answer back to the resident (``feedback_text``,
 the API's GET) and closes it, each step a ``governance.case_events`` row. Cases of the other
 channels follow their own simulators' lifecycles; only their orders are accepted here.
 
+An operation's order (kind ``operation``: a task of a joint operation, its reason ending in
+its time limit) is accepted the same way, then reported done (``completed``): most within the
+limit, a share late (what the operation's follow-up escalates), never before acceptance.
+
 Every time is a function of the seed and the order id (and the order's issue time), never of
 when this runs. Acting for day D writes what has happened by ``horizon(D)`` — the end of the
 next day, D+2 00:00, where the governance ingest that first sees D's orders (issued at the
@@ -29,6 +33,7 @@ import psycopg
 from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE
 from civiclake.contracts.governance import CASE_EVENTS, CASES, DISPATCH_ORDERS
 from civiclake.geography import load_geography
+from civiclake.operations.start import due_hours_of
 from civiclake.settings import Settings
 from civiclake.working_time import WorkingCalendar, default_calendar
 from simulators import governance
@@ -50,6 +55,15 @@ SILENT_DAYS = (3.0, 5.0)  # working days: past two calendar days from any start
 HANDLE_HOURS = (0.5, 4.0)
 FEEDBACK_MINUTES = (10, 60)
 CLOSE_MINUTES = (5, 30)
+
+# An operation's task, in wall-clock hours after its issue as a share of its time limit: most
+# done within it, a fifth late (an assumption: a joint operation is watched closely, yet a
+# department short of hands lets a task slip). Work starts once the order is accepted.
+ON_TIME_SHARE = 0.8
+ON_TIME_SPAN = (0.3, 0.95)
+LATE_SPAN = (1.1, 2.5)
+START_MINUTES = (10, 40)  # from acceptance to the earliest completion
+DEFAULT_LIMIT_HOURS = 8.0  # an operation order whose reason carries no time limit
 
 _ORDERS, _CASES, _EVENTS = DISPATCH_ORDERS.source.name, CASES.source.name, CASE_EVENTS.source.name
 _CATEGORY_BY_NAME = {c.name: c for c in CATEGORIES}
@@ -77,6 +91,17 @@ def accepted_at(
     """When the department accepts the order (in working time, never before its issue)."""
     calendar = calendar or default_calendar()
     return calendar.add_working_hours(issued_at, acceptance_delay(seed, order_id, calendar))
+
+
+def completed_at(
+    seed: int, order_id: str, issued_at: datetime, accepted: datetime, limit_hours: float
+) -> datetime:
+    """When the department reports an operation's task done: a share of its time limit after
+    the issue, and not before it could start after accepting."""
+    rng = random.Random(f"complete-{seed}-{order_id}")
+    span = ON_TIME_SPAN if rng.random() < ON_TIME_SHARE else LATE_SPAN
+    done = issued_at + timedelta(hours=limit_hours * rng.uniform(*span))
+    return max(done, accepted + timedelta(minutes=rng.uniform(*START_MINUTES)))
 
 
 @dataclass(frozen=True)
@@ -114,11 +139,14 @@ def act_on_orders(day: date, settings: Settings) -> dict[str, int]:
         with conn.transaction():
             accepted, still_open = _accept_orders(conn, settings.seed, until, calendar)
         with conn.transaction():
+            completed = _complete_operation_orders(conn, settings.seed, until)
+        with conn.transaction():
             cases, events = _answer_intake_cases(conn, settings.seed, until, calendar)
     counts = {
         "orders_open": accepted + still_open,
         "accepted": accepted,
         "still_issued": still_open,
+        "operation_orders_completed": completed,
         "intake_cases_moved": cases,
         "case_events_written": events,
     }
@@ -144,6 +172,28 @@ def _accept_orders(conn: psycopg.Connection, seed: int, until: datetime, calenda
             due,
         )
     return len(due), len(orders) - len(due)
+
+
+def _complete_operation_orders(conn: psycopg.Connection, seed: int, until: datetime) -> int:
+    """Reports done each accepted operation order whose completion falls before ``until``."""
+    orders = conn.execute(
+        f"select order_id, issued_at, accepted_at, reason from {_ORDERS} "
+        "where kind = 'operation' and status = 'accepted' and completed_at is null "
+        "order by order_id for update",
+    ).fetchall()
+    due = []
+    for order_id, issued, accepted, reason in orders:
+        limit = due_hours_of(reason) or DEFAULT_LIMIT_HOURS
+        at = completed_at(seed, order_id, issued, accepted, limit)
+        if at < until:
+            due.append((at, at, order_id))
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"update {_ORDERS} set status = 'completed', completed_at = %s, "
+            "updated_at = greatest(updated_at, %s) where order_id = %s and status = 'accepted'",
+            due,
+        )
+    return len(due)
 
 
 def _answer_intake_cases(conn: psycopg.Connection, seed: int, until: datetime, calendar: WorkingCalendar):

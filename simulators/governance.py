@@ -111,6 +111,7 @@ class CaseRow(NamedTuple):
     handled_at: datetime | None
     fed_back_at: datetime | None
     feedback_text: str | None
+    asset_id: str | None
 
 
 class CaseEvent(NamedTuple):
@@ -144,6 +145,7 @@ class CasePlan:
     seed: int = 0
     community_name: str = ""  # named in the department's answer
     echo_of: str | None = None  # the city case (or camera clip) whose problem this resident reports too
+    asset_id: str | None = None  # a manhole case: the cover of the city register it is at
 
     @property
     def text_as_written(self) -> str:
@@ -201,6 +203,7 @@ class CasePlan:
             last("handled"),
             last("fed_back"),
             self.feedback_text(answers, department) if answers else None,
+            self.asset_id,
         )
 
     def feedback_text(self, n: int, department: str) -> str:
@@ -226,7 +229,8 @@ def _lifecycle(plan: CasePlan) -> tuple[tuple[str, datetime, str], ...]:
     departments = sorted({c.department for c in CATEGORIES} - {home})
     first_department = rng.choice(departments) if rng.random() < TRANSFER_SHARE else home
     rework = rng.random() < REWORK_SHARE
-    reopen = plan.closed_at is not None and rng.random() < REOPEN_SHARE
+    # Only a case closed some time after its handling can be closed, reopened and closed again.
+    reopen = plan.closed_at is not None and rng.random() < REOPEN_SHARE and plan.closed_at > plan.handled_at
 
     def between(a: datetime, b: datetime, share: float) -> datetime:
         return a + (b - a) * share
@@ -275,6 +279,23 @@ def _category_weights(seed: int, community_code: str) -> list[float]:
     return [rng.uniform(0.5, 1.5) * base for base in (14, 8, 10, 13, 8, 4, 9, 5, 6, 12)]
 
 
+@functools.cache
+def _covers_by_community(seed: int, scale: float) -> dict[str, list[city.Cover]]:
+    by_community: dict[str, list[city.Cover]] = {}
+    for cover in city.cover_register(Settings(seed=seed, sim_scale=scale)):
+        by_community.setdefault(cover.community_code, []).append(cover)
+    return by_community
+
+
+def cover_of_case(settings: Settings, case_id: str, community_code: str) -> city.Cover | None:
+    """The cover of the city register a resident's manhole case is about: one of its community's,
+    drawn from a generator of the case's own (None: the register has no cover there)."""
+    covers = _covers_by_community(settings.seed, settings.sim_scale).get(community_code)
+    if not covers:
+        return None
+    return random.Random(f"case-cover-{settings.seed}-{case_id}").choice(covers)
+
+
 def cases_reported_on(day: date, settings: Settings, geography: Geography | None = None) -> list[CasePlan]:
     """Plans of every case reported on ``day`` (same list for the same seed and day)."""
     geography = geography or load_geography()
@@ -295,14 +316,19 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
         hour = rng.choices(range(24), weights=HOURLY_PROFILE)[0]
         reported_at = start + timedelta(hours=hour, seconds=rng.randint(0, 3599))
         dispatched_at, handled_at, closed_at = _timeline(rng, category.code, reported_at)
+        case_id = f"GC{day:%Y%m%d}{n:06d}"
+        grid_code, asset_id = grid.code, None
+        cover = cover_of_case(settings, case_id, community_code) if category.code == "manhole" else None
+        if cover is not None:  # the case is at the cover
+            grid_code, lon, lat, asset_id = cover.grid_code, cover.lon, cover.lat, cover.asset_id
         plans.append(
             CasePlan(
-                case_id=f"GC{day:%Y%m%d}{n:06d}",
+                case_id=case_id,
                 channel=rng.choices(CHANNELS, weights=CHANNEL_WEIGHTS)[0],
                 category=category.code,
                 description=compose(rng, category.code, geography.communities[community_code].name),
                 community_code=community_code,
-                grid_code=grid.code,
+                grid_code=grid_code,
                 lon=lon,
                 lat=lat,
                 reporter=None if rng.random() < 0.15 else rng.choice(residents),
@@ -313,6 +339,7 @@ def cases_reported_on(day: date, settings: Settings, geography: Geography | None
                 satisfaction=rng.choices(SATISFACTION, weights=SATISFACTION_WEIGHTS)[0],
                 seed=settings.seed,
                 community_name=geography.communities[community_code].name,
+                asset_id=asset_id,
             )
         )
     echoes = [(echo.city_case_id, echo) for echo in city.resident_echoes(day, settings, geography)]
@@ -368,6 +395,8 @@ def _echo_plan(
         seed=seed,
         community_name=community_name,
         echo_of=echo_of,
+        # The resident reports the cover a city case is about (a camera clip names no cover).
+        asset_id=echo.asset_id if isinstance(echo, city.Echo) else None,
     )
 
 

@@ -79,7 +79,7 @@ def _governance(df):
         "grid_code",
         "lon",
         "lat",
-        F.lit(None).cast("string").alias("asset_id"),
+        _column_or_null(df, "asset_id", "string").alias("asset_id"),
         "reported_at",
         "closed_at",
         _lookup(funnel.GOVERNANCE_STATUSES, "status").alias("status"),

@@ -22,11 +22,14 @@ from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The families whose every source is a file export.
+# Families whose files need checks of their own have their own job: the position feed
+# (spark_jobs/ingest_positions.py) checks every report against the registries of its day.
+OWN_JOB_FAMILIES = ("positions",)
+# The families whose every source is a file export, read by this job.
 EXPORT_FAMILIES = tuple(
     family
     for family, contracts in FAMILIES.items()
-    if all(isinstance(c.source, ExportFiles) for c in contracts)
+    if family not in OWN_JOB_FAMILIES and all(isinstance(c.source, ExportFiles) for c in contracts)
 )
 
 

@@ -1,8 +1,9 @@
 """Governance case system: PostgreSQL source → Delta bronze → validated MERGE into silver.
 
-Four source tables: the cases (current state), their status history (one row per
+Five source tables: the cases (current state), their status history (one row per
 lifecycle event), the grid workers' roster and the dispatch orders civiclake delivered
-(``civiclake.dispatch.outbox``), as the departments update them when they accept one. The job first writes the reference tables
+(``civiclake.dispatch.outbox``), as the departments update them when they accept one, and the
+weather warnings the command system received. The job first writes the reference tables
 (``civiclake.ingest.reference``). Then, for a logical date D, for each table it
 1. extracts the rows changed in the window [previous high watermark − lookback, D+1 00:00)
    (the window is recorded, so the batch is extracted once; a rerun reprocesses bronze),
@@ -115,11 +116,44 @@ def validate_orders(spark, bronze_batch, window_end: datetime):
         (~F.col("level").isin(*orders.field("level").accepted), "unknown level"),
         (~F.col("status").isin(*orders.field("status").accepted), "unknown status"),
         (F.col("issued_at").isNull(), "missing issued_at"),
-        # A transfer or escalation follows an order; a dispatch is a case's first.
-        ((F.col("kind") != "dispatch") & F.col("previous_order_id").isNull(), "missing previous_order_id"),
+        # A transfer or escalation follows an order; a dispatch is a case's first, an operation
+        # order (a joint operation's task) its operation's.
+        (
+            F.col("kind").isin("transfer", "escalation") & F.col("previous_order_id").isNull(),
+            "missing previous_order_id",
+        ),
         ((F.col("status") == "accepted") & F.col("accepted_at").isNull(), "accepted without accepted_at"),
         (F.col("accepted_at") < F.col("issued_at"), "accepted before it was issued"),
+        ((F.col("status") == "completed") & F.col("completed_at").isNull(), "completed without completed_at"),
+        (F.col("completed_at") < F.col("issued_at"), "completed before it was issued"),
         (at_or_after(orders.not_after_batch, end), "timestamp in the future"),
+    ]
+    return with_reason(bronze_batch, checks)
+
+
+def validate_warnings(spark, bronze_batch, window_end: datetime):
+    """Adds ``quarantine_reason`` to every weather-warning row: a warning names the district,
+    and a street of it or none (the whole district)."""
+    from pyspark.sql import functions as F
+
+    warnings = governance.WEATHER_WARNINGS
+    geography = load_geography()
+    end = F.lit(window_end).cast("timestamp")
+    checks = [
+        (F.col("warning_id").isNull(), "missing warning_id"),
+        (~F.col("kind").isin(*warnings.field("kind").accepted), "unknown kind"),
+        (~F.col("level").isin(*warnings.field("level").accepted), "unknown level"),
+        (
+            F.col("district_code").isNull() | (F.col("district_code") != geography.district.code),
+            "unknown district_code",
+        ),
+        (
+            F.col("street_code").isNotNull() & ~F.col("street_code").isin(*geography.streets),
+            "unknown street_code",
+        ),
+        (F.col("issued_at").isNull(), "missing issued_at"),
+        (F.col("lifted_at") < F.col("issued_at"), "lifted before it was issued"),
+        (at_or_after(warnings.not_after_batch, end), "timestamp in the future"),
     ]
     return with_reason(bronze_batch, checks)
 
@@ -144,7 +178,8 @@ CASES = TableSpec(governance.CASES, validate)
 EVENTS = TableSpec(governance.CASE_EVENTS, validate_events)
 WORKERS = TableSpec(governance.GRID_WORKERS, validate_workers)
 ORDERS = TableSpec(governance.DISPATCH_ORDERS, validate_orders)
-TABLES = (CASES, EVENTS, WORKERS, ORDERS)
+WARNINGS = TableSpec(governance.WEATHER_WARNINGS, validate_warnings)
+TABLES = (CASES, EVENTS, WORKERS, ORDERS, WARNINGS)
 
 
 def run(spark, settings: Settings, logical_date: date) -> IngestResult:

@@ -15,8 +15,11 @@ a still-open case of any channel is linked to it (``duplicate_of``, the earliest
 dispatch_mode ``duplicate``) instead of being dispatched again, so a patrol's report and
 a resident's appeal about the same pothole become one case either way round; the
 routing rules (civiclake/reference/dispatch/routing_rules.yaml) give its department and
-team. The model is loaded once per Python worker (mapInPandas), from a registered
-version only.
+team. A case about a manhole cover (``asset_id``, governance or city) routes with the
+cover's owner department as silver ``city_manhole_covers`` holds it when the day is scored
+(the day's city ingest ran before): a known owner gets the case (the rule
+``manhole_owner_known``), an unknown one leaves it to the street's squad (先修后定). The model
+is loaded once per Python worker (mapInPandas), from a registered version only.
 
 Earlier cases whose routing inputs changed since they were routed — a reviewer's
 correction, a new community or grid in silver — are routed again in the same run; the
@@ -48,7 +51,8 @@ OUTPUT_SCHEMA = (
     "routed_department string, model_version string, batch_date date, "
     "department string, team string, rule_id string, duplicate_of string, dispatch_mode string, "
     "route_input_category string, route_input_community_code string, route_input_grid_code string, "
-    "route_input_department string, route_input_reviewed boolean, suggestions string"
+    "route_input_department string, route_input_reviewed boolean, suggestions string, "
+    "route_input_asset_owner string"
 )
 OUTPUT_COLUMNS = [c.split()[0] for c in OUTPUT_SCHEMA.split(", ")]
 SCORE_SCHEMA = (
@@ -71,9 +75,12 @@ CASE_COLUMNS = (
     "grid_code",
     "lon",
     "lat",
+    "asset_id",
     "reported_at",
     "closed_at",
 )
+# The manhole-cover register in silver (city management): the owner a cover case routes to.
+COVERS = "city_manhole_covers"
 
 
 class NoRegisteredModelError(RuntimeError):
@@ -179,6 +186,22 @@ def _corrections(spark, settings: Settings):
     return spark.createDataFrame([], "case_id string, corrected_category string, corrected_department string")
 
 
+def _cover_owners(spark, settings: Settings):
+    """asset_id → asset_owner (the cover's owner department) of the covers whose owner is known;
+    empty where the city family was never ingested."""
+    from pyspark.sql import functions as F
+
+    path = settings.table_path("silver", COVERS)
+    if not table_exists(spark, path):
+        return spark.createDataFrame([], "asset_id string, asset_owner string")
+    return (
+        spark.read.format("delta")
+        .load(path)
+        .where(F.col("owner_department").isNotNull() & (F.trim("owner_department") != ""))
+        .select("asset_id", F.col("owner_department").alias("asset_owner"))
+    )
+
+
 class NoCaseFunnelError(RuntimeError):
     pass
 
@@ -241,6 +264,7 @@ def run(
     end = start + timedelta(days=1)
     silver = _district_cases(spark, settings)
     corrections = _corrections(spark, settings)
+    owners = _cover_owners(spark, settings).localCheckpoint()
     day_cases = silver.where(
         (F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(end))
     ).select(*CASE_COLUMNS)
@@ -250,6 +274,7 @@ def run(
     day = (
         scored.join(day_cases.drop("description", "category", "category_trusted"), "case_id")
         .join(corrections, "case_id", "left")
+        .join(owners, "asset_id", "left")
         .localCheckpoint()  # score once: the steps below read it twice
     )
 
@@ -311,7 +336,8 @@ def run(
             "community_code",
             "grid_code",
             _wall_clock(spark, "reported_at").alias("reported_at"),
-        )
+            "asset_id",
+        ).join(owners, "asset_id", "left")
         stored = (
             spark.read.format("delta")
             .load(output_path)

@@ -45,7 +45,11 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("grid_code", "string", ""),
     ("lon", "double", ""),
     ("lat", "double", ""),
-    ("asset_id", "string", "the manhole cover a city case is about"),
+    (
+        "asset_id",
+        "string",
+        "the manhole cover (city register) a governance or city case is about; routes it to the cover's owner",
+    ),
     ("reported_at", "timestamp", "local wall-clock time, kept as the UTC instant of the same digits"),
     ("closed_at", "timestamp", "as reported_at; null while open"),
     ("status", "string", "the common status vocabulary (STATUSES)"),

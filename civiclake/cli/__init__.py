@@ -20,8 +20,11 @@ from civiclake.cli import (
     dispatch,
     escalation,
     frames,
+    geography,
     ingest,
+    manhole,
     marts,
+    operations,
     quality,
     review,
     serve,
@@ -45,6 +48,9 @@ app.command("summary")(summary.summary)
 app.add_typer(serve.app, name="serve")
 app.add_typer(brief.app, name="brief")
 app.add_typer(frames.app, name="frames")
+app.add_typer(geography.app, name="geography")
+app.add_typer(manhole.app, name="manhole")
+app.add_typer(operations.app, name="operations")
 
 
 @app.callback()

@@ -56,6 +56,18 @@ def resources(day: str = DateOption) -> None:
     _report(result)
 
 
+def positions(day: str = DateOption) -> None:
+    """Fleet position reports of --date (hourly CSV) → bronze → MERGE into silver (exit 1 when a file fails)."""
+    from civiclake.ingest.raw_exports import RawExportsRemovedError
+    from spark_jobs import ingest_positions as job
+
+    try:
+        result = job.run(spark(f"ingest_positions_{day}"), get_settings(), logical_date(day))
+    except (FileNotFoundError, RawExportsRemovedError, job.ResourceRegistryMissingError) as error:
+        fail(error)
+    _report(result)
+
+
 def cameras(
     day: str = DateOption,
     hour: int = typer.Option(
@@ -147,6 +159,7 @@ add_family_commands(
         "governance": governance,
         "city": city,
         "resources": resources,
+        "positions": positions,
         "cameras": cameras,
         "party": party,
         "services": services,

@@ -53,6 +53,14 @@ def resources(day: str = DateOption) -> None:
     console.print(f"registry extracts of {day}: {counts}")
 
 
+def positions(day: str = DateOption) -> None:
+    """One day of fleet position reports (hourly CSV) into the landing folder."""
+    from simulators.positions import simulate_day
+
+    written = simulate_day(logical_date(day), get_settings())
+    console.print(f"positions for {day}: {sum(written.values())} reports in {len(written)} files")
+
+
 def cameras(day: str = DateOption) -> None:
     """One day of street-camera clips and frames (MPEG-4, JPEG + manifest) into the landing folder."""
     from simulators.cameras import simulate_day
@@ -89,6 +97,7 @@ add_family_commands(
         "governance": governance,
         "city": city,
         "resources": resources,
+        "positions": positions,
         "cameras": cameras,
         "party": party,
         "services": services,
@@ -113,6 +122,15 @@ def intake(
     base_url = base_url or f"http://{settings.intake_host}:{settings.intake_port}"
     posted = post_requests(logical_date(day), settings, base_url)
     console.print(f"intake: {posted} requests posted for {day}")
+
+
+@app.command("weather")
+def weather(day: str = DateOption) -> None:
+    """The weather warnings the command system holds at the end of --date (issued, lifted)."""
+    from simulators.weather import simulate_day
+
+    rows = simulate_day(logical_date(day), get_settings())
+    console.print(f"weather warnings: {rows} rows as of the end of {day}")
 
 
 @app.command("departments")

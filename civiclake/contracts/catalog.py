@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from civiclake.contracts import city, governance, open311, party, resources, services
+from civiclake.contracts import city, governance, open311, party, positions, resources, services
 from civiclake.contracts.base import SourceContract
 
 # Source family → its contracts, in the order the daily run lands the families.
@@ -18,6 +18,7 @@ FAMILIES: dict[str, tuple[SourceContract, ...]] = {
     "governance": governance.CONTRACTS,
     "city": city.CONTRACTS,
     "resources": resources.CONTRACTS,
+    "positions": positions.CONTRACTS,
     "party": party.CONTRACTS,
     "services": services.CONTRACTS,
     "open311": open311.CONTRACTS,

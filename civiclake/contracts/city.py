@@ -1,10 +1,11 @@
 """City management (智慧城管): the tables of its operational PostgreSQL database, schema ``city``.
 
 City-management cases, the manhole-cover asset register (its owner department, or none
-where nobody has claimed the cover) and repair records with their cost settlement: a repair
-of a cover without a known owner is paid by the street under 先修后定 ("repair first,
-settle later"); a known owner settles with the street. Every table is extracted by
-``updated_at``; its timestamps cannot lie after the extraction window.
+where nobody has claimed the cover), repair records with the state of their cost settlement
+and the settlement's events. Under 先修后定 ("repair first, settle later") the street's squad
+repairs first; then an owner claims the cover and the cost is recovered from it and settled,
+or, nobody claiming it, the street bears the cost (civiclake/manholes/settlement.py). Every
+table is extracted by ``updated_at``; its timestamps cannot lie after the extraction window.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ CATEGORIES = {
 CASE_SOURCES = stored_codes("patrol", "camera_ai", "citizen_12345")
 CASE_STATUSES = stored_codes("reported", "dispatched", "handled", "closed")
 COVER_STATUSES = stored_codes("normal", "damaged", "made_safe")
-SETTLEMENT_STATUSES = stored_codes("pending", "settled_with_owner", "borne_by_street")
+# A repair's settlement (civiclake/manholes/settlement.py): pending → claimed → cost_recovered →
+# settled, or pending → borne_by_street; a settlement event records each step.
+SETTLEMENT_STATUSES = stored_codes("pending", "claimed", "cost_recovered", "settled", "borne_by_street")
+SETTLEMENT_STEPS = stored_codes("claim", "recover", "settle", "street_bears")
 
 CASES = SourceContract(
     table="city_cases",
@@ -93,7 +97,7 @@ REPAIRS = SourceContract(
         Field("made_safe_at", type="timestamp", not_after_batch=True),
         Field("repaired_at", type="timestamp", nullable=True, not_after_batch=True),
         Field("cost_yuan", type="decimal(10,2)", nullable=True),
-        Field("cost_bearer", nullable=True),  # the owner department, or the street office that paid
+        Field("cost_bearer", nullable=True),  # the claiming owner, or the street office; none while pending
         Field("settlement_status", codes=SETTLEMENT_STATUSES),
         Field("settled_at", type="timestamp", nullable=True, not_after_batch=True),
         Field("updated_at", type="timestamp", not_after_batch=True),
@@ -102,4 +106,29 @@ REPAIRS = SourceContract(
     community_field="community_code",
 )
 
-CONTRACTS = (CASES, MANHOLE_COVERS, REPAIRS)
+# Append-only: one row per step of a repair's settlement, written in the transaction that
+# changes the repair (``civiclake manhole …``); ``event_id`` is ``<repair_id>-<step>``.
+SETTLEMENT_EVENTS = SourceContract(
+    table="city_settlement_events",
+    family=FAMILY,
+    source=DatabaseTable("city.settlement_events"),
+    columns=(
+        Field("event_id"),
+        Field("repair_id"),
+        Field("asset_id"),
+        *AREA,
+        Field("community_code", nullable=True),
+        Field("step", codes=SETTLEMENT_STEPS),
+        Field("from_status", codes=SETTLEMENT_STATUSES),
+        Field("to_status", codes=SETTLEMENT_STATUSES),
+        Field("owner", nullable=True),  # the claimant, or the street office that bears the cost
+        Field("amount_yuan", type="decimal(10,2)", nullable=True),  # recover: the amount recovered
+        Field("actor"),  # who recorded the step
+        Field("occurred_at", type="timestamp", not_after_batch=True),
+        Field("updated_at", type="timestamp", not_after_batch=True),
+    ),
+    key=("event_id",),
+    community_field="community_code",
+)
+
+CONTRACTS = (CASES, MANHOLE_COVERS, REPAIRS, SETTLEMENT_EVENTS)

@@ -44,6 +44,8 @@ CASES = SourceContract(
         Field("fed_back_at", type="timestamp", nullable=True),
         # The handling department's answer to the resident (none: closed without feedback).
         Field("feedback_text", nullable=True),
+        # The manhole cover (city.manhole_covers) a case about a cover is at; none otherwise.
+        Field("asset_id", nullable=True),
     ),
     key=("case_id",),
     community_field="community_code",
@@ -88,11 +90,13 @@ GRID_WORKERS = SourceContract(
 )
 
 # Dispatch orders: what the platform sent to a department (dispatch), moved to another one
-# (transfer) or sent up a level (escalation); written by civiclake's delivery through the
-# outbox, exactly once per order_id, and updated by the department when it accepts.
-ORDER_KINDS = ("dispatch", "transfer", "escalation")
+# (transfer), sent up a level (escalation) or gave it as its task in a joint operation
+# (operation: case_id holds the operation's id, not a case); written by civiclake's delivery
+# through the outbox, exactly once per order_id, and updated by the department when it
+# accepts and, for an operation's task, when it reports the task done (completed).
+ORDER_KINDS = ("dispatch", "transfer", "escalation", "operation")
 ORDER_LEVELS = ("community", "street", "district")
-ORDER_STATUSES = ("issued", "accepted", "superseded")
+ORDER_STATUSES = ("issued", "accepted", "superseded", "completed")
 
 DISPATCH_ORDERS = SourceContract(
     table="governance_dispatch_orders",
@@ -111,8 +115,44 @@ DISPATCH_ORDERS = SourceContract(
         Field("accepted_at", type="timestamp", nullable=True, not_after_batch=True),
         Field("status", codes=stored_codes(*ORDER_STATUSES)),
         Field("updated_at", type="timestamp", not_after_batch=True),
+        Field("completed_at", type="timestamp", nullable=True, not_after_batch=True),  # operation orders
     ),
     key=("order_id",),
 )
 
-CONTRACTS = (CASES, CASE_EVENTS, GRID_WORKERS, DISPATCH_ORDERS)
+# Weather warnings the district's command system received from the meteorological service
+# (预警信号): issued for the whole district (no street) or one street, raised or lowered in
+# place (a new level updates the row) and lifted when over. A plan may start on one
+# (civiclake.operations.triggers).
+# Shenzhen's warning signals, by the code the feed carries.
+WARNING_KINDS = (
+    "rainstorm",
+    "typhoon",
+    "thunderstorm_gale",
+    "high_temperature",
+    "cold",
+    "fog",
+    "haze",
+    "hail",
+    "forest_fire",
+)
+WARNING_LEVELS = ("blue", "yellow", "orange", "red")  # rising severity
+
+WEATHER_WARNINGS = SourceContract(
+    table="governance_weather_warnings",
+    family=FAMILY,
+    source=DatabaseTable("governance.weather_warnings", updated_column="updated_at"),
+    columns=(
+        Field("warning_id"),
+        Field("kind", codes=stored_codes(*WARNING_KINDS)),
+        Field("level", codes=stored_codes(*WARNING_LEVELS)),
+        Field("district_code"),
+        Field("street_code", nullable=True),  # none: the whole district
+        Field("issued_at", type="timestamp", not_after_batch=True),
+        Field("lifted_at", type="timestamp", nullable=True, not_after_batch=True),
+        Field("updated_at", type="timestamp", not_after_batch=True),
+    ),
+    key=("warning_id",),
+)
+
+CONTRACTS = (CASES, CASE_EVENTS, GRID_WORKERS, DISPATCH_ORDERS, WEATHER_WARNINGS)

@@ -31,6 +31,7 @@ ROUTE_INPUTS = {
     "route_input_grid_code": "grid_code",
     "route_input_department": "corrected_department",
     "route_input_reviewed": "corrected_category",
+    "route_input_asset_owner": "asset_owner",
 }
 DECISION_COLUMNS = (
     "department",
@@ -51,9 +52,13 @@ def decide(frame: pd.DataFrame, rules: RuleSet, geography: Geography | None = No
 
     ``frame`` holds predicted_category, decision (auto/review), duplicate_of,
     corrected_category, corrected_department (both empty when nobody reviewed the case),
-    street_code, community_code, grid_code and reported_at.
+    street_code, community_code, grid_code, reported_at and, optionally, asset_owner (the
+    owner department of the manhole cover the case is about; empty when unknown).
     """
     out = frame.copy()
+    if "asset_owner" not in out.columns:
+        out["asset_owner"] = None
+    owner = out["asset_owner"].where(_present(out["asset_owner"]), None)
     corrected = _present(out["corrected_category"])
     category = out["corrected_category"].where(corrected, out["predicted_category"])
     routed = route(
@@ -64,6 +69,7 @@ def decide(frame: pd.DataFrame, rules: RuleSet, geography: Geography | None = No
                 "community_code": out["community_code"],
                 "grid_code": out["grid_code"],
                 "reported_at": out["reported_at"],
+                "asset_owner": owner,
             },
             index=out.index,
         ),
@@ -83,6 +89,7 @@ def decide(frame: pd.DataFrame, rules: RuleSet, geography: Geography | None = No
     out["route_input_grid_code"] = out["grid_code"]
     out["route_input_department"] = out["corrected_department"].where(override, None)
     out["route_input_reviewed"] = corrected.astype(bool)
+    out["route_input_asset_owner"] = owner
     return out
 
 

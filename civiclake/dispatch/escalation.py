@@ -59,6 +59,20 @@ CASE_COLUMNS = (
 ORDER_INPUT_COLUMNS = ("order_id", "case_id", "kind", "level", "issued_at", "accepted_at", "status")
 
 
+def template_names(template: str) -> set[str]:
+    """The fields a department template names (``{street_name}`` …); raises ValueError for a
+    malformed one (an unclosed brace)."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def check_template(template: str, allowed: tuple[str, ...] = TEMPLATE_FIELDS) -> str:
+    """The template, when it names only ``allowed`` fields; else ValueError naming the others."""
+    unknown = sorted(template_names(template) - set(allowed))
+    if unknown:
+        raise ValueError(f"names {unknown}; a department may name {list(allowed)}")
+    return template
+
+
 class EscalationPolicyError(ValueError):
     """An escalation policy file cannot be used; the message names the file and the key."""
 
@@ -83,12 +97,7 @@ class Level(BaseModel):
     @field_validator("department")
     @classmethod
     def _known_fields(cls, value: str | None) -> str | None:
-        if value is not None:
-            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-            unknown = sorted(names - set(TEMPLATE_FIELDS))
-            if unknown:
-                raise ValueError(f"names {unknown}; a department may name {list(TEMPLATE_FIELDS)}")
-        return value
+        return value if value is None else check_template(value)
 
 
 class PolicyDocument(BaseModel):

@@ -46,7 +46,7 @@ BATCH_SIZE = 500  # orders per PostgreSQL transaction
 ATTEMPTS = 3  # a batch whose connection fails is tried this often before the run gives up
 RETRY_PAUSE_S = 2.0
 _TIME = pa.timestamp("us", tz="UTC")
-_TIME_COLUMNS = ("issued_at", "accepted_at", "updated_at")
+_TIME_COLUMNS = ("issued_at", "accepted_at", "updated_at", "completed_at")
 REQUIRED = ("order_id", "case_id", "kind", "level", "department", "issued_at")
 SCHEMA = pa.schema(
     [
@@ -89,6 +89,7 @@ def _checked(orders: pd.DataFrame) -> pd.DataFrame:
     frame["issued_at"] = _as_stored(frame["issued_at"])
     frame["accepted_at"] = _as_stored(frame["accepted_at"])
     frame["updated_at"] = _as_stored(frame["updated_at"]).fillna(frame["issued_at"])
+    frame["completed_at"] = _as_stored(frame["completed_at"])
     for index, row in frame.iterrows():
         where = f"order #{index} ({row['order_id']}, case {row['case_id']})"
         for column in REQUIRED:
@@ -98,8 +99,10 @@ def _checked(orders: pd.DataFrame) -> pd.DataFrame:
             if row[column] not in allowed:
                 raise OutboxError(f"{where}: field {column!r} is {row[column]!r}; expected one of {allowed}")
         follows = row["previous_order_id"]
-        if row["kind"] == "dispatch" and pd.notna(follows):
-            raise OutboxError(f"{where}: a dispatch order follows no order (previous_order_id {follows!r})")
+        if row["kind"] in ("dispatch", "operation") and pd.notna(follows):
+            raise OutboxError(
+                f"{where}: a {row['kind']} order follows no order (previous_order_id {follows!r})"
+            )
         # An escalation of a case dispatched before the platform issued orders follows none.
         if row["kind"] == "transfer" and (pd.isna(follows) or not str(follows).strip()):
             raise OutboxError(
@@ -112,11 +115,21 @@ def _checked(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ensure(settings: Settings):
+    """The outbox table, created empty when missing; an outbox written before the contract
+    gained a column (completed_at) gets it, nullable, so its rows stay as they are."""
+    from deltalake import Field as DeltaField
     from deltalake import write_deltalake
 
     table = table_or_none(settings, LAYER, TABLE)
     if table is None:
         write_deltalake(table_uri(settings, LAYER, TABLE), SCHEMA.empty_table(), mode="overwrite")
+        return table_or_none(settings, LAYER, TABLE)
+    present = {f.name for f in table.schema().fields}
+    missing = [f for f in SCHEMA if f.name not in present]
+    if missing:
+        table.alter.add_columns(
+            [DeltaField(f.name, "timestamp" if f.type == _TIME else "string") for f in missing]
+        )
         table = table_or_none(settings, LAYER, TABLE)
     return table
 
@@ -151,7 +164,7 @@ def read(settings: Settings) -> pd.DataFrame:
     empty, with its columns, before the first order."""
     table = table_or_none(settings, LAYER, TABLE)
     data = SCHEMA.empty_table() if table is None else table.to_pyarrow_table()
-    frame = data.to_pandas()
+    frame = data.to_pandas().reindex(columns=SCHEMA.names)  # an outbox older than a column lacks it
     for column in _TIME_COLUMNS:
         frame[column] = wall_clock(frame[column])
     return frame
@@ -167,13 +180,16 @@ def orders_with_acceptance(settings: Settings) -> pd.DataFrame:
     table = table_or_none(settings, "silver", DISPATCH_ORDERS.table)
     if table is None:
         return issued
-    reported = table.to_pyarrow_table(columns=list(ORDER_COLUMNS)).to_pandas()
+    # Silver ingested before the contract gained a column lacks it until the next ingest.
+    present = [c for c in ORDER_COLUMNS if c in {f.name for f in table.schema().fields}]
+    reported = table.to_pyarrow_table(columns=present).to_pandas().reindex(columns=list(ORDER_COLUMNS))
     for column in _TIME_COLUMNS:
         reported[column] = wall_clock(reported[column])
-    state = reported.set_index("order_id")[["accepted_at", "status", "updated_at"]]
+    reported_by_system = ["accepted_at", "status", "updated_at", "completed_at"]
+    state = reported.set_index("order_id")[reported_by_system]
     merged = issued.set_index("order_id")
     known = merged.index.intersection(state.index)
-    merged.loc[known, ["accepted_at", "status", "updated_at"]] = state.loc[known]
+    merged.loc[known, reported_by_system] = state.loc[known]
     only_reported = reported[~reported["order_id"].isin(merged.index)]
     return pd.concat([merged.reset_index(), only_reported], ignore_index=True)[list(ORDER_COLUMNS)]
 
@@ -221,9 +237,11 @@ INSERT = (
 )
 # The order a transfer or escalation follows stops being the case's current one. Its
 # updated_at moves to the new order's time (never back), so the next extraction sees it.
+# An operation's task stays with its department when it is escalated: the escalation asks
+# the level above to see it done, the department still completes it.
 SUPERSEDE = (
     f"update {TARGET} set status = 'superseded', updated_at = greatest(updated_at, %s) "
-    "where order_id = %s and status <> 'superseded' returning order_id"
+    "where order_id = %s and status <> 'superseded' and kind <> 'operation' returning order_id"
 )
 FOLLOWED_EXISTS = f"select 1 from {TARGET} where order_id = %s"
 
@@ -276,6 +294,13 @@ def _send_with_retries(settings: Settings, batch: pd.DataFrame) -> tuple[int, in
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return _send(settings, batch)
+        except psycopg.errors.UndefinedColumn as error:
+            raise OutboxError(
+                f"{TARGET} in database {settings.pg_sources_db} lacks a column its contract declares "
+                f"({str(error).splitlines()[0]}): the governance system must add it (the simulated one "
+                "does: `civiclake simulate governance --date D`); "
+                f"the {len(batch)} orders stay in the outbox"
+            ) from None
         except psycopg.errors.UndefinedTable:
             raise OutboxError(
                 f"{TARGET} does not exist in database {settings.pg_sources_db}: the governance system "

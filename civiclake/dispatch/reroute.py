@@ -26,7 +26,7 @@ from civiclake.dispatch import delivery, outbox
 from civiclake.dispatch.orders import ORDER_COLUMNS, order_id
 from civiclake.dispatch.rules import RuleSet, route
 from civiclake.geography import Geography, load_geography
-from civiclake.lake.read import has_table, read_table, wall_clock
+from civiclake.lake.read import has_table, read_table, table_or_none, wall_clock
 from civiclake.settings import Settings
 
 # The case table: the unified one where the lake has it, else the governance cases.
@@ -77,6 +77,9 @@ def plan_moves(
                 "community_code": candidates["route_input_community_code"],
                 "grid_code": candidates["route_input_grid_code"],
                 "reported_at": candidates["reported_at"],
+                # The cover's owner the case was routed with (a decision made before the
+                # column existed has none).
+                "asset_owner": candidates.get("route_input_asset_owner"),
             }
         ),
         rules,
@@ -123,6 +126,13 @@ def plan_moves(
     return Plan(moves, orders, open_cases=len(candidates), escalated=int(escalated.sum()))
 
 
+def _asset_owner_column(settings: Settings) -> list[str]:
+    """``route_input_asset_owner`` where case_dispatch has it (a table written before it, not)."""
+    table = table_or_none(settings, "silver", delivery.DECISIONS_TABLE)
+    present = table is not None and "route_input_asset_owner" in table.schema().to_arrow().names
+    return ["route_input_asset_owner"] if present else []
+
+
 def read_cases(settings: Settings) -> pd.DataFrame:
     """Each sent case's routing inputs (case_dispatch) with its place, report time and close."""
     decided = read_table(
@@ -136,6 +146,7 @@ def read_cases(settings: Settings) -> pd.DataFrame:
             "route_input_community_code",
             "route_input_grid_code",
             "route_input_department",
+            *_asset_owner_column(settings),
         ],
     ).to_pandas()
     decided = decided[_text(decided["routed_department"]).notna()].drop(columns="routed_department")

@@ -2,6 +2,9 @@
 
 Written whole on every run, so the lake holds the reference of the code that runs; the
 governance ingest writes them before its tables, and dbt's reference sources read them.
+Every geography row carries ``geo_version``, the version the run uses
+(``civiclake.geography.active_version``: the current one, or ``CIVICLAKE_GEOGRAPHY_VERSION``
+when a past run is reproduced), so the marts say which codes they are in.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from civiclake.catalogue import CATEGORIES, FUNNEL_CHANNEL_NAMES
-from civiclake.geography import CURRENT_VERSION, reference_rows
+from civiclake.geography import active_version, reference_rows
 from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,10 +23,11 @@ NUMERIC = {"min_lon", "min_lat", "max_lon", "max_lat", "centroid_lon", "centroid
 def load_reference(spark, settings: Settings) -> dict[str, int]:
     """Overwrites every ``ref_*`` table; returns the rows written per table."""
     counts = {}
+    version = active_version()
     for kind in ("district", "streets", "communities", "grids"):
         rows = [
-            {k: (float(v) if k in NUMERIC else v) for k, v in row.items()} | {"geo_version": CURRENT_VERSION}
-            for row in reference_rows(kind)
+            {k: (float(v) if k in NUMERIC else v) for k, v in row.items()} | {"geo_version": version}
+            for row in reference_rows(kind, version)
         ]
         df = spark.createDataFrame(rows)
         df = df.select(*sorted(df.columns))
@@ -42,5 +46,5 @@ def load_reference(spark, settings: Settings) -> dict[str, int]:
             "overwriteSchema", "true"
         ).save(settings.table_path("silver", f"ref_{name}"))
         counts[f"ref_{name}"] = len(rows)
-    log.info("reference geography %s loaded: %s", CURRENT_VERSION, counts)
+    log.info("reference geography %s loaded: %s", version, counts)
     return counts

@@ -3,6 +3,10 @@
 # (`airflow dags test`: no scheduler or api-server needed), then prints every
 # task instance's state. Exits non-zero unless the run succeeded.
 #   bash infra/airflow/run_dag.sh 2026-11-25
+# Another DAG: CIVICLAKE_DAG_ID; its run's conf (the trigger form's params, JSON):
+# CIVICLAKE_DAG_CONF, e.g.
+#   CIVICLAKE_DAG_ID=civiclake_operation CIVICLAKE_DAG_CONF='{"plan": "…", "area": "…"}' \
+#     bash infra/airflow/run_dag.sh 2026-11-25
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 date="${1:-}"
@@ -37,10 +41,14 @@ PY
     exit 1
   fi
 fi
+conf_args=()
+if [ -n "${CIVICLAKE_DAG_CONF:-}" ]; then
+  conf_args=(--conf "$CIVICLAKE_DAG_CONF")
+fi
 log="$AIRFLOW_HOME/dags-test-$dag_id-$date.log"
-echo "[airflow] airflow dags test $dag_id $date (log: $log)"
+echo "[airflow] airflow dags test $dag_id $date ${conf_args[*]} (log: $log)"
 rc=0
-airflow dags test "$dag_id" "$date" 2>&1 | tee "$log" || rc=$?
+airflow dags test "$dag_id" "$date" "${conf_args[@]}" 2>&1 | tee "$log" || rc=$?
 echo "[airflow] task states for $dag_id $date:"
 run_id="$( (grep "DagRun Finished" "$log"; cat "$log") | grep -oE "run_id=[^ ,]+" | head -n 1 | cut -d= -f2 || true)"
 if [ -n "$run_id" ]; then

@@ -8,7 +8,7 @@ SQL (sqlglot, the parser Superset itself uses) and replaces each table the query
 with a subquery that already holds only the rows the viewer may see::
 
     SELECT … FROM main.mart_x WHERE 1=1 OR street_code IS NOT NULL AND (…)
-    SELECT … FROM (SELECT * FROM main.mart_x WHERE street_code = '440309004') AS mart_x
+    SELECT … FROM (SELECT * FROM main.mart_x WHERE street_code = '440309002') AS mart_x
            WHERE 1=1 OR street_code IS NOT NULL AND (…)
 
 so no expression in the outer query, scalar subqueries and unions included, can reach

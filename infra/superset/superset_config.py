@@ -136,6 +136,14 @@ D3_TIME_FORMAT = {
 }
 CURRENCIES = ["CNY", "USD", "EUR", "HKD"]
 
+# --- maps: no base map, nothing fetched from the internet ----------------------------
+# Superset 6.1's deck.gl charts draw tiles only for a style starting with tile:// (or
+# naming openstreetmap/osm: a deck.gl TileLayer fetching the URL) and a Mapbox style for
+# mapbox:// (needs a token and api.mapbox.com); any other value draws no base map. The
+# district's maps draw streets and communities as polygon layers of the reference
+# geography instead, so the one base-map choice is this one, and it loads nothing.
+DECKGL_BASE_MAP = [["offline://no-tiles", "无底图（离线：街道、社区边界为图层）"]]
+
 
 def _load_beside(module_name: str, file_name: str):
     # superset_config.py is loaded from its path, not as a package: load the modules

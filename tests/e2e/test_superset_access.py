@@ -31,8 +31,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CIVICLAKE_CLI = str(ROOT / ".venvs" / "core" / "bin" / "civiclake")
 
-STREET = ("civiclake_street_440309004", "street_code", "440309004")
-COMMUNITY = ("civiclake_community_440309004001", "community_code", "440309004001")
+STREET = ("civiclake_street_440309002", "street_code", "440309002")
+COMMUNITY = ("civiclake_community_440309002001", "community_code", "440309002001")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -314,7 +314,7 @@ def test_permission_taken_from_a_role_is_refused_on_the_next_request(imported, a
 # --------------------------------------------------------------------------- warm-up
 # A street no other test of the session opens a chart as, so what its viewer finds in
 # the cache was put there by the warm-up.
-WARMED_STREET = ("civiclake_street_440309006", "street_code", "440309006")
+WARMED_STREET = ("civiclake_street_440309001", "street_code", "440309001")
 
 
 def test_warm_up_fills_the_cache_with_each_areas_own_rows(imported, admin, make_user, marts):

@@ -176,8 +176,8 @@ def test_every_chart_matches_marts(imported, admin, marts):
 @pytest.mark.parametrize(
     "role,street_code",
     [
-        ("civiclake_street_440309004", "440309004"),
-        ("civiclake_street_440309001", "440309001"),
+        ("civiclake_street_440309002", "440309002"),
+        ("civiclake_street_440309006", "440309006"),
     ],
 )
 def test_street_role_sees_only_its_street(imported, make_user, marts, role, street_code):

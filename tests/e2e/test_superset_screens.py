@@ -43,6 +43,7 @@ LEADER_MOBILE = "f8688cca-88e4-5980-8f82-545e6cea38c6"
 # the district map: community polygons by case density under the resource points and
 # the newest day's camera events
 MAP_CHART = "157ae666-ac3d-5149-ad3b-0334f171f374"
+OPERATIONS_CHART = "71890ba6-2131-5ca1-8b3a-760dc50cad78"
 WORST_THREE_CHART = "d52074c5-5ba1-5aff-9994-2ae2560a9aaa"
 
 # The newest day of a mart, the day the "today" charts show.
@@ -92,9 +93,15 @@ RESOURCE_STATUS = _zh(
 # mart has rows only for hours with events), as in the datasets' is_latest_day.
 CAMERA_LATEST = "report_date = (select max(report_date) from mart_camera_cases_daily)"
 CAMERA_CLASS = _zh("class_code", {c.code: c.name_zh for c in load_classes().values() if c.event})
+# The resource points' legend (the dataset's map_class): cameras, and vehicles and teams
+# by the state of their latest position.
+MAP_CLASS = """case when resource_kind = 'camera' then '摄像头'
+    else (case resource_kind when 'vehicle' then '车辆' else '队伍' end) || '·' ||
+         (case position_state when 'fresh' then '实时定位' when 'stale' then '定位过时'
+                              when 'none' then '无定位（区域中心）' end) end"""
 SETTLEMENT = _zh(
     "settlement_status",
-    {"pending": "待结算", "settled_with_owner": "权属单位结算", "borne_by_street": "街道承担"},
+    {"pending": "待结算", "settled": "权属单位结算", "borne_by_street": "街道承担"},
 )
 
 
@@ -133,13 +140,26 @@ EXPECTED_SQL = {
              and {{where}})
          group by community_code, community_name
         union all
-        select 'resources', {RESOURCE_KIND}, round(lon, 6), round(lat, 6), sum(resources)
+        select 'resources', {MAP_CLASS}, round(lon, 6), round(lat, 6), sum(resources)
           from mart_resource_map where {{where}}
-         group by resource_kind, lon, lat, street_name, community_name
+         group by 2, lon, lat, resource_type, status, position_state, street_name, community_name
         union all
         select 'camera_events', {CAMERA_CLASS}, round(lon, 6), round(lat, 6), sum(events)
           from mart_camera_events_hourly where {CAMERA_LATEST} and {{where}}
-         group by class_code, lon, lat, community_name, camera_id""",
+         group by class_code, lon, lat, community_name, camera_id
+        union all
+        select 'operations', status_zh, round(lon, 6), round(lat, 6), sum(orders)
+          from mart_operations where status in ('running', 'overdue') and {{where}}
+         group by status_zh, lon, lat, plan_name, area_name, started_at
+        union all
+        select distinct 'streets', street_name, null, null, null
+          from (select street_code, street_name, null as community_code from mart_resource_map)
+         where {{where}}""",
+    # joint operations of the newest day: every operation with its orders' states
+    OPERATIONS_CHART: """
+        select plan_name, area_name, started_at, started_by_zh, status_zh, orders, completed, overdue,
+               escalated
+          from mart_operations where {where}""",
     # today's camera events by community and class, with auto dispatch and review
     "ce2761e9-1206-5aba-aaef-5f1237211d72": f"""
         select community_name, {CAMERA_CLASS}, sum(events), sum(auto_dispatch_events), sum(review_events)
@@ -198,6 +218,11 @@ EXPECTED_SQL = {
         select {SETTLEMENT}, sum(repairs), round(sum(cost_yuan), 2) from mart_manhole_repair_costs
          where level = 'community' and {LATEST.format(mart="mart_manhole_repair_costs")} and {{where}}
          group by 1""",
+    # the 先修后定 ledger: outstanding amounts and repairs by owner and age, the period's steps
+    "56302bcf-3de0-53ce-a4b4-543b4836d060": """
+        select owner, age_bucket, round(sum(outstanding_yuan), 2), sum(outstanding_repairs),
+               sum(claims_in_period), sum(settlements_in_period), sum(borne_by_street_in_period)
+          from mart_manhole_ledger where {where} group by 1, 2""",
     # three-level linkage on the newest day: escalations by where they went, and the share of
     # closed cases with orders that never left the community (both marts side by side)
     "9dae05be-cc8f-5afd-be88-cbecad13066e": f"""
@@ -273,11 +298,13 @@ def web_session(url: str, username: str, password: str) -> requests.Session:
 
 def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
     """The district map's layers through Superset's legacy endpoint (what the dashboard
-    calls): (``cases``, community, reports) of the polygon layer, where every polygon must
-    be its community's box, (``resources``, kind, lon, lat, count) of the resource points
-    and (``camera_events``, class, lon, lat, events) of the camera-event points. Both point
-    layers are deck_scatter, whose features Superset puts in one list: a camera-event
-    point is the one that carries its layer's tooltip column camera_id."""
+    calls): (``cases``, community, reports) of the case-density layer, where every polygon
+    must be its community's box, (``streets``, street) of the street outlines, each the box
+    around its communities, (``resources``, legend class, lon, lat, count) of the resource
+    points, (``camera_events``, class, lon, lat, events) of the camera-event points and
+    (``operations``, status, lon, lat, orders) of the live operations. Layers of one type
+    share one list of features: a layer's rows are told apart by its tooltip columns
+    (community_name for the case density, camera_id, plan_name)."""
     r = session.get(
         f"{url}/superset/explore_json/",
         params={"form_data": json.dumps({"slice_id": chart_id})},
@@ -290,14 +317,36 @@ def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
     assert set(layers) == {"deck_polygon", "deck_scatter"}, f"map layers: {sorted(layers)}"
     geography = load_geography()
     by_name = {c.name: code for code, c in geography.communities.items()}
+    streets = {s.name: code for code, s in geography.streets.items()}
     rows = []
     for feature in layers["deck_polygon"]:
+        if "community_name" not in feature:  # the street outlines: the box around its communities
+            name = feature["street_name"]
+            corners = [
+                point
+                for code, community in geography.communities.items()
+                if community.parent_code == streets[name]
+                for point in community_ring(geography, code)
+            ]
+            west, south = min(p[0] for p in corners), min(p[1] for p in corners)
+            east, north = max(p[0] for p in corners), max(p[1] for p in corners)
+            assert feature["polygon"] == [
+                [west, south],
+                [east, south],
+                [east, north],
+                [west, north],
+                [west, south],
+            ]
+            rows.append(("streets", name, None, None, None))
+            continue
         name = feature["community_name"]
         assert feature["polygon"] == community_ring(geography, by_name[name]), name
         rows.append(("cases", name, None, None, _norm(feature["sum_cases_reported"])))
     for point in layers["deck_scatter"]:
         lon, lat = point["position"]
-        layer = "camera_events" if "camera_id" in point else "resources"
+        layer = (
+            "camera_events" if "camera_id" in point else "operations" if "plan_name" in point else "resources"
+        )
         rows.append((layer, point["cat_color"], _norm(lon), _norm(lat), _norm(point["metric"])))
     return rows
 
@@ -340,9 +389,9 @@ def test_street_role_sees_only_its_street(imported, admin, make_user, marts):
     handed on from one viewer to the next (see CACHE_CONFIG in superset_config.py)."""
     admin_web = web_session(admin.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
     assert len(map_rows(admin_web, admin.url, imported.chart_ids[MAP_CHART])) > 50
-    user = make_user("civiclake_street_440309004")
+    user = make_user("civiclake_street_440309002")
     web = web_session(user.url, *user.credentials)  # the map's legacy endpoint takes a cookie
-    where = "street_code = '440309004'"
+    where = "street_code = '440309002'"
     for chart_uuid in EXPECTED_SQL:
         assert_chart_matches(user, web, marts["path"], chart_uuid, imported.chart_ids[chart_uuid], where)
 

@@ -60,19 +60,19 @@ LEADERS = [
     },
     {
         "username": "civiclake_street_guanlan",
-        "role": "civiclake_street_440309001",
+        "role": "civiclake_street_440309006",
         "email": "gl@lh.test",
         "name": "李书记",
     },
     {
         "username": "civiclake_street_minzhi",
-        "role": "civiclake_street_440309004",
+        "role": "civiclake_street_440309002",
         "email": "mz@lh.test",
         "name": "周主任",
     },
     {
         "username": "civiclake_community_kukeng",
-        "role": "civiclake_community_440309001002",
+        "role": "civiclake_community_440309006002",
         "email": "kk@lh.test",
         "name": "王网格长",
     },
@@ -93,7 +93,7 @@ OTHERS = [
     },
     {
         "username": "civiclake_refused",
-        "role": "civiclake_community_440309004001",
+        "role": "civiclake_community_440309002001",
         "email": REFUSED,
         "name": "退信",
     },

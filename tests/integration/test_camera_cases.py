@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 D = date(2026, 6, 10)
 ROADS = "440309003001"
-MARKET = "440309001001"
+MARKET = "440309006001"
 TEXTS = {
     "road_facility": "路面塌陷有个大坑{}号路段车辆颠簸",
     "garbage": "垃圾桶满了好几天没人清运{}号楼下很臭",

@@ -135,7 +135,7 @@ def _registry_rows(cameras: dict[str, str]) -> list[dict]:
     return rows
 
 
-COMMUNITIES = {"CAM-A": "440309001001", "CAM-B": "440309003001"}
+COMMUNITIES = {"CAM-A": "440309006001", "CAM-B": "440309003001"}
 
 
 @pytest.fixture(scope="module")

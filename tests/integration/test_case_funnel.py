@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 D = date(2026, 6, 10)
 D1 = D + timedelta(days=1)
 ROADS = "440309003001"  # 龙华街道
-MARKET = "440309001001"  # 观澜街道
+MARKET = "440309006001"  # 观澜街道
 TEXTS = {
     "manhole": "井盖不见了{}号路口很危险",
     "noise": "楼下广场舞音响太吵{}点还在跳",

@@ -115,7 +115,7 @@ def test_late_committed_row_is_picked_up_by_the_lookback(spark, city, first_day)
         conn.execute(
             "insert into city.cases (case_id, category, source, description, community_code, grid_code,"
             " lon, lat, reporter_name, reporter_phone, reported_at, status, updated_at) values"
-            " ('CM-LATE', 'garbage', 'citizen_12345', '垃圾暴露', '440309004001', '44030900400101',"
+            " ('CM-LATE', 'garbage', 'citizen_12345', '垃圾暴露', '440309002001', '44030900200101',"
             " 113.965, 22.605, %s, %s, %s, 'reported', %s)",
             (resident.name, resident.mobile, LATE_AT, LATE_AT),
         )
@@ -158,13 +158,13 @@ def test_bad_city_rows_are_quarantined_with_a_reason(spark, city, first_day):
         conn.execute(
             "insert into city.manhole_covers (asset_id, cover_type, community_code, lon, lat, status,"
             " updated_at) values ('MH-BAD-COMMUNITY', 'sewage', '440309999999', 114.0, 22.7, 'normal', %s),"
-            " ('MH-BAD-COORDS', 'sewage', '440309004001', 113.5, 22.7, 'normal', %s)",
+            " ('MH-BAD-COORDS', 'sewage', '440309002001', 113.5, 22.7, 'normal', %s)",
             (at, at),
         )
         conn.execute(
             "insert into city.repairs (repair_id, case_id, asset_id, community_code, made_safe_at,"
             " repaired_at, cost_yuan, cost_bearer, settlement_status, updated_at) values"
-            " ('RP-FUTURE', 'CM-X', 'MH0000001', '440309004001', %s, %s, 500, '民治街道办事处',"
+            " ('RP-FUTURE', 'CM-X', 'MH0000001', '440309002001', %s, %s, 500, '民治街道办事处',"
             " 'pending', %s)",
             (at, datetime(2026, 10, 20), at),
         )

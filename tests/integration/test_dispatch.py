@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 D = date(2026, 6, 10)  # a Wednesday
 D1 = D + timedelta(days=1)
 COMMUNITY = "440309003001"  # in 龙华街道
-OTHER_COMMUNITY = "440309001001"  # 观澜社区, 观澜街道
+OTHER_COMMUNITY = "440309006001"  # 观澜社区, 观澜街道
 TEXTS = {
     "manhole": "井盖不见了{}号路口很危险",
     "noise": "楼下广场舞音响太吵{}点还在跳",
@@ -215,7 +215,7 @@ def test_training_uses_the_corrected_label(spark, lake, first_run):
         "channel": "open311",
         "jurisdiction": "longhua",
         "description": TEXTS["noise"].format(9),
-        "street_code": "440309001",
+        "street_code": "440309006",
         "reported_at": datetime(2026, 6, 10, 12, 0, tzinfo=UTC),
     }
     write_deltalake(

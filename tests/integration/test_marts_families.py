@@ -235,7 +235,7 @@ def test_repair_costs_by_owner_and_settlement_status(families_marts, rows):
     for key, (count, cost) in expected.items():
         assert actual[key][0] == count, key
         assert actual[key][1] == pytest.approx(cost, abs=0.01), key
-    assert {"borne_by_street", "settled_with_owner", "pending"} <= {k[1] for k in expected}
+    assert {"borne_by_street", "settled", "pending"} <= {k[1] for k in expected}
 
 
 def test_party_attendance_and_volunteer_hours(families_marts, rows):

@@ -155,7 +155,7 @@ def test_bad_rows_are_quarantined_with_a_reason(spark, settings, first_day):
     with psycopg.connect(settings.pg_conninfo()) as conn:
         for case_id, community, lon, lat in (
             ("BAD-COMMUNITY", "440309999999", 114.0, 22.7),
-            ("BAD-COORDS", "440309004001", 113.5, 22.7),
+            ("BAD-COORDS", "440309002001", 113.5, 22.7),
         ):
             conn.execute(
                 "insert into governance.cases (case_id, channel, category, department, description,"
@@ -192,14 +192,14 @@ def test_a_row_committed_late_is_picked_up_by_the_lookback(spark, settings, firs
             ingest_governance.run(spark, settings, day)
     # Committed after D2's batch had run, with an updated_at inside D2's window: only the
     # lookback overlap of the next window can see it.
-    grid = load_geography().grids_of("440309004001")[0]
+    grid = load_geography().grids_of("440309002001")[0]
     late_at = datetime(2026, 11, 26, 23, 30)
     with psycopg.connect(settings.pg_conninfo()) as conn:
         conn.execute(
             "insert into governance.cases (case_id, channel, category, department, description,"
             " community_code, grid_code, lon, lat, reported_at, status, updated_at) values"
             " ('LATE-COMMIT', 'mini_program', 'garbage', '城市管理和综合执法局', '垃圾桶满了没人收',"
-            " '440309004001', %s, %s, %s, %s, 'created', %s)",
+            " '440309002001', %s, %s, %s, %s, 'created', %s)",
             (grid.code, *grid.box.centroid, late_at, late_at),
         )
     simulate_day(D3, settings)
@@ -211,7 +211,7 @@ def test_a_row_committed_late_is_picked_up_by_the_lookback(spark, settings, firs
         .where("case_id = 'LATE-COMMIT'")
         .collect()
     )
-    assert [(r.status, r.street_code, r.batch_date) for r in late] == [("created", "440309004", D3)]
+    assert [(r.status, r.street_code, r.batch_date) for r in late] == [("created", "440309002", D3)]
 
 
 def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):

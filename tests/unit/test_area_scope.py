@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 SOURCE = Path(__file__).resolve().parents[2] / "infra" / "superset" / "area_scope.py"
-STREET_A, STREET_B = "440309004", "440309001"
+STREET_A, STREET_B = "440309002", "440309006"
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ DAY = date(2026, 11, 25)
 USERS_FILE = Path("dashboards/users.yaml")
 AREAS = {
     "district": {"440309": "龙华区"},
-    "street": {"440309001": "观澜街道", "440309004": "民治街道"},
-    "community": {"440309001001": "观澜社区", "440309004001": "民治社区"},
+    "street": {"440309006": "观澜街道", "440309002": "民治街道"},
+    "community": {"440309006001": "观澜社区", "440309002001": "民治社区"},
 }
 
 
@@ -58,26 +58,26 @@ def brief_row(level: str, code: str, name: str, day: date = DAY, base: int = 10)
 def test_role_names_give_level_and_area():
     assert leader_role("civiclake_district_leader").level == "district"
     assert leader_role("civiclake_district_leader").area_code is None
-    street = leader_role("civiclake_street_440309004")
-    assert (street.level, street.area_code) == ("street", "440309004")
-    community = leader_role("civiclake_community_440309004001")
-    assert (community.level, community.area_code) == ("community", "440309004001")
+    street = leader_role("civiclake_street_440309002")
+    assert (street.level, street.area_code) == ("street", "440309002")
+    community = leader_role("civiclake_community_440309002001")
+    assert (community.level, community.area_code) == ("community", "440309002001")
     for not_a_leader in ("civiclake_analyst", "Admin", "Gamma", "civiclake_districtleader"):
         assert leader_role(not_a_leader) is None
     assert leader_roles_of({"username": "a", "role": "civiclake_analyst"}) == []
-    assert len(leader_roles_of({"username": "b", "roles": ["Gamma", "civiclake_street_440309001"]})) == 1
+    assert len(leader_roles_of({"username": "b", "roles": ["Gamma", "civiclake_street_440309006"]})) == 1
 
 
 def test_resolve_reads_the_area_and_the_address():
     user = {
         "username": "civiclake_street_minzhi",
-        "role": "civiclake_street_440309004",
+        "role": "civiclake_street_440309002",
         "email": "m@x.cn",
         "name": "民治街道值班员",
     }
     (role,) = leader_roles_of(user)
     assert resolve(user, role, USERS_FILE, AREAS) == Recipient(
-        "civiclake_street_minzhi", "民治街道值班员", "m@x.cn", "street", "440309004"
+        "civiclake_street_minzhi", "民治街道值班员", "m@x.cn", "street", "440309002"
     )
     district = {"username": "lead", "role": "civiclake_district_leader", "email": "l@x.cn"}
     (role,) = leader_roles_of(district)
@@ -91,7 +91,7 @@ def test_unknown_area_or_missing_address_names_the_file_and_the_user():
         resolve(user, role, USERS_FILE, AREAS)
     text = str(error.value)
     assert "dashboards/users.yaml" in text and "'civiclake_lost'" in text and "440309009999" in text
-    no_mail = {"username": "civiclake_nomail", "role": "civiclake_street_440309001"}
+    no_mail = {"username": "civiclake_nomail", "role": "civiclake_street_440309006"}
     with pytest.raises(RecipientError, match=r"users.yaml: user 'civiclake_nomail' has no usable e-mail"):
         resolve(no_mail, leader_roles_of(no_mail)[0], USERS_FILE, AREAS)
 
@@ -105,22 +105,22 @@ def test_area_row_picks_only_the_recipients_area_and_day():
     con.executemany(
         "insert into mart_leader_brief_daily values (?, ?, ?, ?, ?)",
         [
-            (DAY, "street", "440309001", "观澜街道", 11),
-            (DAY, "street", "440309004", "民治街道", 44),
-            (date(2026, 11, 24), "street", "440309004", "民治街道", 40),
+            (DAY, "street", "440309006", "观澜街道", 11),
+            (DAY, "street", "440309002", "民治街道", 44),
+            (date(2026, 11, 24), "street", "440309002", "民治街道", 40),
             # A community may share digits with a street code prefix; the level keeps them apart.
-            (DAY, "community", "440309004001", "民治社区", 7),
+            (DAY, "community", "440309002001", "民治社区", 7),
         ],
     )
-    recipient = Recipient("u", "U", "u@x.cn", "street", "440309004")
+    recipient = Recipient("u", "U", "u@x.cn", "street", "440309002")
     assert rows.area_row(con, DAY, recipient) == {
         "report_date": DAY,
         "level": "street",
-        "area_code": "440309004",
+        "area_code": "440309002",
         "area_name": "民治街道",
         "cases_reported": 44,
     }
-    assert rows.known_areas(con)["street"] == {"440309001": "观澜街道", "440309004": "民治街道"}
+    assert rows.known_areas(con)["street"] == {"440309006": "观澜街道", "440309002": "民治街道"}
     with pytest.raises(rows.MartsNotReadyError, match="no rows for 2026-11-30 .*latest day: 2026-11-25"):
         rows.require_day(con, date(2026, 11, 30), Path("m.duckdb"))
 
@@ -140,11 +140,11 @@ def test_numbers_are_written_the_same_way_everywhere():
 
 
 def test_body_carries_the_areas_numbers_and_nothing_else():
-    row = brief_row("street", "440309004", "民治街道", base=44)
-    recipient = Recipient("civiclake_street_minzhi", "李书记", "li@x.cn", "street", "440309004")
+    row = brief_row("street", "440309002", "民治街道", base=44)
+    recipient = Recipient("civiclake_street_minzhi", "李书记", "li@x.cn", "street", "440309002")
     text = body(recipient, row, DAY)
     assert text.startswith("李书记，您好：")
-    assert "民治街道（街道，编码 440309004）2026年11月25日的领导简报" in text
+    assert "民治街道（街道，编码 440309002）2026年11月25日的领导简报" in text
     assert "新增案件：44（较前一日 +3，较上周同日 -2）" in text
     assert "积压：132（较前一日 +3，较上周同日 -2）" in text
     assert "按时响应率：87.5%（较前一日 —，较上周同日 -5.0个百分点）" in text
@@ -169,8 +169,8 @@ def test_body_carries_the_areas_numbers_and_nothing_else():
 
 
 def test_message_goes_to_one_recipient_with_the_png_attached():
-    row = brief_row("community", "440309004001", "民治社区", base=7)
-    recipient = Recipient("civiclake_community_minzhi", "王主任", "wang@x.cn", "community", "440309004001")
+    row = brief_row("community", "440309002001", "民治社区", base=7)
+    recipient = Recipient("civiclake_community_minzhi", "王主任", "wang@x.cn", "community", "440309002001")
     sender = "龙华区指挥中心 <brief@longhua.example>"
     message = compose(recipient, row, DAY, b"\x89PNG fake", sender)
     assert message["To"].addresses[0].addr_spec == "wang@x.cn" and len(message["To"].addresses) == 1
@@ -178,10 +178,10 @@ def test_message_goes_to_one_recipient_with_the_png_attached():
     assert message["Subject"] == "【领导简报】民治社区 2026年11月25日"
     assert (
         message["Message-ID"]
-        == "<brief.2026-11-25.civiclake_community_minzhi.community.440309004001@longhua.example>"
+        == "<brief.2026-11-25.civiclake_community_minzhi.community.440309002001@longhua.example>"
     )
     assert message_id(recipient, DAY, sender) == message["Message-ID"]  # the same on every try
     (attachment,) = message.iter_attachments()
     assert attachment.get_content_type() == "image/png"
-    assert attachment.get_filename() == "brief_community_440309004001_2026-11-25.png"
+    assert attachment.get_filename() == "brief_community_440309002001_2026-11-25.png"
     assert attachment.get_content() == b"\x89PNG fake"

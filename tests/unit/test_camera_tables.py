@@ -31,7 +31,7 @@ def test_one_schema_per_table_with_no_binary_column():
 
 def _event(**changes) -> dict:
     geo = load_geography()
-    community = "440309001001"
+    community = "440309006001"
     grid = geo.grids_of(community)[0]
     lon, lat = grid.box.centroid
     start = datetime(2026, 6, 10, 10, 0, 3)

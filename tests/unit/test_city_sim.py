@@ -43,19 +43,40 @@ def test_cover_register_has_unknown_owners_inside_the_district():
     assert all(geo.locate(c.lon, c.lat).grid_code == c.grid_code for c in covers)
 
 
-def test_repairs_settle_with_the_owner_or_fall_to_the_street():
+def test_repairs_settle_by_the_state_machine():
     s = settings()
     rows = rows_changed_on(DAY, s, backlog=True)
-    settled = [r for r in rows["repairs"] if r[8] != "pending"]
-    assert settled
+    assert {r[8] for r in rows["repairs"]} == {
+        "pending",
+        "claimed",
+        "cost_recovered",
+        "settled",
+        "borne_by_street",
+    }
     owners = {c.asset_id: c.owner_department for c in cover_register(s)}
-    for repair in settled:
-        owner = owners[repair[2]]
-        if owner is None:
-            assert repair[8] == "borne_by_street" and repair[7].endswith("街道办事处")
-        else:
-            assert repair[8] == "settled_with_owner" and repair[7] == owner
-        assert repair[4] <= repair[5] <= repair[9] == repair[10]  # made safe ≤ repaired ≤ settled
+    steps: dict[str, list[tuple]] = {}
+    for event in sorted(rows["settlement_events"], key=lambda e: e[10]):
+        steps.setdefault(event[1], []).append(event)
+    for repair in rows["repairs"]:
+        owner, taken = owners[repair[2]], [e[4] for e in steps.get(repair[0], [])]
+        expected = {
+            "pending": [],
+            "claimed": ["claim"],
+            "cost_recovered": ["claim", "recover"],
+            "settled": ["claim", "recover", "settle"],
+            "borne_by_street": ["street_bears"],
+        }[repair[8]]
+        assert taken == expected
+        if repair[8] == "borne_by_street":  # nobody claimed the cover; 20 days after the repair
+            assert owner is None and repair[7].endswith("街道办事处")
+            assert repair[9] - repair[5] >= timedelta(days=20)
+        elif repair[8] == "pending":
+            assert repair[7] is None and repair[9] is None
+        else:  # a registered owner claims its own cover; an unregistered one is claimed by someone
+            assert repair[7] == (owner or steps[repair[0]][0][7])
+        assert repair[10] == max(
+            [repair[4], repair[5] or repair[4], *(e[10] for e in steps.get(repair[0], []))]
+        )
 
 
 def test_rows_changed_on_a_day_carry_that_days_updated_at():

@@ -55,7 +55,7 @@ def test_feature_frame_and_report_hour():
     frame = pd.DataFrame(
         {
             "t": ["a", "b"],
-            "street": ["440309001", None],
+            "street": ["440309006", None],
             "reported_at": [pd.Timestamp("2026-11-25 23:59"), pd.NaT],
         }
     )
@@ -63,7 +63,7 @@ def test_feature_frame_and_report_hour():
     assert with_hour["report_hour"].tolist() == ["23", ""]
     assert feature_frame(with_hour, "t", ["street", "report_hour"]).to_dict("list") == {
         "t": ["a", "b"],
-        "street": ["440309001", ""],
+        "street": ["440309006", ""],
         "report_hour": ["23", ""],
     }
     with pytest.raises(ValueError, match="cannot also be a metadata column"):

@@ -55,8 +55,21 @@ def test_a_contract_names_only_its_own_columns():
 
 
 def test_families_and_tables():
-    assert list(catalog.FAMILIES) == ["governance", "city", "resources", "party", "services", "open311"]
-    assert catalog.silver_tables("city") == ("city_cases", "city_manhole_covers", "city_repairs")
+    assert list(catalog.FAMILIES) == [
+        "governance",
+        "city",
+        "resources",
+        "positions",
+        "party",
+        "services",
+        "open311",
+    ]
+    assert catalog.silver_tables("city") == (
+        "city_cases",
+        "city_manhole_covers",
+        "city_repairs",
+        "city_settlement_events",
+    )
     assert all(c.family == family for family, cs in catalog.FAMILIES.items() for c in cs)
     with pytest.raises(KeyError, match="no source contract for silver table 'nothing'"):
         catalog.contract("nothing")

@@ -186,12 +186,12 @@ def test_dataset_sql_runs_on_the_marts(empty_marts, dataset_uuid):
 @pytest.mark.parametrize("chart_uuid", sorted({**OVERVIEW_SQL, **SCREENS_SQL}))
 def test_expected_sql_of_the_e2e_checks_runs_on_the_marts(empty_marts, chart_uuid):
     sql = {**OVERVIEW_SQL, **SCREENS_SQL}[chart_uuid]
-    empty_marts.execute(sql.format(where="street_code = '440309004'")).fetchall()
+    empty_marts.execute(sql.format(where="street_code = '440309002'")).fetchall()
 
 
 # --------------------------------------------------------------------------- 三级联动
 LINKAGE_CHART = "9dae05be-cc8f-5afd-be88-cbecad13066e"
-STREET_A, STREET_B = "440309004", "440309001"
+STREET_A, STREET_B = "440309002", "440309006"
 # (day, level, area, street, community, escalations to street / to district / beyond competence,
 #  closures with orders, resolved at community); the street and district rows are the sums.
 LINKAGE_ROWS = [

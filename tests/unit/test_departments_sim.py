@@ -100,6 +100,7 @@ def _order(order_id, case_id, issued_at=ISSUED, status="issued", kind="dispatch"
         "accepted_at": None,
         "status": status,
         "updated_at": issued_at,
+        "completed_at": None,
     }
     return tuple(values[c] for c in ORDER_COLUMNS)
 
@@ -115,8 +116,8 @@ def _intake_case(conn, case_id, reported_at):
     conn.execute(
         "insert into governance.cases (case_id, channel, category, department, description, "
         "community_code, grid_code, lon, lat, reported_at, status, updated_at) values "
-        "(%s, 'mini_program', 'garbage', '城市管理和综合执法局', '垃圾桶满了', '440309001001', "
-        "'44030900100101', 114.03, 22.65, %s, 'created', %s)",
+        "(%s, 'mini_program', 'garbage', '城市管理和综合执法局', '垃圾桶满了', '440309006001', "
+        "'44030900600101', 114.03, 22.65, %s, 'created', %s)",
         (case_id, reported_at, reported_at),
     )
     conn.execute(
@@ -301,7 +302,11 @@ def test_a_source_database_of_an_older_simulator_is_brought_up_to_the_contracts(
         ).fetchone()
         # A second pass finds nothing to add.
         assert ensure_tables(conn, governance.CONTRACTS) == []
-    assert columns == [f.name for f in CASES.fields] and orders == "governance.dispatch_orders"
+    # The missing column is added after the ones the table had.
+    assert (
+        columns == [f.name for f in old_columns] + ["feedback_text"]
+        and orders == "governance.dispatch_orders"
+    )
     assert old == ("旧案",) and written > 0
     assert texts[0] == texts[1] > 0
 

@@ -18,7 +18,7 @@ from civiclake.dispatch.rules import (
 
 LONGHUA_STREET = "440309003"
 LONGHUA_COMMUNITY = "440309003001"  # a community of 龙华街道
-GUANLAN_COMMUNITY = "440309001001"  # 观澜社区 in 观澜街道
+GUANLAN_COMMUNITY = "440309006001"  # 观澜社区 in 观澜街道
 
 
 def one(category, at, community=LONGHUA_COMMUNITY, owner=None):

@@ -21,7 +21,7 @@ from civiclake.dispatch.escalation import (
 )
 from civiclake.dispatch.orders import ORDER_COLUMNS, order_id
 
-STREET, COMMUNITY = "440309001", "440309001001"  # 观澜街道, 观澜社区
+STREET, COMMUNITY = "440309006", "440309006001"  # 观澜街道, 观澜社区
 
 
 def end_of(day: str) -> datetime:

@@ -36,8 +36,8 @@ def lake(tmp_path, monkeypatch):
         {
             "case_id": ["GC1", "GC2", "GC3"],
             "category": ["environment", "noise", "garbage"],
-            "street_code": ["440309001", "440309002", "440309001"],
-            "community_code": ["440309001001", "440309002001", "440309001001"],
+            "street_code": ["440309006", "440309004", "440309006"],
+            "community_code": ["440309006001", "440309004001", "440309006001"],
             "status": ["dispatched", "dispatched", "closed"],
             "dispatched_at": _times("2026-11-23 09:00", "2026-11-23 09:00", "2026-11-23 09:00"),
             "accepted_at": _times(None, None, None),
@@ -121,8 +121,8 @@ def test_a_case_of_another_channel_is_timed_from_its_first_order(lake, monkeypat
         "channel": ["city_patrol"] * 3,
         "jurisdiction": ["longhua"] * 3,
         "category": ["parking"] * 3,
-        "street_code": ["440309001"] * 3,
-        "community_code": ["440309001001"] * 3,
+        "street_code": ["440309006"] * 3,
+        "community_code": ["440309006001"] * 3,
         "status": ["in_progress", "in_progress", "closed"],
         "reported_at": _times("2026-11-23 08:00", "2026-11-23 08:00", "2026-11-23 08:00"),
     }

@@ -16,7 +16,16 @@ from civiclake.settings import PROJECT_ROOT
 
 def test_the_shipped_registry_lists_every_family_in_run_order():
     shipped = families()
-    assert list(shipped) == ["governance", "city", "resources", "cameras", "party", "services", "open311"]
+    assert list(shipped) == [
+        "governance",
+        "city",
+        "resources",
+        "positions",
+        "cameras",
+        "party",
+        "services",
+        "open311",
+    ]
     assert [name for name, f in shipped.items() if not f.simulated] == ["open311"]
     open311 = shipped["open311"]
     assert open311.gate_per_jurisdiction

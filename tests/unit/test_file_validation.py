@@ -25,10 +25,10 @@ BAD_ID = FIRST17 + ("0" if id_check_char(FIRST17) != "0" else "1")
 def activity(n: int, **changes) -> dict:
     return {
         "activity_id": f"HD20261125{n:05d}",
-        "org_id": "ZB440309001001000",
+        "org_id": "ZB440309006001000",
         "activity_type": "party_lecture",
         "title": "组织生活会",
-        "community_code": "440309001001",
+        "community_code": "440309006001",
         "held_at": datetime(2026, 11, 25, 9, 30),
         "place": None,
         "lon": 113.97,

@@ -60,6 +60,6 @@ def test_point_outside_is_rejected(geo):
 def test_known_point(geo):
     # South-west corner of the district lies in 民治街道's first community.
     location = geo.locate(113.961, 22.601)
-    assert location.street_code == "440309004"
-    assert location.community_code == "440309004001"
+    assert location.street_code == "440309002"
+    assert location.community_code == "440309002001"
     assert geo.communities[location.community_code].name == "民治社区"

@@ -34,7 +34,7 @@ TEST_DB = f"civiclake_intake_{os.getpid()}"
 MINI_KEY = "mini-program-key-0123456789abcdef"
 BRIDGE_KEY = "bridge-12345-key-0123456789abcdef"
 KEYS = f"ilonghua:mini_program:{MINI_KEY},bridge12345:hotline_12345:{BRIDGE_KEY}"
-# A point in 观澜社区 (440309001001: lon 113.96–113.983333, lat 22.72–22.75).
+# A point in 观澜社区 (440309006001: lon 113.96–113.983333, lat 22.72–22.75).
 LAT, LONG = "22.7301", "113.9702"
 FORM = {"api_key": MINI_KEY, "service_code": "garbage", "lat": LAT, "long": LONG, "description": "垃圾没人收"}
 
@@ -171,7 +171,7 @@ def test_a_post_enters_a_case_with_tokens_only(api, settings):
 
     row = case_row(settings, case_id)
     location = load_geography().locate(float(LONG), float(LAT))
-    assert row["community_code"] == location.community_code == "440309001001"
+    assert row["community_code"] == location.community_code == "440309006001"
     assert row["grid_code"] == location.grid_code
     assert (row["lon"], row["lat"]) == (113.9702, 22.7301)
     assert row["channel"] == "mini_program"

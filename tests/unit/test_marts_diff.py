@@ -12,9 +12,9 @@ from civiclake.marts_diff import compare
 
 MART = "create table mart_x (report_date date, area_code varchar, cases bigint, rate double)"
 ROWS = [
-    ("2026-11-25", "440309001", 5, 0.8),
-    ("2026-11-25", "440309002", 3, 1.0),
-    ("2026-11-25", "440309002", 3, 1.0),  # a repeated row counts twice
+    ("2026-11-25", "440309006", 5, 0.8),
+    ("2026-11-25", "440309004", 3, 1.0),
+    ("2026-11-25", "440309004", 3, 1.0),  # a repeated row counts twice
 ]
 
 
@@ -42,7 +42,7 @@ def test_identical_files_are_the_same(tmp_path):
     ("after", "expected"),
     [
         # One value 1e-12 off: not the same number.
-        ({"rows": [*ROWS[:2], ("2026-11-25", "440309002", 3, 1.0 - 1e-12)]}, "1 only before, 1 only after"),
+        ({"rows": [*ROWS[:2], ("2026-11-25", "440309004", 3, 1.0 - 1e-12)]}, "1 only before, 1 only after"),
         # A duplicate row lost: the multiset differs though the distinct rows agree.
         ({"rows": ROWS[:2]}, "3 vs 2 rows, 1 only before, 0 only after"),
         ({"ddl": MART.replace("cases bigint", "cases integer")}, "columns differ"),

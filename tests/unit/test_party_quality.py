@@ -14,19 +14,19 @@ from quality.suites import SUITES
 def activities(**changes) -> pd.DataFrame:
     row = {
         "activity_id": "HD2026112500001",
-        "org_id": "ZB440309001001000",
+        "org_id": "ZB440309006001000",
         "activity_type": "party_lecture",
         "title": "组织生活会",
-        "community_code": "440309001001",
+        "community_code": "440309006001",
         "held_at": datetime(2026, 11, 25, 9, 30),
         "place": None,
         "lon": 113.97,
         "lat": 22.73,
         "planned_attendance": 12,
         "district_code": "440309",
-        "street_code": "440309001",
+        "street_code": "440309006",
         "is_deleted": False,
-        "source_file": "组织生活_440309001_20261125.csv",
+        "source_file": "组织生活_440309006_20261125.csv",
         "batch_date": date(2026, 11, 25),
     }
     df = pd.DataFrame([row, {**row, "activity_id": "HD2026112500002"}])

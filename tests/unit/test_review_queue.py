@@ -25,7 +25,7 @@ from civiclake.settings import Settings
 KEY = "unit-test-key"
 DAY = date(2026, 11, 25)
 LONGHUA = ("440309003", "440309003001")  # 龙华街道 · 龙华社区
-GUANLAN = ("440309001", "440309001001")  # 观澜街道 · 观澜社区
+GUANLAN = ("440309006", "440309006001")  # 观澜街道 · 观澜社区
 TS = pa.timestamp("us", tz="UTC")
 
 
@@ -204,15 +204,15 @@ def test_without_a_suggestions_column_the_prediction_is_shown(settings):
 def test_place_channel_and_text_as_the_reviewer_reads_them(settings):
     r2 = review_queue(settings, DAY)[0]
     assert (r2.street_code, r2.street_name, r2.community_code, r2.community_name) == (
-        "440309001",
+        "440309006",
         "观澜街道",
-        "440309001001",
+        "440309006001",
         "观澜社区",
     )
     assert (r2.channel, r2.channel_name) == ("find_secretary", "找书记")
     assert r2.text == "小区门口有车堵住消防通道"
     assert r2.subject == "分类审核 R2：观澜街道 · 观澜社区，找书记"
-    assert "- **地点**：观澜街道 · 观澜社区（440309001 / 440309001001）" in r2.body
+    assert "- **地点**：观澜街道 · 观澜社区（440309006 / 440309006001）" in r2.body
     assert "- **渠道**：找书记（find_secretary）" in r2.body
     assert "- **上报时间**：2026-11-25T08:15:00" in r2.body
     assert "> 小区门口有车堵住消防通道" in r2.body

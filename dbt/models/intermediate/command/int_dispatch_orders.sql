@@ -2,12 +2,18 @@
 -- governance system last reported for it (acceptance, superseded), which arrives a run
 -- later. An order the governance system holds but the outbox lacks (an outbox rebuilt
 -- from scratch) still counts: the operational system is the record of what departments got.
+-- A joint operation's orders (kind operation, case_id an operation id) and their escalations
+-- are not about a case: they are left out here and followed in mart_operation_orders.
 with issued as (
     select * from {{ ref('stg_dispatch__outbox_orders') }}
 ),
 
 reported as (
     select * from {{ ref('stg_governance__dispatch_orders') }}
+),
+
+operations as (
+    select operation_id from {{ ref('stg_operations__operations') }}
 )
 
 select
@@ -25,3 +31,5 @@ select
     coalesce(reported.updated_at, issued.issued_at) as updated_at
 from issued
 full outer join reported on issued.order_id = reported.order_id
+where coalesce(issued.kind, reported.kind) <> 'operation'
+    and coalesce(issued.case_id, reported.case_id) not in (select operation_id from operations)

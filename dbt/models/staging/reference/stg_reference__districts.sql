@@ -1,2 +1,2 @@
-select district_code, district_name, city
+select district_code, district_name, city, geo_version
 from {{ source('reference', 'ref_district') }}
