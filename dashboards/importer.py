@@ -45,8 +45,7 @@ from typing import Any
 import yaml
 
 from dashboards import access
-from dashboards.boundaries import PLACEHOLDER as BOUNDARIES_PLACEHOLDER
-from dashboards.boundaries import boundaries_values_sql
+from dashboards.boundaries import with_boundaries
 from dashboards.superset_client import AssetImportError, SupersetClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,8 +257,8 @@ def build_bundle(
                 content["sqlalchemy_uri"] = content["sqlalchemy_uri"].replace(
                     "${CIVICLAKE_MARTS_URI}", marts_uri
                 )
-            if rel.startswith("datasets/") and BOUNDARIES_PLACEHOLDER in (content.get("sql") or ""):
-                content["sql"] = content["sql"].replace(BOUNDARIES_PLACEHOLDER, boundaries_values_sql())
+            if rel.startswith("datasets/") and content.get("sql"):
+                content["sql"] = with_boundaries(content["sql"])
             if rel.startswith("charts/") and content["uuid"] in layers:
                 known = [chart_ids.get(uuid) for uuid in layers[content["uuid"]]]
                 content["params"]["deck_slices"] = known if None not in known else []

@@ -140,13 +140,7 @@ def load_day(spark, settings: Settings, day: date) -> TableResult:
         quarantined_rows=quarantined.written,
         duplicate_rows=sum(1 for c in checked if c.row.duplicate) + landed.held,
         quarantine_reasons=reason_counts(checked),
-        files=Files(
-            count=len(reads),
-            failed=[r.error for r in reads if r.status == "failed"],
-            empty=[r.file_name for r in reads if r.status == "empty"],
-            new_columns=sorted({c for r in reads for c in r.new_columns}),
-            reads=reads,
-        ),
+        files=Files.of(reads),
     )
     record_batch(spark, settings, result)
     record_file_manifest(spark, settings, FAMILY, day, reads)

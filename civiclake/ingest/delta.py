@@ -178,13 +178,7 @@ def load_table(spark, settings: Settings, contract: SourceContract, batch_date: 
         quarantined_rows=quarantined.written,
         duplicate_rows=sum(1 for r in checked if r.duplicate) + landed.held,
         quarantine_reasons=dict(sorted(reasons.items())),
-        files=Files(
-            count=len(reads),
-            failed=[r.error for r in reads if r.status == "failed"],
-            empty=[r.file_name for r in reads if r.status == "empty"],
-            new_columns=sorted({c for r in reads for c in r.new_columns}),
-            reads=reads,
-        ),
+        files=Files.of(reads),
     )
     record_batch(spark, settings, result)
     log.info(

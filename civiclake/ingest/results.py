@@ -48,6 +48,17 @@ class Files:
     # The files as read (their rows included), for the batch's manifest and receipt.
     reads: list[FileRead] = field(default_factory=list, repr=False, compare=False)
 
+    @classmethod
+    def of(cls, reads: list[FileRead]) -> Files:
+        """The batch's files as read."""
+        return cls(
+            count=len(reads),
+            failed=[r.error for r in reads if r.status == "failed"],
+            empty=[r.file_name for r in reads if r.status == "empty"],
+            new_columns=sorted({c for r in reads for c in r.new_columns}),
+            reads=reads,
+        )
+
     def summary(self) -> dict:
         return {
             "count": self.count,

@@ -34,6 +34,7 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
+from civiclake.contracts.governance import WARNING_LEVELS  # lowest first
 from civiclake.geography import Geography, load_geography
 from civiclake.lake.read import table_or_none, wall_clock
 from civiclake.settings import Settings
@@ -44,7 +45,6 @@ LEVEL_COLUMNS = {"district": "district_code", "street": "street_code", "communit
 CASES_TABLE = "cases"  # civiclake.cases.funnel.TABLE
 CAMERA_EVENTS_TABLE = "camera_events"  # civiclake.frames.tables.EVENTS
 WARNINGS_TABLE = "governance_weather_warnings"  # civiclake.contracts.governance.WEATHER_WARNINGS
-WARNING_LEVELS = ("blue", "yellow", "orange", "red")  # lowest first
 SHOWN_IDS = 10  # case or event ids a hit's detail lists
 
 

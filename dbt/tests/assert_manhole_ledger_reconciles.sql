@@ -2,7 +2,8 @@
 -- The ledger's outstanding amount and repairs equal those of the repairs as the city system
 -- holds them (silver city_repairs' settlement_status, cost less what its events recovered),
 -- for repairs made safe by the logical date. Checked when the lake holds no settlement step
--- after that date (a rerun of an earlier day sees later states in the repair rows).
+-- and no settlement after that date (a rerun of an earlier day sees later states in the
+-- repair rows).
 with as_of as (
     select {{ as_of_date() }} as as_of_date
 ),
@@ -36,12 +37,16 @@ later_steps as (
     from {{ ref('stg_city__settlement_events') }}
     cross join as_of
     where cast(occurred_at as date) > as_of.as_of_date
+    union all
+    select count(*) as steps
+    from {{ ref('stg_city__repairs') }}
+    cross join as_of
+    where cast(settled_at as date) > as_of.as_of_date
 )
 
 select expected.repairs as expected_repairs, ledger.repairs as ledger_repairs,
     expected.yuan as expected_yuan, ledger.yuan as ledger_yuan
 from expected
 cross join ledger
-cross join later_steps
-where later_steps.steps = 0
+where (select sum(steps) from later_steps) = 0
     and (expected.repairs <> ledger.repairs or abs(expected.yuan - ledger.yuan) > 0.01)

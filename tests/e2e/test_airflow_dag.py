@@ -58,6 +58,11 @@ SOURCE_STEPS = {
         ("ingest", "ingest resources" + DATED),
         ("quality", "quality resources"),
     ],
+    "positions": [
+        ("simulate", "simulate positions" + DATED),
+        ("ingest", "ingest positions" + DATED),
+        ("quality", "quality positions"),
+    ],
     "cameras": [
         ("simulate", "simulate cameras" + DATED),
         ("ingest", "ingest cameras" + DATED),
@@ -89,6 +94,7 @@ CLI_TASKS_BEFORE_DBT = [
     "dispatch_deliver",
     "escalation_check",
     "operations_follow",
+    "manhole_street_bears",
     "simulate_departments",
     "simulate_reviews",
     "marts_prepare",
@@ -107,6 +113,7 @@ CLI_COMMANDS = SOURCE_TASKS | {
     "escalation_check": "escalation check" + DATED,
     "operations_trigger": "operations trigger" + DATED,
     "operations_follow": "operations follow" + DATED,
+    "manhole_street_bears": "manhole street-bears-due" + DATED,
     "simulate_departments": "simulate departments" + DATED,
     "simulate_reviews": "dispatch simulate-reviews" + DATED,
     "marts_prepare": "marts prepare",

@@ -27,7 +27,7 @@ import yaml
 
 from civiclake.frames.classes import load_classes
 from civiclake.geography import load_geography
-from dashboards.boundaries import community_ring
+from dashboards.boundaries import community_ring, street_ring
 from dashboards.importer import ASSETS_DIR, read_secret
 from tests.e2e.test_superset_dashboard import chart_rows, dashboard_chart_ids
 
@@ -152,13 +152,13 @@ EXPECTED_SQL = {
           from mart_operations where status in ('running', 'overdue') and {{where}}
          group by status_zh, lon, lat, plan_name, area_name, started_at
         union all
-        select distinct 'streets', street_name, null, null, null
-          from (select street_code, street_name, null as community_code from mart_resource_map)
+        select 'streets', street_name, null, null, null
+          from (select distinct street_code, street_name, null as community_code from mart_resource_map)
          where {{where}}""",
     # joint operations of the newest day: every operation with its orders' states
     OPERATIONS_CHART: """
-        select plan_name, area_name, started_at, started_by_zh, status_zh, orders, completed, overdue,
-               escalated
+        select plan_name, area_name, cast(epoch_ms(started_at) as double), started_by_zh, status_zh, orders,
+               completed, overdue, escalated
           from mart_operations where {where}""",
     # today's camera events by community and class, with auto dispatch and review
     "ce2761e9-1206-5aba-aaef-5f1237211d72": f"""
@@ -299,8 +299,8 @@ def web_session(url: str, username: str, password: str) -> requests.Session:
 def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
     """The district map's layers through Superset's legacy endpoint (what the dashboard
     calls): (``cases``, community, reports) of the case-density layer, where every polygon
-    must be its community's box, (``streets``, street) of the street outlines, each the box
-    around its communities, (``resources``, legend class, lon, lat, count) of the resource
+    must be its community's box, (``streets``, street) of the street outlines, each its
+    street's box, (``resources``, legend class, lon, lat, count) of the resource
     points, (``camera_events``, class, lon, lat, events) of the camera-event points and
     (``operations``, status, lon, lat, orders) of the live operations. Layers of one type
     share one list of features: a layer's rows are told apart by its tooltip columns
@@ -320,23 +320,9 @@ def map_rows(session: requests.Session, url: str, chart_id: int) -> list[tuple]:
     streets = {s.name: code for code, s in geography.streets.items()}
     rows = []
     for feature in layers["deck_polygon"]:
-        if "community_name" not in feature:  # the street outlines: the box around its communities
+        if "community_name" not in feature:  # the street outlines
             name = feature["street_name"]
-            corners = [
-                point
-                for code, community in geography.communities.items()
-                if community.parent_code == streets[name]
-                for point in community_ring(geography, code)
-            ]
-            west, south = min(p[0] for p in corners), min(p[1] for p in corners)
-            east, north = max(p[0] for p in corners), max(p[1] for p in corners)
-            assert feature["polygon"] == [
-                [west, south],
-                [east, south],
-                [east, north],
-                [west, north],
-                [west, south],
-            ]
+            assert feature["polygon"] == street_ring(geography, streets[name]), name
             rows.append(("streets", name, None, None, None))
             continue
         name = feature["community_name"]

@@ -25,6 +25,7 @@ from bench.bench_marts_lake import plans, write_lake
 from civiclake import marts
 from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import CURRENT_VERSION, REFERENCE_DIR, load_geography
+from civiclake.operations.start import start_operation
 from civiclake.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -47,6 +48,18 @@ def families_lake(tmp_path_factory) -> Path:
     case_plans = plans(Settings(sim_cases_per_day=CASES_PER_DAY), FIRST, LAST)
     assert min(p.reported_at.date() for p in case_plans) == FIRST
     write_lake(str(lake), case_plans, LAST, families=True)
+    # One joint operation, its orders in the outbox and not yet answered, so that the
+    # operations marts have rows on both dbt targets (test_marts_targets).
+    (street,) = [code for code, area in load_geography().streets.items() if area.name == "民治街道"]
+    start_operation(
+        Settings(lake_path=str(lake)),
+        "street_vending_crackdown",
+        street,
+        started_at=datetime.combine(LAST, time(9)),
+        started_by="manual",
+        start_key="families-lake",
+        deliver=False,
+    )
     return lake
 
 

@@ -114,8 +114,9 @@ def test_an_operation_from_start_to_marts(platform, spark):
     assert sorted(o["previous_order_id"] for o in escalations) == overdue
     silver = read_table(settings, "silver", "governance_dispatch_orders").to_pandas()
     operation_rows = silver[silver["case_id"] == started.operation_id]
+    # Each order once; an order the departments last updated after the day is not in D's ingest.
     assert operation_rows["order_id"].is_unique
-    assert sorted(operation_rows["order_id"]) == sorted(tasks.index)
+    assert set(operation_rows["order_id"]) <= set(tasks.index)
 
     # The marts as of D: the same states, and the operation overdue.
     marts.prepare(settings)

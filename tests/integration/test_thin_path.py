@@ -244,7 +244,8 @@ def test_no_raw_personal_data_anywhere_in_the_lake(spark, settings, first_day):
 
 def test_quality_gate_passes_on_silver_and_fails_on_bad_data(spark, settings, first_day):
     reports = gate(settings, GOVERNANCE_SUITES)
-    assert [r.success for r in reports] == [True, True, True, True]  # cases, status history, roster, orders
+    # cases, status history, roster, orders, weather warnings
+    assert [r.success for r in reports] == [True, True, True, True, True]
     silver = spark.read.format("delta").load(settings.table_path("silver", "governance_cases")).toPandas()
     silver.loc[0, "community_code"] = "440309999999"
     silver["reporter_phone"] = "13800138000"

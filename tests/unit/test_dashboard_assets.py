@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from civiclake.marts import REQUIRED_TABLES
-from dashboards.boundaries import PLACEHOLDER as BOUNDARIES_PLACEHOLDER
-from dashboards.boundaries import boundaries_values_sql
+from dashboards.boundaries import with_boundaries
 from dashboards.importer import load_assets
 from tests.e2e.test_superset_dashboard import DASHBOARD_UUID as OVERVIEW
 from tests.e2e.test_superset_dashboard import EXPECTED_SQL as OVERVIEW_SQL
@@ -174,7 +173,7 @@ def test_every_mart_a_dataset_reads_is_published():
 def test_dataset_sql_runs_on_the_marts(empty_marts, dataset_uuid):
     """The virtual SQL, each calculated column and each metric, on the contracts' tables."""
     rel, dataset = DATASETS[dataset_uuid]
-    sql = (dataset.get("sql") or "").replace(BOUNDARIES_PLACEHOLDER, boundaries_values_sql())
+    sql = with_boundaries(dataset.get("sql") or "")
     source = f"({sql})" if sql else f"main.{dataset['table_name']}"
     selected = [c["expression"] for c in dataset["columns"] if c.get("expression")]
     selected += [c["column_name"] for c in dataset["columns"] if not c.get("expression")]

@@ -44,7 +44,16 @@ repairs as (
     select
         repairs.repair_id,
         repairs.community_code,
-        coalesce(ranked.to_status, 'pending') as settlement_status,
+        -- A repair settled before the system kept its steps has no event: its row's status
+        -- once settled by the day, as mart_manhole_repair_costs reads it.
+        coalesce(
+            ranked.to_status,
+            case
+                when repairs.settled_at is not null and cast(repairs.settled_at as date) <= as_of.as_of_date
+                    then repairs.settlement_status
+                else 'pending'
+            end
+        ) as settlement_status,
         coalesce(by_repair.claimed_by, '未认领') as owner,
         repairs.cost_yuan,
         coalesce(by_repair.recovered_yuan, 0) as recovered_yuan,
