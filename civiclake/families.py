@@ -24,6 +24,7 @@ _FAMILY_KEYS = {
     "gate_per_jurisdiction": bool,
     "ingest_options": dict,
     "simulate_also": list,
+    "after": list,
 }
 _REQUIRED = ("title", "simulated")
 _OPTION_KEYS = {"env": str, "default": str}
@@ -52,6 +53,9 @@ class Family:
     # Further simulated inputs of the family's system (``civiclake simulate <name>``), run after
     # the family's own simulator and before its ingest.
     simulate_also: tuple[str, ...] = ()
+    # Families whose silver this family's ingest reads: the daily run's ingest of this family
+    # waits for their quality gates.
+    after: tuple[str, ...] = ()
 
     def ingest_option(self, name: str) -> IngestOption:
         for option in self.ingest_options:
@@ -95,7 +99,7 @@ def _check_keys(where: str, entry: dict, allowed: dict[str, type], required: tup
             )
 
 
-def _family(path: Path, name: str, entry: object) -> Family:
+def _family(path: Path, name: str, entry: object, earlier: tuple[str, ...] = ()) -> Family:
     where = f"{path}: [{name}]"
     if not isinstance(entry, dict):
         raise FamilyRegistryError(f"{where} must be a table of the family's settings, got {entry!r}")
@@ -118,6 +122,13 @@ def _family(path: Path, name: str, entry: object) -> Family:
     bad = [step for step in also if not isinstance(step, str) or not _NAME.match(step)]
     if bad:
         raise FamilyRegistryError(f"{where}: simulate_also lists `civiclake simulate` commands, got {bad!r}")
+    after = entry.get("after", [])
+    unknown = [family for family in after if family not in earlier]
+    if unknown:
+        raise FamilyRegistryError(
+            f"{where}: after names {unknown!r}, which are not families declared before it "
+            f"(earlier: {', '.join(earlier) or 'none'})"
+        )
     return Family(
         name=name,
         title=entry["title"],
@@ -125,6 +136,7 @@ def _family(path: Path, name: str, entry: object) -> Family:
         gate_per_jurisdiction=entry.get("gate_per_jurisdiction", False),
         ingest_options=tuple(options),
         simulate_also=tuple(also),
+        after=tuple(after),
     )
 
 
@@ -139,7 +151,10 @@ def load_families(path: Path = FAMILIES_FILE) -> dict[str, Family]:
         raise FamilyRegistryError(f"{path} is not valid TOML: {error}") from None
     if not entries:
         raise FamilyRegistryError(f"{path} declares no source family")
-    return {name: _family(path, name, entry) for name, entry in entries.items()}
+    names = list(entries)
+    return {
+        name: _family(path, name, entry, tuple(names[:i])) for i, (name, entry) in enumerate(entries.items())
+    }
 
 
 @cache

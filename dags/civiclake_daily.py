@@ -126,9 +126,10 @@ def _ingest_options(family: dict) -> list[str]:
     return args
 
 
-def _source_group(name: str, family: dict) -> None:
+def _source_group(name: str, family: dict) -> dict:
     """[simulate ->] ingest -> quality of one family; simulate and ingest run with --date {{ ds }},
-    the quality gate checks the family's silver tables as they stand."""
+    the quality gate checks the family's silver tables as they stand. Returns the ingest and
+    quality tasks, for the families that wait for this one."""
     with TaskGroup(name, tooltip=family["title"]):
         steps = []
         if family["simulated"] and SIMULATE:
@@ -165,6 +166,7 @@ def _source_group(name: str, family: dict) -> None:
             )
         )
         chain(*steps)
+    return {"ingest": steps[-2], "quality": steps[-1]}
 
 
 @dag(
@@ -187,8 +189,12 @@ def _source_group(name: str, family: dict) -> None:
 )
 def civiclake_daily():
     with TaskGroup("sources", tooltip="Every source family into bronze and silver, gated") as sources:
-        for name, family in _source_families(FAMILIES_FILE).items():
-            _source_group(name, family)
+        registry = _source_families(FAMILIES_FILE)
+        groups = {name: _source_group(name, family) for name, family in registry.items()}
+        # A family whose ingest reads another's silver waits for that family's gate.
+        for name, family in registry.items():
+            for earlier in family.get("after", []):
+                groups[earlier]["quality"] >> groups[name]["ingest"]
 
     funnel = _cli_task(
         "cases_build",

@@ -83,6 +83,8 @@ SOURCE_STEPS = {
         ("quality", "quality open311"),
     ],
 }
+# Families whose ingest reads another family's silver wait for that family's gate.
+AFTER = {"positions": ["resources"], "cameras": ["resources"]}
 SOURCE_TASKS = {
     f"sources.{family}.{step}": words for family, steps in SOURCE_STEPS.items() for step, words in steps
 }
@@ -200,10 +202,19 @@ def assert_pipeline_shape(dag: dict) -> list[str]:
         ids = [f"sources.{family}.{step}" for step, _ in steps]
         assert tasks[ids[0]]["upstream"] == [], f"{ids[0]} must start the run"
         for up, down in zip(ids, ids[1:], strict=False):
-            assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
+            waits = (
+                [f"sources.{earlier}.quality" for earlier in AFTER.get(family, [])]
+                if down.endswith(".ingest")
+                else []
+            )
+            assert sorted(tasks[down]["upstream"]) == sorted([up, *waits]), (
+                f"{down} must follow exactly {up}, {waits}"
+            )
         last_steps.append(ids[-1])
-    # Nothing downstream of the sources starts before every family passed its gate.
-    assert sorted(tasks["cases_build"]["upstream"]) == sorted(last_steps)
+    # Nothing downstream of the sources starts before every family passed its gate (a gate
+    # another family waits for reaches it through that family).
+    waited_for = {f"sources.{earlier}.quality" for earlier_list in AFTER.values() for earlier in earlier_list}
+    assert sorted(tasks["cases_build"]["upstream"]) == sorted(set(last_steps) - waited_for)
     chain_before = CLI_TASKS_BEFORE_DBT
     for up, down in zip(chain_before, chain_before[1:], strict=False):
         assert tasks[down]["upstream"] == [up], f"{down} must follow exactly {up}"
@@ -395,6 +406,9 @@ def test_dags_test_runs_every_step_in_order(isolated):
     for family, steps in SOURCE_STEPS.items():
         seen = [calls.index(call(f"sources.{family}.{step}", date)) for step, _ in steps]
         assert seen == sorted(seen), steps
+        for earlier in AFTER.get(family, []):
+            gate = calls.index(call(f"sources.{earlier}.quality", date))
+            assert gate < calls.index(call(f"sources.{family}.ingest", date)), (family, earlier)
     expected = [call(t, date) for t in CLI_TASKS_BEFORE_DBT + CLI_TASKS_AFTER_DBT]
     beside = [call(t, date) for t in (BRIEF_TASK, WARM_TASK)]
     main_line = calls[n_sources:]

@@ -32,6 +32,11 @@ def test_the_shipped_registry_lists_every_family_in_run_order():
     option = open311.ingest_option("base-url")
     assert (option.env, option.default) == ("CIVICLAKE_OPEN311_URL", "http://127.0.0.1:8311")
     assert not any(f.gate_per_jurisdiction or f.ingest_options for f in shipped.values() if f is not open311)
+    # The position reports and the camera clips are checked against the registries of their day.
+    assert {name: f.after for name, f in shipped.items() if f.after} == {
+        "positions": ("resources",),
+        "cameras": ("resources",),
+    }
 
 
 def test_the_dag_reads_the_registry_the_cli_reads():
@@ -93,6 +98,11 @@ VALID = '[governance]\ntitle = "Governance"\nsimulated = true\n'
             r"\[governance.ingest_options.base-url\]: missing default",
         ),
         (VALID + "[governance.ingest_options]\nbase-url = 3\n", "an ingest option is a table"),
+        (VALID + 'after = ["city"]\n', r"after names \['city'\], which are not families declared before it"),
+        (
+            VALID + '[city]\ntitle = "City"\nsimulated = true\nafter = ["city"]\n',
+            r"\[city\]: after names \['city'\].*earlier: governance",
+        ),
     ],
 )
 def test_a_wrong_entry_is_a_clear_error(tmp_path, text, message):
