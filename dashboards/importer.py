@@ -13,6 +13,9 @@ overwrites what Superset holds):
    kept under source control: it overwrites databases, datasets, charts and
    dashboards alike (the per-type ``/dashboard/import/`` only overwrites the
    dashboard and leaves changed charts and datasets as they were);
+   Dashboards are first expanded to one per level of the 1+6+N system where their
+   YAML asks for it (``dashboards/levels.py``), and dashboards naming a theme are
+   pointed at it after the import (``dashboards/themes.py``);
 2. makes roles, row-level-security rules and users match ``dashboards/access.yaml``
    and ``dashboards/users.yaml`` (Superset's export carries none of them): see
    ``dashboards/access.py`` — deny by default on every imported dataset, one rule
@@ -44,8 +47,9 @@ from typing import Any
 
 import yaml
 
-from dashboards import access
+from dashboards import access, themes
 from dashboards.boundaries import with_boundaries
+from dashboards.levels import LevelsError, expand_levels
 from dashboards.superset_client import AssetImportError, SupersetClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +193,9 @@ def build_query_context(chart: dict[str, Any], dataset: dict[str, Any]) -> dict[
     elif viz == "table":
         query.update(
             columns=list(params.get("all_columns") or []),
-            metrics=[],
+            # None, not []: Superset groups by the columns whenever metrics is a list,
+            # and a raw table's rows are the records themselves
+            metrics=None,
             # Superset's form data keeps each raw-table sort as a JSON string '["column", asc]'.
             orderby=[
                 json.loads(o) if isinstance(o, str) else list(o) for o in params.get("order_by_cols") or []
@@ -253,6 +259,7 @@ def build_bundle(
         z.writestr(f"{root}/metadata.yaml", yaml.safe_dump(meta))
         for rel, content in assets.items():
             content = json.loads(json.dumps(content))  # deep copy
+            content.pop(themes.THEME_KEY, None)  # civiclake's own key, applied after the import
             if rel.startswith("databases/"):
                 content["sqlalchemy_uri"] = content["sqlalchemy_uri"].replace(
                     "${CIVICLAKE_MARTS_URI}", marts_uri
@@ -313,7 +320,9 @@ def run_import(
             f"marts file {marts} not found: build it with the pipeline, or point "
             "CIVICLAKE_MARTS_FILE / --marts-file at an existing DuckDB file"
         )
-    assets = load_assets(assets_dir)
+    assets = expand_levels(load_assets(assets_dir))
+    theme_files = themes.load_themes()
+    wanted_themes = themes.dashboard_themes(assets, theme_files)
     access_config = access.load_access(access_file)
     users = access.load_users(access_config, users_file)
 
@@ -345,6 +354,7 @@ def run_import(
             else:
                 result.dashboard_ids[a["uuid"]] = in_superset[a["uuid"]]
     _link_map_layers(client, map_layers(assets), result.chart_ids)
+    themes.apply_themes(client, wanted_themes, theme_files, result.dashboard_ids)
     granted = access.apply_access(
         client,
         access_config,
@@ -392,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         res = run_import(args.url, args.marts_file, args.username)
-    except (AssetImportError, access.AccessError) as exc:
+    except (AssetImportError, access.AccessError, LevelsError) as exc:
         print(f"[dashboards] import failed: {exc}", file=sys.stderr)
         return 1
     print(f"[dashboards] imported into {res.url} (marts: {res.marts_file})")
@@ -407,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for dash_id in res.dashboard_ids.values():
         print(f"[dashboards]   {res.url}/superset/dashboard/{dash_id}/")
+    print(
+        f"[dashboards]   saved links (each viewer's level): {res.url}/civiclake/screen/ {res.url}/civiclake/mobile/"
+    )
     return 0
 
 

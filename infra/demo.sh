@@ -59,8 +59,9 @@ civiclake demo for $day is ready.
   Marts (DuckDB):      $root/var/marts/civiclake.duckdb
   Model + card:        $root/var/models/case_classifier/
   Superset:            http://127.0.0.1:8088   user admin, password: SUPERSET_ADMIN_PASSWORD in var/secrets.env
-    command screen:    http://127.0.0.1:8088/superset/dashboard/longhua-command-screen/   (1920×1080)
-    leader mobile:     http://127.0.0.1:8088/superset/dashboard/longhua-leader-mobile/    (390×844)
+    command screen:    http://127.0.0.1:8088/civiclake/screen/   (1920×1080 kiosk, the viewer's level; dark)
+    leader mobile:     http://127.0.0.1:8088/civiclake/mobile/   (390×844; save it to the phone's home screen)
+      (each level has its own: /superset/dashboard/longhua-command-screen[-street|-community]/?standalone=2)
     case overview:     http://127.0.0.1:8088/superset/dashboard/longhua-cases-overview/
   Airflow:             http://127.0.0.1:${AIRFLOW_API_PORT:-8080}   user admin, password: AIRFLOW_ADMIN_PASSWORD in var/secrets.env
     review queue:      trigger DAG civiclake_review with the date; each case waits for a reviewer's answer

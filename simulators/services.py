@@ -1,10 +1,14 @@
 """Simulator of the people-services systems' daily exports into the landing folder.
 
-Deterministic by seed and date, sized by ``sim_scale`` (1.0 ≈ Longhua: about 62,500
-households receiving care, visited about twice a month; 10,000 welfare coupons and
-3,000 government or union service requests a day). For a day D it writes into
+Deterministic by seed and date, sized by ``sim_scale``. The households receiving care are
+the household registry's (``simulators.resources``: the extract of the day, households with
+a care flag, about 110,000 at 1.0), visited about twice a month, so that a visit names
+the same head of household, by ID number, as the registry does; 10,000 welfare coupons
+and 3,000 government or union service requests a day. For a day D it writes into
 ``landing/services/D/``:
-- 关爱走访_D.xlsx: the day's care visits;
+- 关爱走访_D.xlsx: the day's care visits; the first export (no earlier day delivered) also
+  carries the visits of the ``sim_history_days`` before D, as a care system's first
+  export does, so that visits in the 30 days before D are known from the first day on;
 - 福利券_D.csv (GBK): coupons issued on D and earlier coupons redeemed, expired or voided
   on D, each as it stands at the end of D; from ``COUPON_BATCH_COLUMN_FROM`` the vendor's
   export carries a new column 发放批次 the contract does not know;
@@ -27,10 +31,10 @@ from simulators.defects import Defects, point_in, scaled
 from simulators.export_writer import write_export
 from simulators.party import residents
 from simulators.people import Resident
+from simulators.resources import snapshot
 
 log = logging.getLogger(__name__)
 
-FULL_HOUSEHOLDS = 62_500
 VISITS_PER_HOUSEHOLD_PER_DAY = 2 / 30
 FULL_COUPONS_PER_DAY = 10_000
 FULL_REQUESTS_PER_DAY = 3_000
@@ -50,53 +54,65 @@ SUMMARIES = {
 }
 
 
+# The registry's care flags (households) → the visits' care category; a household of several
+# types is visited under the first.
+CARE_FLAGS = {
+    "elderly_living_alone": "elderly_alone",
+    "has_disabled_member": "disabled",
+    "child_in_difficulty": "children_in_difficulty",
+    "low_income": "low_income",
+}
+
+
 @dataclass(frozen=True)
 class Household:
-    head: Resident
+    household_id: str
+    head_id_number: str
+    head_name: str
     care_category: str
     community_code: str
     grid_code: str
-    lon: float
-    lat: float
+    registered_on: date
 
 
-def households(settings: Settings, geography: Geography) -> list[Household]:
-    rng = random.Random(f"care-households-{settings.seed}")
-    pool = residents(settings)
-    communities = sorted(geography.communities)
-    result = []
-    for n in range(scaled(FULL_HOUSEHOLDS, settings.sim_scale, 50)):
-        code = rng.choice(communities)
-        grid = rng.choice(geography.grids_of(code))
-        lon, lat = point_in(rng, grid)
-        result.append(
-            Household(
-                pool[(len(pool) // 3 + n) % len(pool)],
-                rng.choices(list(services.CARE_CATEGORIES.values()), weights=(4, 3, 1, 3))[0],
-                code,
-                grid.code,
-                lon,
-                lat,
-            )
+def households(settings: Settings, geography: Geography, day: date) -> list[Household]:
+    """The households receiving care on ``day``: those with a care flag in the household
+    registry's extract of the day, by household_id."""
+    registry = snapshot("households", day, settings, geography)
+    care = registry[registry[list(CARE_FLAGS)].any(axis=1)].sort_values("household_id")
+    return [
+        Household(
+            row.household_id,
+            row.head_id_number,
+            row.head_name,
+            next(category for flag, category in CARE_FLAGS.items() if getattr(row, flag)),
+            row.community_code,
+            row.grid_code,
+            row.registered_on,
         )
-    return result
+        for row in care.itertuples(index=False)
+    ]
 
 
-def _visits(settings: Settings, geography: Geography, day: date):
+def _visits_on(settings: Settings, geography: Geography, day: date, care: list[Household]) -> list[dict]:
+    """The visits made on ``day`` to the households ``care``."""
     rng = random.Random(f"care-visits-{settings.seed}-{day.isoformat()}")
     defects = Defects(settings.seed, "care-visits", day)
     start = datetime.combine(day, time())
     stamp = f"{day:%Y%m%d}"
     rows = []
-    for n, h in enumerate(
-        h for h in households(settings, geography) if rng.random() < VISITS_PER_HOUSEHOLD_PER_DAY
-    ):
+    for n, h in enumerate(h for h in care if rng.random() < VISITS_PER_HOUSEHOLD_PER_DAY):
         kind = rng.choices(list(services.VISIT_KINDS.values()), weights=(6, 3, 1))[0]
         need = rng.choices(list(services.NEEDS.values()), weights=(60, 12, 10, 8, 6, 4))[0]
+        # A home visit is placed at the household's home: a point of its grid, the same one
+        # every time.
+        grid = geography.grids.get(h.grid_code)
+        home = random.Random(f"care-home-{settings.seed}-{h.household_id}")
+        lon, lat = point_in(home, grid) if grid else (None, None)
         record = {
             "visit_id": f"ZF{stamp}{n:06d}",
-            "household_id_number": h.head.id_number,
-            "household_head_name": h.head.name,
+            "household_id_number": h.head_id_number,
+            "household_head_name": h.head_name,
             "care_category": h.care_category,
             "community_code": h.community_code,
             "grid_code": h.grid_code,
@@ -105,8 +121,8 @@ def _visits(settings: Settings, geography: Geography, day: date):
             "visited_at": start + timedelta(hours=rng.randint(8, 17), minutes=rng.randint(0, 59)),
             "need": need,
             "follow_up": need != "none" and rng.random() < 0.6,
-            "lon": h.lon if kind == "home_visit" else None,
-            "lat": h.lat if kind == "home_visit" else None,
+            "lon": lon if kind == "home_visit" else None,
+            "lat": lat if kind == "home_visit" else None,
         }
         rows += defects.apply(
             record,
@@ -116,6 +132,27 @@ def _visits(settings: Settings, geography: Geography, day: date):
             time_field="visited_at",
         )
     return rows
+
+
+def _first_delivery(settings: Settings, day: date) -> bool:
+    """No day before ``day`` was delivered: no earlier batch folder (an ingested batch keeps
+    its folder and receipt)."""
+    root = settings.landing / "services"
+    earlier = [p for p in root.iterdir() if p.is_dir() and p.name < day.isoformat()] if root.is_dir() else []
+    return not earlier
+
+
+def _visits(settings: Settings, geography: Geography, day: date) -> list[dict]:
+    """The care visits of the export of ``day``: the day's, after those of the history days on
+    a first delivery. History days visit the households of the registry of ``day`` that were
+    registered by then (one extract read, not one per history day)."""
+    care = households(settings, geography, day)
+    history = settings.sim_history_days if _first_delivery(settings, day) else 0
+    rows = []
+    for offset in range(history, 0, -1):
+        earlier = day - timedelta(days=offset)
+        rows += _visits_on(settings, geography, earlier, [h for h in care if h.registered_on <= earlier])
+    return rows + _visits_on(settings, geography, day, care)
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,10 @@ def FLASK_APP_MUTATOR(app):  # noqa: N802 - the name Superset looks for
     ours = jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates"))
     app.jinja_env.loader = jinja2.ChoiceLoader([ours, app.jinja_env.loader])
     _key_chart_data_by_marts_file()
+    # /civiclake/mobile/ and /civiclake/screen/: the saved links to the viewer's level.
+    app.register_blueprint(
+        _load_beside("civiclake_screen_links", "screen_links.py").blueprint(_viewer_role_names)
+    )
     app.before_request(_refuse_async_events_while_off)
     app.before_request(_refuse_unreadable_time_range)
 

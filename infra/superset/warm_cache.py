@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from screen_links import load_levels  # beside this script
+
 ROLE_PREFIX = "civiclake_"
 SKIPPED = 99
 # The line by which a process of a shared warm-up hands its counts to the one that started it.
@@ -143,16 +145,26 @@ def main(argv: list[str] | None = None) -> int:
         role_names = sorted(
             r.name for r in security_manager.get_all_roles() if r.name.startswith(args.prefix)
         )[shard::shards]
-        charts = sorted(
-            {
-                (chart.id, chart.slice_name, chart.query_context)
-                for dash in db.session.query(Dashboard)
-                for chart in dash.slices
-                if chart.query_context
-                and chart.datasource_type == "table"
-                and chart.datasource_id in datasets
-            }
-        )
+        levels = load_levels()
+        # Each role warms the dashboards of its level (dashboards/levels.py) and those
+        # that serve every level.
+        dashboards = list(db.session.query(Dashboard))
+        slugs = {d.slug for d in dashboards}
+        charts_by_level = {
+            level: sorted(
+                {
+                    (chart.id, chart.slice_name, chart.query_context)
+                    for dash in dashboards
+                    if levels.dashboard_level(dash.slug, slugs) in (None, level)
+                    for chart in dash.slices
+                    if chart.query_context
+                    and chart.datasource_type == "table"
+                    and chart.datasource_id in datasets
+                }
+            )
+            for level in levels.LEVELS
+        }
+        charts = sorted(set().union(*charts_by_level.values()))
         started = time.perf_counter()
         totals = dict.fromkeys(COUNTS, 0)
         for role_name in role_names:
@@ -161,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             # for one viewer carries over to the next.
             with app.app_context(), app.test_request_context():
                 viewer = Viewer(security_manager.find_role(role_name))
-                for chart_id, chart_name, query_context in charts:
+                for chart_id, chart_name, query_context in charts_by_level[levels.viewer_level({role_name})]:
                     # What GET /api/v1/chart/<id>/data/ runs: the saved query as JSON rows.
                     body = json.loads(query_context)
                     body.update(result_format="json", result_type="full", force=None)

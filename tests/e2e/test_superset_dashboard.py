@@ -20,7 +20,9 @@ import requests
 
 from dashboards import access
 from dashboards.importer import run_import
+from dashboards.levels import LEVELS, level_slug
 from dashboards.superset_client import SupersetClient
+from dashboards.themes import load_themes
 
 pytestmark = pytest.mark.e2e
 
@@ -141,6 +143,17 @@ def test_login_page_answers_in_chinese(superset):
 
 def test_import_is_idempotent(imported, admin, marts):
     again = run_import(url=imported.url, marts_file=marts["path"])
+    # one theme per file, however often it is imported, and every level's command screen on it
+    dark = load_themes()["big_screen_dark"]["theme_name"]
+    themes = [
+        t for t in admin.get_all("/api/v1/theme/", "columns:!(id,theme_name)") if t["theme_name"] == dark
+    ]
+    assert len(themes) == 1, themes
+    for level in LEVELS:
+        screen = admin.request("GET", f"/api/v1/dashboard/{level_slug('longhua-command-screen', level)}")[
+            "result"
+        ]
+        assert (screen["theme"] or {}).get("id") == themes[0]["id"], level
     assert again.dashboard_ids == imported.dashboard_ids
     assert again.chart_ids == imported.chart_ids
     assert again.dataset_ids == imported.dataset_ids

@@ -28,7 +28,8 @@ import yaml
 from civiclake.frames.classes import load_classes
 from civiclake.geography import load_geography
 from dashboards.boundaries import community_ring, street_ring
-from dashboards.importer import ASSETS_DIR, read_secret
+from dashboards.importer import ASSETS_DIR, load_assets, read_secret
+from dashboards.levels import LEVEL_ROWS_KEY, chart_levels, dashboard_levels, level_slug, variant_uuid
 from tests.e2e.test_superset_dashboard import chart_rows, dashboard_chart_ids
 
 pytestmark = pytest.mark.e2e
@@ -45,18 +46,40 @@ LEADER_MOBILE = "f8688cca-88e4-5980-8f82-545e6cea38c6"
 MAP_CHART = "157ae666-ac3d-5149-ad3b-0334f171f374"
 OPERATIONS_CHART = "71890ba6-2131-5ca1-8b3a-760dc50cad78"
 WORST_THREE_CHART = "d52074c5-5ba1-5aff-9994-2ae2560a9aaa"
+KEY_NUMBERS_CHART = "5bda19ac-da82-5e89-9fb2-28e772cfed96"
+SCORE_TREND_CHART = "c412c113-875f-5fce-b194-3cd4603d3d07"
 
 # The newest day of a mart, the day the "today" charts show.
 LATEST = "report_date = (select max(report_date) from {mart})"
-STREET_NAMES = "(select distinct area_code, area_name from mart_scorecard_daily where level = 'street')"
 
 
-def _arrow(col: str) -> str:
-    chg = f"sum({col}_change_1d)"
-    return (
-        f"cast(sum({col}) as varchar) || case when {chg} > 0 then ' ▲' when {chg} < 0 then ' ▼' "
-        f"else ' ＝' end || cast(abs({chg}) as varchar)"
+def _key_number(order: int, name: str, col: str, rate: bool = False) -> str:
+    """One of the leader's five key numbers as the phone shows it: today's value and the
+    change from the day before, written out by hand from the brief mart."""
+    value = f"printf('%.1f%%', {col} * 100)" if rate else f"cast({col} as varchar)"
+    change = f"{col}_change_1d"
+    amount = (
+        f"printf('%.1f个百分点', abs({change}) * 100)"
+        if rate
+        else f"cast(cast(abs({change}) as bigint) as varchar)"
     )
+    return f"""select report_date, level, street_code, community_code, {order} as sort_order, '{name}' as measure,
+                  case when {col} is null then '—' else {value} end as value_text,
+                  case when {change} is null then '—'
+                       else (case when {change} > 0 then '▲ ' when {change} < 0 then '▼ ' else '＝ ' end) || {amount}
+                  end as change_text
+             from mart_leader_brief_daily"""
+
+
+KEY_NUMBERS = " union all ".join(
+    [
+        _key_number(1, "今日上报", "cases_reported"),
+        _key_number(2, "今日办结", "closures"),
+        _key_number(3, "在办积压", "backlog_open"),
+        _key_number(4, "超期未结", "overdue_open"),
+        _key_number(5, "按时办结率", "on_time_rate", rate=True),
+    ]
+)
 
 
 def _headline(col: str) -> str:
@@ -178,9 +201,9 @@ EXPECTED_SQL = {
          group by 1""",
     # composite score by community with its street
     "ed767444-9eab-5f6f-a494-09f9f100fb51": f"""
-        select st.area_name, s.area_name, avg(s.score), min(s.rank_in_level), sum(s.cases_reported)
-          from mart_scorecard_daily as s left join {STREET_NAMES} as st on st.area_code = s.street_code
-         where s.level = 'community' and s.{LATEST.format(mart="mart_scorecard_daily")} and {{where}}
+        select street_name, area_name, avg(score), min(rank_in_level), sum(cases_reported)
+          from mart_scorecard_daily
+         where level = 'community' and {LATEST.format(mart="mart_scorecard_daily")} and {{where}}
          group by 1, 2""",
     # party building on the newest day: community rows summed, attendance rate recomputed
     "102625d6-15b6-5b7c-b6fd-5deb10cd4714": f"""
@@ -188,30 +211,36 @@ EXPECTED_SQL = {
                sum(attendees) * 1.0 / nullif(sum(planned_attendance), 0), round(sum(volunteer_hours), 1)
           from mart_party_building_daily
          where level = 'community' and {LATEST.format(mart="mart_party_building_daily")} and {{where}}""",
-    # people services: 30-day care-visit coverage, overdue visits, coupon redemption rate
+    # people services: 30-day care-visit coverage, overdue visits (不公布 where suppressed),
+    # coupon redemption rate, from the viewer's own level row ({level})
     "3b93ec74-c8ba-5b12-8995-af3cb4bccd89": f"""
-        select sum(care_households_visited_30d) * 1.0 / nullif(sum(care_households), 0),
-               sum(care_visits_overdue),
+        select case when bool_or(care_households_suppressed or care_households_visited_30d_suppressed)
+                    then '不公布'
+                    else printf('%.1f%%', sum(care_households_visited_30d) * 100.0 / nullif(sum(care_households), 0))
+               end,
+               case when bool_or(care_visits_overdue_suppressed) then '不公布'
+                    else cast(sum(care_visits_overdue) as varchar) end,
                sum(coupons_redeemed_to_date) * 1.0 / nullif(sum(coupons_issued_to_date), 0)
           from mart_people_services_daily
-         where level = 'community' and {LATEST.format(mart="mart_people_services_daily")} and {{where}}""",
-    # households receiving care by type, per street; suppressed counts stay hidden
+         where level = '{{level}}' and {LATEST.format(mart="mart_people_services_daily")} and {{where}}""",
+    # households receiving care by type, per area of the level's rows; suppressed counts stay hidden
     "2a7b9763-9611-536f-8ecd-e07e013801a9": f"""
         select area_name, {_suppressed("elderly_alone")}, {_suppressed("disabled")},
                {_suppressed("child_in_difficulty")}, {_suppressed("low_income")}
           from mart_people_services_daily
-         where level = 'street' and {LATEST.format(mart="mart_people_services_daily")} and {{where}}
+         where level = '{{level}}' and {LATEST.format(mart="mart_people_services_daily")} and {{where}}
          group by 1""",
-    # resources by kind and status: street rows (vehicles and street teams have no community)
+    # resources by kind and status: street rows (vehicles and street teams have no community),
+    # a community's own row for a community
     "e78e20be-80f0-560f-affe-e6cc97bd38bb": f"""
         select {RESOURCE_KIND}, {RESOURCE_STATUS}, sum(resources) from mart_resources_daily
-         where level = 'street' and {LATEST.format(mart="mart_resources_daily")} and {{where}}
+         where level = '{{level}}' and {LATEST.format(mart="mart_resources_daily")} and {{where}}
          group by 1, 2""",
-    # manhole covers per street: open cases with an unknown owner, the street's own median
+    # manhole covers per area of the level's rows: open cases with an unknown owner, each row's own median
     "66ec3f51-0dc6-5aec-b66c-ab604318d825": f"""
         select area_name, sum(cases_open_unknown_owner), round(max(median_hours_to_make_safe), 1)
           from mart_manhole_covers_daily
-         where level = 'street' and {LATEST.format(mart="mart_manhole_covers_daily")} and {{where}}
+         where level = '{{level}}' and {LATEST.format(mart="mart_manhole_covers_daily")} and {{where}}
          group by 1""",
     # manhole repair costs by settlement status: community rows summed
     "fb508ae8-951a-5a8c-bd62-5922afcdf057": f"""
@@ -239,22 +268,24 @@ EXPECTED_SQL = {
           from mart_cases_by_channel_daily
          where level = 'community' and {LATEST.format(mart="mart_cases_by_channel_daily")} and {{where}}
          group by 1""",
-    # mobile: the newest day's counts with arrows for the change from the day before
-    "b99f0d17-4aa5-5bb9-b646-0e187dcca4fa": f"""
-        select {_arrow("cases_reported")}, {_arrow("closures")}, {_arrow("backlog_open")},
-               {_arrow("overdue_open")}
-          from mart_leader_brief_daily
-         where level = 'community' and {LATEST.format(mart="mart_leader_brief_daily")} and {{where}}""",
+    # mobile: the five key numbers of the viewer's own level row, as text, in order
+    KEY_NUMBERS_CHART: f"""
+        select measure, value_text, change_text from ({KEY_NUMBERS})
+         where level = '{{level}}' and {LATEST.format(mart="mart_leader_brief_daily")} and {{where}}""",
+    # the composite score of the viewer's own level row, day by day
+    SCORE_TREND_CHART: """
+        select report_date, avg(score) from mart_scorecard_daily
+         where level = '{level}' and {where} group by 1""",
     # mobile: trend of reports and closures
     "cee76808-497c-5699-8880-6b1488e2a462": """
         select report_date, sum(cases_reported), sum(closures) from mart_leader_brief_daily
          where level = 'community' and {where} group by 1""",
     # mobile: every ranked community of the newest day; the chart shows the three lowest
     WORST_THREE_CHART: f"""
-        select s.area_name, st.area_name, avg(s.score)
-          from mart_scorecard_daily as s left join {STREET_NAMES} as st on st.area_code = s.street_code
-         where s.level = 'community' and s.is_ranked
-           and s.{LATEST.format(mart="mart_scorecard_daily")} and {{where}}
+        select area_name, street_name, avg(score)
+          from mart_scorecard_daily
+         where level = 'community' and is_ranked
+           and {LATEST.format(mart="mart_scorecard_daily")} and {{where}}
          group by 1, 2""",
 }
 HEADLINES = {
@@ -274,9 +305,28 @@ def _norm(value):
     return value
 
 
+_FILES = load_assets()
+# A chart's version on the street's or community's dashboard -> (its file's uuid, level),
+# and the rows ({level} in EXPECTED_SQL) each version of a leveled chart reads.
+CHART_VERSIONS = chart_levels(_FILES)
+LEVEL_ROWS = {a["uuid"]: a[LEVEL_ROWS_KEY] for a in _FILES.values() if LEVEL_ROWS_KEY in a}
+DASHBOARD_VERSIONS = dashboard_levels(_FILES)
+
+
+def expected_sql(chart_uuid: str) -> str:
+    """The expected SQL of a chart or of its version for a level, {level} filled in."""
+    base, level = CHART_VERSIONS.get(chart_uuid, (chart_uuid, "district"))
+    sql = EXPECTED_SQL[base]
+    return sql.replace("{level}", LEVEL_ROWS[base][level]) if base in LEVEL_ROWS else sql
+
+
+def has_expected_sql(chart_uuid: str) -> bool:
+    return CHART_VERSIONS.get(chart_uuid, (chart_uuid,))[0] in EXPECTED_SQL
+
+
 def expected_rows(marts_path: Path, chart_uuid: str, where: str = "true") -> list[tuple]:
     with duckdb.connect(str(marts_path), read_only=True) as con:
-        rows = con.execute(EXPECTED_SQL[chart_uuid].format(where=where)).fetchall()
+        rows = con.execute(expected_sql(chart_uuid).format(where=where)).fetchall()
     return [tuple(_norm(v) for v in row) for row in rows]
 
 
@@ -341,6 +391,9 @@ def assert_chart_matches(client, web, marts_path, chart_uuid, chart_id, where="t
     got = map_rows(web, client.url, chart_id) if chart_uuid == MAP_CHART else chart_rows(client, chart_id)
     want = expected_rows(marts_path, chart_uuid, where)
     assert want, f"chart {chart_uuid}: the marts have no rows for {where!r}; test is vacuous"
+    base = CHART_VERSIONS.get(chart_uuid, (chart_uuid,))[0]
+    if base == KEY_NUMBERS_CHART:  # five rows in their order
+        assert [r[0] for r in got] == ["今日上报", "今日办结", "在办积压", "超期未结", "按时办结率"], got
     if chart_uuid == WORST_THREE_CHART:
         # the three lowest scores, lowest first; on a tie any of the tied areas may show
         assert [r[2] for r in got] == sorted(r[2] for r in want)[:3]
@@ -361,25 +414,46 @@ def assert_chart_matches(client, web, marts_path, chart_uuid, chart_id, where="t
 def test_every_chart_matches_marts(imported, admin, marts, dashboard_uuid):
     dash_id = imported.dashboard_ids[dashboard_uuid]
     charts = dashboard_chart_ids(admin, dash_id)
-    missing = set(charts) - set(EXPECTED_SQL)
+    missing = {c for c in charts if not has_expected_sql(c)}
     assert not missing, f"dashboard charts without an expected-SQL check: {missing}"
-    assert len(charts) >= 5
+    assert len(charts) >= 3
     web = web_session(admin.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
     for chart_uuid, chart_id in charts.items():
         assert_chart_matches(admin, web, marts["path"], chart_uuid, chart_id)
 
 
-def test_street_role_sees_only_its_street(imported, admin, make_user, marts):
-    """One dashboard for every level: a street's viewer gets its street's numbers. The
-    admin opens the map first: the legacy endpoint's answer to the same URL must not be
-    handed on from one viewer to the next (see CACHE_CONFIG in superset_config.py)."""
+# A viewer of each level below the district, and the rows row-level security leaves them.
+LEVEL_VIEWERS = {
+    "street": ("civiclake_street_440309002", "street_code = '440309002'"),
+    "community": ("civiclake_community_440309002001", "community_code = '440309002001'"),
+}
+
+
+@pytest.mark.parametrize("level", sorted(LEVEL_VIEWERS))
+def test_each_level_sees_its_own_numbers_on_its_own_screens(imported, admin, make_user, marts, level):
+    """A street's and a community's viewer open their level's command screen and phone
+    view: every chart has rows (a panel with no data at that level is a defect) and equals
+    the marts under the viewer's row-level security. The street's viewer also opens the
+    district's versions (but those reading the district's own row, which it never sees):
+    security narrows those as well. The admin opens the map first:
+    the legacy endpoint's answer to the same URL must not be handed on from one viewer to
+    the next (see CACHE_CONFIG in superset_config.py)."""
     admin_web = web_session(admin.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
     assert len(map_rows(admin_web, admin.url, imported.chart_ids[MAP_CHART])) > 50
-    user = make_user("civiclake_street_440309002")
+    role, where = LEVEL_VIEWERS[level]
+    user = make_user(role)
     web = web_session(user.url, *user.credentials)  # the map's legacy endpoint takes a cookie
-    where = "street_code = '440309002'"
-    for chart_uuid in EXPECTED_SQL:
-        assert_chart_matches(user, web, marts["path"], chart_uuid, imported.chart_ids[chart_uuid], where)
+    charts: dict[str, int] = {}
+    for screen in (COMMAND_SCREEN, LEADER_MOBILE):
+        charts |= dashboard_chart_ids(admin, imported.dashboard_ids[variant_uuid(screen, level, "dashboard")])
+    assert all(CHART_VERSIONS.get(c, (c, level))[1] == level for c in charts), "another level's chart"
+    if level == "street":  # the district's versions, but those of the district's own row
+        district_rows = {u for u, rows in LEVEL_ROWS.items() if rows["district"] == "district"}
+        charts |= {
+            u: imported.chart_ids[u] for u in EXPECTED_SQL.keys() - district_rows if u in imported.chart_ids
+        }
+    for chart_uuid, chart_id in charts.items():
+        assert_chart_matches(user, web, marts["path"], chart_uuid, chart_id, where)
 
 
 def test_every_dataset_carries_the_rls_columns():
@@ -464,6 +538,16 @@ DRAWN = (
 )
 LOADING = ".loading, [data-test='loading-indicator'], .ant-skeleton"
 ERROR = ".ant-alert-error, [data-test='error-tooltip'], [data-test='error-message'], .alert-danger"
+# Superset's empty state ("此查询没有数据返回" / "No results were returned for this query").
+EMPTY = ".ant-empty, [data-test='empty-state']"
+NO_DATA_TEXT = ("没有数据", "No results")
+# Chrome a kiosk or a phone must not show: the navigation bar, the dashboard's title bar
+# with its edit controls, the native filter bar.
+CHROME = {
+    "navigation bar": "#main-menu, [data-test='navbar-top'], header.top",
+    "title and edit controls": "[data-test='dashboard-header-container'], [data-test='edit-dashboard-button']",
+    "filter bar": "[data-test='filter-bar'], [data-test='dashboard-filters-panel']",
+}
 
 CHART_STATE_JS = """
 const out = [];
@@ -473,77 +557,148 @@ for (const h of document.querySelectorAll(arguments[0])) {
   out.push({title: title.trim(), drawn: !!h.querySelector(arguments[1]),
             loading: !!h.querySelector(arguments[2]), error: !!h.querySelector(arguments[3]),
             error_text: (h.querySelector(arguments[3]) || {}).innerText || '',
-            height: r.height, width: r.width});
+            empty: !!h.querySelector(arguments[4]) || arguments[5].some(t => h.innerText.includes(t)),
+            top: r.top, left: r.left, bottom: r.bottom, right: r.right, height: r.height, width: r.width});
 }
 return out;
 """
 
-
-# The dashboard scrolls inside its own containers as well as the window.
-SCROLL_TO_TOP_JS = """
-for (const e of document.querySelectorAll('*')) { if (e.scrollTop > 0) e.scrollTop = 0; }
-window.scrollTo({top: 0, behavior: 'instant'});
+PAGE_JS = """
+const doc = document.documentElement;
+const visible = (sel) => [...document.querySelectorAll(sel)].some(e => {
+  const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; });
+const chrome = {};
+for (const [name, sel] of Object.entries(arguments[0])) chrome[name] = visible(sel);
+// the colour the dashboard is drawn on: its first ancestor with a background of its own
+let bg = 'rgb(255, 255, 255)';
+for (let e = document.querySelector('.dashboard'); e; e = e.parentElement) {
+  const c = getComputedStyle(e).backgroundColor;
+  if (c && c !== 'transparent' && !c.startsWith('rgba(0, 0, 0, 0)')) { bg = c; break; }
+}
+return {scroll_height: Math.max(doc.scrollHeight, document.body.scrollHeight),
+        scroll_width: Math.max(doc.scrollWidth, document.body.scrollWidth),
+        inner_height: window.innerHeight, inner_width: window.innerWidth, chrome: chrome, background: bg};
 """
 
 
 def wait_for_charts(driver, expected: int, timeout: float = 180) -> list[dict]:
-    """Scroll every chart into view (the dashboard draws charts as they come into view)
-    and wait until each has drawn or shows an error."""
+    """Wait until each of the ``expected`` charts has drawn or shows an error."""
     deadline = time.monotonic() + timeout
     while True:
-        holders = driver.find_elements("css selector", CHART_HOLDER)
-        for h in holders:
-            driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", h)
-        states = driver.execute_script(CHART_STATE_JS, CHART_HOLDER, DRAWN, LOADING, ERROR)
+        states = driver.execute_script(
+            CHART_STATE_JS, CHART_HOLDER, DRAWN, LOADING, ERROR, EMPTY, NO_DATA_TEXT
+        )
         done = len(states) >= expected and all(
-            (s["drawn"] and not s["loading"]) or s["error"] for s in states
+            (s["drawn"] and not s["loading"]) or s["error"] or s["empty"] for s in states
         )
         if done or time.monotonic() > deadline:
-            driver.execute_script(SCROLL_TO_TOP_JS)
             time.sleep(2)  # let the echarts animations settle before the picture
-            return states
+            return driver.execute_script(
+                CHART_STATE_JS, CHART_HOLDER, DRAWN, LOADING, ERROR, EMPTY, NO_DATA_TEXT
+            )
         time.sleep(2)
 
 
-def screenshot(driver, name: str, width: int, height: int) -> list[Path]:
-    """The whole page (viewport as tall as the page), and its top ``width × height``:
-    what the screen shows when the dashboard opens."""
+def screenshot(driver, name: str) -> Path:
+    """What the screen shows: the viewport, as PNG under var/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    full_height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": max(height, full_height), "deviceScaleFactor": 1, "mobile": width < 600},
+    path = SCREENSHOTS / f"{name}.png"
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def _luminance(css_color: str) -> float:
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+# The screens as their users open them: the saved link of each, the size of its device.
+SCREENS = [
+    ("screen", COMMAND_SCREEN, 1920, 1080),
+    ("mobile", LEADER_MOBILE, 390, 844),
+]
+DISTRICT_ROLE = "civiclake_district_leader"
+
+
+@pytest.mark.parametrize("level", ["district", "street", "community"])
+def test_screens_fit_their_device_and_draw_every_chart(imported, admin, make_user, level):
+    """Each level's viewer opens the command screen at 1920×1080 and the phone view at
+    390×844 from their saved links: the level's own dashboard, no scrolling, no
+    navigation, title or filter bar, every chart inside the screen and drawn with data;
+    the command screen is dark. The pictures are kept under var/screenshots/."""
+    role = DISTRICT_ROLE if level == "district" else LEVEL_VIEWERS[level][0]
+    user = make_user(role)
+    problems = []
+    with chromium(1920, 1080) as driver:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        login(driver, imported.url, *user.credentials)
+        for link, screen, width, height in SCREENS:
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+            )
+            driver.get(f"{imported.url}/civiclake/{link}/")
+            dash_uuid = variant_uuid(screen, level, "dashboard")
+            dash_id = imported.dashboard_ids[dash_uuid]
+            n_charts = len(dashboard_chart_ids(admin, dash_id))
+            WebDriverWait(driver, 60).until(lambda d: "/superset/dashboard/" in d.current_url)
+            assert "standalone=2" in driver.current_url, driver.current_url
+            states = wait_for_charts(driver, n_charts)
+            page = driver.execute_script(PAGE_JS, CHROME)
+            path = screenshot(driver, f"{link}-{level}-{width}x{height}")
+            print(f"screenshot: {path}")
+            where = f"{link} of the {level} ({width}×{height})"
+            opened = driver.execute_script("return window.location.pathname")
+            if not opened.rstrip("/").endswith(("/" + str(dash_id), "/" + _slug(dash_uuid))):
+                problems.append(f"{where}: opened {opened}, not its level's dashboard {dash_id}")
+            if page["scroll_height"] > height or page["scroll_width"] > width:
+                problems.append(
+                    f"{where}: page is {page['scroll_width']}×{page['scroll_height']}, it scrolls"
+                )
+            problems += [f"{where}: shows its {name}" for name, shown in page["chrome"].items() if shown]
+            if len(states) != n_charts:
+                problems.append(f"{where}: {len(states)} chart containers on the page, {n_charts} charts")
+            for s in states:
+                if s["error"] or s["empty"] or not s["drawn"] or s["loading"] or s["height"] < 50:
+                    problems.append(f"{where}: chart {s['title']!r} not drawn with data: {s}")
+                elif s["bottom"] > height + 1 or s["right"] > width + 1 or s["top"] < 0:
+                    problems.append(f"{where}: chart {s['title']!r} is outside the screen: {s}")
+            if link == "screen" and _luminance(page["background"]) > 0.25:
+                problems.append(f"{where}: background {page['background']} is not the dark theme")
+            assert path.stat().st_size > 10_000, f"{path} is suspiciously small"
+    assert not problems, "\n".join(problems)
+
+
+def _slug(dashboard_uuid: str) -> str:
+    base, level = DASHBOARD_VERSIONS[dashboard_uuid]
+    return level_slug(next(a["slug"] for a in _FILES.values() if a["uuid"] == base), level)
+
+
+@pytest.mark.parametrize("level", ["district", "street", "community"])
+def test_a_saved_link_logs_in_first_and_opens_the_levels_screen(imported, make_user, level):
+    """The link a leader saves on the phone works from a cold start: not logged in, it
+    leads to the login form, and the login leads back through the link to the level's
+    dashboard in kiosk mode. An unknown screen is a 404; the home-screen manifest starts
+    at the link."""
+    user = make_user(DISTRICT_ROLE if level == "district" else LEVEL_VIEWERS[level][0])
+    session = requests.Session()
+    r = session.get(f"{imported.url}/civiclake/mobile/", allow_redirects=False, timeout=60)
+    assert r.status_code == 302 and r.headers["Location"] == "/login/?next=/civiclake/mobile/"
+    login_url = f"{imported.url}{r.headers['Location']}"
+    token = re.search(r'id="csrf_token"\s+value="([^"]+)"', session.get(login_url, timeout=60).text)
+    assert token, "no csrf_token on Superset's login page"
+    username, password = user.credentials
+    r = session.post(
+        login_url, data={"csrf_token": token.group(1), "username": username, "password": password}, timeout=60
     )
-    time.sleep(3)
-    full = SCREENSHOTS / f"{name}-full.png"
-    driver.save_screenshot(str(full))
-    screen = SCREENSHOTS / f"{name}.png"
-    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip})
-    screen.write_bytes(base64.b64decode(shot["data"]))
-    return [screen, full]
-
-
-@pytest.mark.parametrize(
-    "dashboard_uuid,name,width,height",
-    [
-        (COMMAND_SCREEN, "command-screen-1920x1080", 1920, 1080),
-        (LEADER_MOBILE, "leader-mobile-390x844", 390, 844),
-    ],
-)
-def test_dashboard_renders_in_chromium(imported, admin, dashboard_uuid, name, width, height):
-    dash_id = imported.dashboard_ids[dashboard_uuid]
-    n_charts = len(dashboard_chart_ids(admin, dash_id))
-    with chromium(width, height) as driver:
-        login(driver, imported.url, "admin", read_secret("SUPERSET_ADMIN_PASSWORD"))
-        driver.get(f"{imported.url}/superset/dashboard/{dash_id}/?standalone=1")
-        states = wait_for_charts(driver, n_charts)
-        paths = screenshot(driver, name, width, height)
-    for p in paths:
-        print(f"screenshot: {p}")
-        assert p.stat().st_size > 10_000, f"{p} is suspiciously small"
-    assert len(states) == n_charts, f"{len(states)} chart containers on the page, {n_charts} charts"
-    errors = [s for s in states if s["error"]]
-    assert not errors, f"charts showing an error: {errors}"
-    not_drawn = [s for s in states if not s["drawn"] or s["loading"] or s["height"] < 50]
-    assert not not_drawn, f"charts that did not render: {not_drawn}"
+    want = f"/superset/dashboard/{_slug(variant_uuid(LEADER_MOBILE, level, 'dashboard'))}/?standalone=2"
+    assert r.status_code == 200 and r.url == f"{imported.url}{want}", [
+        h.headers.get("Location") for h in r.history
+    ]
+    assert (
+        session.get(f"{imported.url}/civiclake/desk/", allow_redirects=False, timeout=60).status_code == 404
+    )
+    manifest = session.get(f"{imported.url}/civiclake/manifest.webmanifest", timeout=60).json()
+    assert manifest["start_url"] == "/civiclake/mobile/" and manifest["display"] == "standalone"

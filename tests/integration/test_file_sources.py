@@ -16,6 +16,7 @@ from civiclake.ingest.delta import landing_folder
 from civiclake.ingest.raw_exports import RECEIPT
 from civiclake.settings import Settings
 from simulators import party as party_sim
+from simulators import resources as resources_sim
 from simulators import services as services_sim
 
 pytestmark = pytest.mark.integration
@@ -137,6 +138,10 @@ def test_no_raw_id_number_phone_or_name_anywhere_in_the_lake(small, loaded):
     raw = [p.id_number.encode() for p in people] + [p.mobile.encode() for p in people]
     # Two-character names also occur inside ordinary words; three-character ones do not.
     raw += [p.name.encode() for p in people if len(p.name) >= 3]
+    # care visits name the registry's households: their heads' numbers, phones and names
+    heads = resources_sim.snapshot("households", DAY, small)
+    raw += [str(v).encode() for v in [*heads["head_id_number"], *heads["head_phone"]] if v]
+    raw += [str(n).encode() for n in heads["head_name"] if isinstance(n, str) and len(n) >= 3]
     files = [p for p in Path(small.lake).rglob("*") if p.is_file()]
     assert files
     for path in files:

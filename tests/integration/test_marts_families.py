@@ -27,6 +27,7 @@ from civiclake.contracts.catalog import silver_schema
 from civiclake.geography import CURRENT_VERSION, REFERENCE_DIR, load_geography
 from civiclake.operations.start import start_operation
 from civiclake.settings import Settings
+from tests.unit.test_care_suppression_attack import COUNTS, COVERAGE, flag_of, recovered, suppressed_cells
 
 pytestmark = pytest.mark.integration
 
@@ -147,31 +148,45 @@ def test_coupon_redemption_rate_of_a_community(families_marts, rows):
 
 
 @pytest.mark.parametrize("day", [BEFORE_CHANGE, LAST])
-def test_household_counts_below_five_are_suppressed(families_marts, rows, day):
+def test_household_counts_by_type_are_published_or_suppressed(families_marts, rows, day):
+    """A count of 1 to 4 is suppressed (null, flagged); any other count is its number unless
+    complementary suppression hid it too (the recovery attack below checks that what is
+    hidden stays hidden)."""
     geography = load_geography()
     counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for version in rows["resources_households"]:
         if not _valid_on(version, day):
             continue
         community = version["community_code"]
-        for area in (("community", community), ("street", geography.street_of(community))):
+        for area in (
+            ("community", community),
+            ("street", geography.street_of(community)),
+            ("district", "440309"),
+        ):
             for flag, kind in TYPE_COLUMNS.items():
                 counts[area][kind] += version[flag]
     mart = _by_area(families_marts, "mart_people_services_daily", day)
-    suppressed = shown = 0
+    primary = secondary = shown = 0
     for area, counter in counts.items():
         for kind in TYPE_COLUMNS.values():
-            n = counter[kind]
-            small = 1 <= n <= 4
-            assert mart[area][f"{kind}_suppressed"] is small, (area, kind)
-            assert mart[area][f"{kind}_households"] == (None if small else n), (area, kind)
-            suppressed += small
-            shown += n >= 5
-    assert suppressed > 0 and shown > 0
+            n, row = counter[kind], mart[area]
+            if 1 <= n <= 4:
+                assert row[f"{kind}_suppressed"] and row[f"{kind}_households"] is None, (area, kind)
+                primary += 1
+            elif row[f"{kind}_suppressed"]:
+                assert row[f"{kind}_households"] is None, (area, kind)
+                secondary += 1
+            else:
+                assert row[f"{kind}_households"] == n, (area, kind)
+                shown += n >= 5
+    assert primary > 0 and secondary > 0 and shown > 0
 
 
 @pytest.mark.parametrize("day", [BEFORE_CHANGE, LAST])
 def test_care_visit_coverage_and_overdue_on_a_day(families_marts, rows, day):
+    """Care households, those visited in the 30 days ending on the day and those overdue,
+    each its number or suppressed (never a count of 1 to 4); the coverage rate where both
+    its counts are published."""
     geography = load_geography()
     visit_days = defaultdict(set)
     for visit in rows["services_care_visits"]:
@@ -190,15 +205,73 @@ def test_care_visit_coverage_and_overdue_on_a_day(families_marts, rows, day):
             care[area] += 1
             visited[area] += recent
     mart = _by_area(families_marts, "mart_people_services_daily", day)
+    published = 0
     for area in care:
         row = mart[area]
-        assert (row["care_households"], row["care_households_visited_30d"]) == (care[area], visited[area]), (
-            area
-        )
-        assert row["care_visits_overdue"] == care[area] - visited[area]
-        assert row["care_visit_coverage_30d"] == pytest.approx(visited[area] / care[area])
+        expected = {
+            "care_households": care[area],
+            "care_households_visited_30d": visited[area],
+            "care_visits_overdue": care[area] - visited[area],
+        }
+        for column, n in expected.items():
+            assert row[column] == (None if row[f"{column}_suppressed"] else n), (area, column)
+            assert row[f"{column}_suppressed"] or not 1 <= n <= 4, (area, column)
+        if row["care_households_suppressed"] or row["care_households_visited_30d_suppressed"]:
+            assert row["care_visit_coverage_30d"] is None, area
+        else:
+            assert row["care_visit_coverage_30d"] == pytest.approx(visited[area] / care[area])
+            published += 1
     district = mart[("district", "440309")]
     assert 0 < district["care_households_visited_30d"] < district["care_households"]
+    assert published > 7  # the district, its six streets and some communities
+
+
+def _published_care_counts(settings: Settings) -> list[dict]:
+    """mart_people_services_daily as a viewer reads it: the counts of households receiving
+    care (numbers or nulls), their flags and the coverage rate, with the areas' places."""
+    columns = ["report_date", "level", "area_code", "parent_code", *COUNTS, COVERAGE, *map(flag_of, COUNTS)]
+    return _query(settings, f"select {', '.join(columns)} from mart_people_services_daily")
+
+
+def test_no_count_of_one_to_four_care_households_is_published(families_marts):
+    published = _published_care_counts(families_marts)
+    small = [
+        (r["report_date"], r["area_code"], c) for r in published for c in COUNTS if 1 <= (r[c] or 0) <= 4
+    ]
+    assert small == []
+    for row in published:
+        for column in COUNTS:
+            assert row[flag_of(column)] is (row[column] is None), (
+                row["report_date"],
+                row["area_code"],
+                column,
+            )
+
+
+def test_no_suppressed_care_count_can_be_recovered_from_the_published_mart(families_marts):
+    """The recovery attack (tests/unit/test_care_suppression_attack.py) on every day of the
+    mart: communities of 0 to 12 households receiving care leave many counts below 5."""
+    published = _published_care_counts(families_marts)
+    assert suppressed_cells(published) > 1000
+    assert recovered(published) == []
+
+
+def test_the_brief_publishes_the_overdue_count_only_where_the_mart_does(families_marts):
+    differing = _query(
+        families_marts,
+        "select brief.report_date, brief.level, brief.area_code "
+        "from mart_leader_brief_daily as brief "
+        "inner join mart_people_services_daily as services using (report_date, level, area_code) "
+        "where brief.care_visits_overdue is distinct from services.care_visits_overdue "
+        "or (services.care_visits_overdue_suppressed and brief.care_visits_overdue_change_1d is not null)",
+    )
+    (suppressed,) = _query(
+        families_marts,
+        "select count(*) as n from mart_leader_brief_daily as brief "
+        "inner join mart_people_services_daily as services using (report_date, level, area_code) "
+        "where services.care_visits_overdue_suppressed",
+    )
+    assert differing == [] and suppressed["n"] > 0
 
 
 def test_manhole_unknown_owner_share_and_time_to_make_safe(families_marts, rows):
@@ -375,10 +448,12 @@ def test_resource_map_places_each_resource_where_it_belongs(families_marts, rows
 def test_levels_reconcile(families_marts):
     """District = Σ streets = Σ communities for additive measures; for resources, district
     = Σ streets, and a street's cameras = Σ its communities' (vehicles and street teams
-    belong to no community)."""
+    belong to no community). Counts of households receiving care have suppressed (null)
+    cells: dbt/tests/assert_family_levels_reconcile.sql reconciles them before suppression
+    and wherever published."""
     additive = {
         "mart_party_building_daily": ("members", "attendees", "volunteer_hours"),
-        "mart_people_services_daily": ("care_households", "care_visits_overdue", "coupons_issued_to_date"),
+        "mart_people_services_daily": ("care_visits", "coupons_issued_to_date", "service_requests_open"),
         "mart_manhole_covers_daily": ("cases_open", "covers_made_safe", "covers_unknown_owner"),
     }
     for table, columns in additive.items():

@@ -18,9 +18,10 @@ import yaml
 from civiclake.marts import REQUIRED_TABLES
 from dashboards.boundaries import with_boundaries
 from dashboards.importer import load_assets
+from dashboards.levels import expand_levels, variant_uuid
 from tests.e2e.test_superset_dashboard import DASHBOARD_UUID as OVERVIEW
 from tests.e2e.test_superset_dashboard import EXPECTED_SQL as OVERVIEW_SQL
-from tests.e2e.test_superset_screens import COMMAND_SCREEN, LEADER_MOBILE
+from tests.e2e.test_superset_screens import COMMAND_SCREEN, LEADER_MOBILE, expected_sql, has_expected_sql
 from tests.e2e.test_superset_screens import EXPECTED_SQL as SCREENS_SQL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ DUCKDB_TYPES = {
     "timestamp": "TIMESTAMP",
 }
 
-ASSETS = load_assets()
+ASSETS = expand_levels(load_assets())  # every level's dashboards and chart versions
 DATASETS = {a["uuid"]: (rel, a) for rel, a in ASSETS.items() if rel.startswith("datasets/")}
 CHARTS = {a["uuid"]: (rel, a) for rel, a in ASSETS.items() if rel.startswith("charts/")}
 DASHBOARDS = {a["uuid"]: (rel, a) for rel, a in ASSETS.items() if rel.startswith("dashboards/")}
@@ -132,14 +133,16 @@ def test_every_chart_is_on_a_dashboard_or_a_map_layer():
     assert set(CHARTS) - on_dashboards - layers == set()
 
 
-@pytest.mark.parametrize(
-    "dashboard_uuid,expected_sql",
-    [(OVERVIEW, OVERVIEW_SQL), (COMMAND_SCREEN, SCREENS_SQL), (LEADER_MOBILE, SCREENS_SQL)],
-    ids=["overview", "command-screen", "leader-mobile"],
-)
-def test_every_dashboard_chart_has_its_expected_sql_in_the_e2e_check(dashboard_uuid, expected_sql):
-    _, dashboard = DASHBOARDS[dashboard_uuid]
-    assert set(_chart_ids(dashboard)) - set(expected_sql) == set()
+def test_every_overview_chart_has_its_expected_sql_in_the_e2e_check():
+    _, dashboard = DASHBOARDS[OVERVIEW]
+    assert set(_chart_ids(dashboard)) - set(OVERVIEW_SQL) == set()
+
+
+@pytest.mark.parametrize("level", ["district", "street", "community"])
+@pytest.mark.parametrize("screen", [COMMAND_SCREEN, LEADER_MOBILE], ids=["command-screen", "leader-mobile"])
+def test_every_screen_chart_of_every_level_has_its_expected_sql(screen, level):
+    _, dashboard = DASHBOARDS[variant_uuid(screen, level, "dashboard")]
+    assert {c for c in _chart_ids(dashboard) if not has_expected_sql(c)} == set()
 
 
 @pytest.mark.parametrize("dataset_uuid", sorted(DATASETS))
@@ -184,7 +187,7 @@ def test_dataset_sql_runs_on_the_marts(empty_marts, dataset_uuid):
 
 @pytest.mark.parametrize("chart_uuid", sorted({**OVERVIEW_SQL, **SCREENS_SQL}))
 def test_expected_sql_of_the_e2e_checks_runs_on_the_marts(empty_marts, chart_uuid):
-    sql = {**OVERVIEW_SQL, **SCREENS_SQL}[chart_uuid]
+    sql = OVERVIEW_SQL[chart_uuid] if chart_uuid in OVERVIEW_SQL else expected_sql(chart_uuid)
     empty_marts.execute(sql.format(where="street_code = '440309002'")).fetchall()
 
 

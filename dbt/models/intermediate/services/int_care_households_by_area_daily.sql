@@ -1,8 +1,9 @@
--- Households receiving care per day and area of every level, by type. Published counts
--- are aggregates only: a count of 1 to 4 households is suppressed to null (with its
--- flag) so that no small group of residents can be singled out; 0 and 5 or more are shown.
--- Households of several types count once in each of their types and once in
--- care_households.
+-- Households receiving care per day and area of every level, by type, with those visited
+-- in the 30 days ending on the day and those overdue: the exact counts, before any
+-- suppression. Never published as such: int_care_households_published_daily suppresses
+-- them and the marts read that. Households of several types count once in each of their
+-- types and once in care_households. Only areas with a household receiving care that
+-- day have a row.
 with counted as (
     {% set aggregates %}
     cast(sum(case when elderly_living_alone then 1 else 0 end) as bigint) as elderly_alone,
@@ -16,15 +17,16 @@ with counted as (
 )
 
 select
-    report_date,
-    level,
-    area_code,
-    {%- for kind in ['elderly_alone', 'disabled', 'child_in_difficulty', 'low_income'] %}
-    case when {{ kind }} between 1 and 4 then cast(null as bigint) else {{ kind }} end
-        as {{ kind }}_households,
-    {{ kind }} between 1 and 4 as {{ kind }}_suppressed,
-    {%- endfor %}
-    care_households,
-    care_households_visited_30d
+    counted.report_date,
+    counted.level,
+    counted.area_code,
+    areas.parent_code,
+    counted.elderly_alone,
+    counted.disabled,
+    counted.child_in_difficulty,
+    counted.low_income,
+    counted.care_households,
+    counted.care_households_visited_30d,
+    counted.care_households - counted.care_households_visited_30d as care_visits_overdue
 from counted
-where area_code is not null
+inner join {{ ref('int_areas') }} as areas on areas.level = counted.level and areas.area_code = counted.area_code

@@ -1,6 +1,8 @@
 -- One composite score per area and day: the mean of its measures' capped ratios (measures
 -- without a ratio that day are left out). An area is ranked within its level only when it
 -- had at least `scorecard_min_cases` cases reported that day; rank 1 is the best score.
+-- Each row carries its street's name, so a chart can show a community's street without
+-- joining the street's own row (which row-level security hides from a community viewer).
 with scores as (
     select
         report_date,
@@ -26,10 +28,12 @@ volumes as (
 select
     volumes.*,
     cast(case
-        when is_ranked then rank() over (
+        when volumes.is_ranked then rank() over (
             partition by report_date, level, is_ranked order by score desc
         )
     end as integer) as rank_in_level,
     cast(sum(case when is_ranked then 1 else 0 end) over (partition by report_date, level) as integer)
-        as areas_ranked
+        as areas_ranked,
+    streets.street_name
 from volumes
+left join {{ ref('stg_reference__streets') }} as streets on streets.street_code = volumes.street_code

@@ -1,6 +1,9 @@
--- People services per day and area of every level: households receiving care by type
--- (suppressed below 5, see int_care_households_by_area_daily), care-visit coverage in the
--- 30 days ending on the day, welfare coupons issued and redeemed, and service requests.
+-- People services per day and area of every level: households receiving care by type,
+-- in all, visited in the 30 days ending on the day and overdue, with the visit coverage,
+-- as int_care_households_published_daily publishes them (counts of 1 to 4 suppressed, and
+-- further counts so that none can be worked out from the others: null with a
+-- <name>_suppressed flag); welfare coupons issued and redeemed, and service requests.
+-- A day without any household receiving care shows zeros.
 with visit_rows as (
     select cast(visited_at as date) as visit_date, district_code, street_code, community_code, follow_up
     from {{ ref('stg_services__care_visits') }}
@@ -71,21 +74,24 @@ requests as (
 ),
 
 care as (
-    select * from {{ ref('int_care_households_by_area_daily') }}
+    select * from {{ ref('int_care_households_published_daily') }}
 )
 
 select
     {{ area_day_columns('area_days') }},
-    {%- for kind in ['elderly_alone', 'disabled', 'child_in_difficulty', 'low_income'] %}
-    case when care.area_code is null then cast(0 as bigint) else care.{{ kind }}_households end
-        as {{ kind }}_households,
-    coalesce(care.{{ kind }}_suppressed, false) as {{ kind }}_suppressed,
+    {%- for column, flag in [
+        ('elderly_alone_households', 'elderly_alone_suppressed'),
+        ('disabled_households', 'disabled_suppressed'),
+        ('child_in_difficulty_households', 'child_in_difficulty_suppressed'),
+        ('low_income_households', 'low_income_suppressed'),
+        ('care_households', 'care_households_suppressed'),
+        ('care_households_visited_30d', 'care_households_visited_30d_suppressed'),
+        ('care_visits_overdue', 'care_visits_overdue_suppressed'),
+    ] %}
+    case when care.area_code is null then cast(0 as bigint) else care.{{ column }} end as {{ column }},
+    coalesce(care.{{ flag }}, false) as {{ flag }},
     {%- endfor %}
-    coalesce(care.care_households, 0) as care_households,
-    coalesce(care.care_households_visited_30d, 0) as care_households_visited_30d,
-    coalesce(care.care_households - care.care_households_visited_30d, 0) as care_visits_overdue,
-    cast(care.care_households_visited_30d as double) / nullif(care.care_households, 0)
-        as care_visit_coverage_30d,
+    care.care_visit_coverage_30d,
     coalesce(visits.care_visits, 0) as care_visits,
     coalesce(visits.care_visits_needing_follow_up, 0) as care_visits_needing_follow_up,
     coalesce(coupons.coupons_issued, 0) as coupons_issued,
