@@ -37,24 +37,31 @@ def _ring(b) -> list[list[float]]:
     ]
 
 
+def _values_sql(rows: list[tuple[str, ...]], relation: str) -> str:
+    """``(VALUES ('a', 'b'), ...) AS <relation>`` from rows of plain strings."""
+    values = ",\n  ".join("(" + ", ".join(f"'{v}'" for v in row) + ")" for row in rows)
+    return f"(VALUES {values}) AS {relation}"
+
+
+def _ring_json(ring: list[list[float]]) -> str:
+    return json.dumps(ring, separators=(",", ":"))
+
+
 def boundaries_values_sql(geography: Geography | None = None) -> str:
     """``(VALUES ('code', '[[lon,lat],...]'), ...) AS boundaries(community_code, polygon)``."""
     geography = geography or load_geography()
-    rows = []
-    for code in sorted(geography.communities):
-        ring = json.dumps(community_ring(geography, code), separators=(",", ":"))
-        rows.append(f"('{code}', '{ring}')")
-    return "(VALUES " + ",\n  ".join(rows) + ") AS boundaries(community_code, polygon)"
+    rows = [(code, _ring_json(community_ring(geography, code))) for code in sorted(geography.communities)]
+    return _values_sql(rows, "boundaries(community_code, polygon)")
 
 
 def street_boundaries_values_sql(geography: Geography | None = None) -> str:
     """``(VALUES ('code', 'name', '[[lon,lat],...]'), ...) AS streets(street_code, street_name, polygon)``."""
     geography = geography or load_geography()
-    rows = []
-    for code in sorted(geography.streets):
-        ring = json.dumps(street_ring(geography, code), separators=(",", ":"))
-        rows.append(f"('{code}', '{geography.streets[code].name}', '{ring}')")
-    return "(VALUES " + ",\n  ".join(rows) + ") AS streets(street_code, street_name, polygon)"
+    rows = [
+        (code, geography.streets[code].name, _ring_json(street_ring(geography, code)))
+        for code in sorted(geography.streets)
+    ]
+    return _values_sql(rows, "streets(street_code, street_name, polygon)")
 
 
 def with_boundaries(sql: str, geography: Geography | None = None) -> str:
