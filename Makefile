@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DATE ?= 2026-11-25
 CORE := .venvs/core/bin
 
-.PHONY: demo test setup setup-core test-unit test-integration test-e2e lint services stop train-detector
+.PHONY: demo test setup setup-core test-unit test-integration test-e2e lint services stop train-detector cluster-start cluster-stop
 
 ## demo: set up everything, run the daily pipeline in Airflow for DEMO_DATE, start the UIs
 demo: setup
@@ -27,6 +27,14 @@ test-integration: setup-core
 
 test-e2e: setup
 	source var/secrets.env && $(CORE)/pytest tests/e2e
+
+## cluster-start / cluster-stop: a Spark standalone cluster on this machine (a master and two
+## workers, spark://127.0.0.1:7077); jobs run on it with CIVICLAKE_SPARK_MASTER=spark://127.0.0.1:7077
+cluster-start: setup-core
+	bash infra/spark/cluster.sh start
+
+cluster-stop:
+	bash infra/spark/cluster.sh stop
 
 ## train-detector: retrain the shipped frame detector from ../shared/data (torch in its own environment)
 DETECTOR_EPOCHS ?= 70

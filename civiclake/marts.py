@@ -14,6 +14,10 @@ and data tests) succeeds and the audit finds every mart is the build published:
 
 Readers see the old file or the new one, never a half-built one, and a failed build
 leaves both the published marts and the last good build as they were.
+
+Time travel: ``prepare`` pins the version of every lake table the dbt sources read, and dbt
+reads those versions (civiclake/marts_publications.py); ``publish`` records them with the
+build's logical date, and ``rebuild`` builds a past day's marts again from its record.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from civiclake import marts_publications as publications
+from civiclake.lake.history import LakeVersions, check_pinned, pin_versions
 from civiclake.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -193,7 +200,13 @@ def _build_seed(settings: Settings) -> Path | None:
     return None
 
 
+# Where each dbt run writes the logical date it was given (dbt/macros/record_build_run.sql).
+BUILD_RUN_TABLE = "civiclake_build.run"
+
+
 def prepare(settings: Settings) -> Path:
+    """The build file, a copy of the last good build, and the lake versions the build will
+    read: every lake table of the dbt sources at its newest version now."""
     create_absent_silver_tables(settings)
     create_absent_platform_tables(settings)
     target = build_file(settings)
@@ -205,14 +218,28 @@ def prepare(settings: Settings) -> Path:
     if seed is not None:
         shutil.copyfile(seed, target)
         os.chmod(target, BUILD_FILE_MODE)
+        # The seed's record of its own dbt run is not this build's.
+        with duckdb.connect(str(target)) as con:
+            con.execute(f"drop table if exists {BUILD_RUN_TABLE}")
+    pin_lake_versions(settings)
     log.info("marts build file prepared at %s (from %s)", target, seed or "nothing: a full build")
     return target
 
 
-def run_dbt(settings: Settings, *args: str) -> None:
+def pin_lake_versions(settings: Settings) -> LakeVersions:
+    """Pins the newest version of every lake table the dbt sources read, for the build that
+    ``prepare`` started: dbt reads these versions, however the lake moves on meanwhile."""
+    versions = pin_versions(settings, publications.dbt_lake_sources())
+    versions.write(publications.pins_file(build_file(settings)))
+    return versions
+
+
+def run_dbt(settings: Settings, *args: str, overrides: dict[str, str] | None = None) -> None:
+    """Runs dbt on the build file (``overrides``: environment variables in place of
+    :func:`dbt_environment`'s, as a rebuild gives its own build file)."""
     dbt = Path(sys.executable).parent / "dbt"
     command = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    env = os.environ | dbt_environment(settings)
+    env = os.environ | dbt_environment(settings) | (overrides or {})
     log.info("running %s", " ".join(command))
     completed = subprocess.run(command, env=env, check=False)
     if completed.returncode != 0:
@@ -298,9 +325,54 @@ def _keep_as_last_good(build: Path, last_good: Path) -> None:
     _fsync(last_good.parent)
 
 
+def build_day(path: Path) -> date | None:
+    """The logical date dbt built ``path`` for, as its runs recorded it; without ``as_of``,
+    the day ``as_of_date()`` falls back to (the last day with a lifecycle event). None when
+    no dbt run has recorded one since ``prepare``."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            rows = con.execute(f"select as_of from {BUILD_RUN_TABLE}").fetchall()
+        except duckdb.CatalogException:
+            return None
+        if rows and rows[0][0]:
+            return date.fromisoformat(rows[0][0][:10])
+        try:
+            ((last_event_day,),) = con.execute(
+                "select max(cast(occurred_at as date)) from staging.stg_governance__case_events"
+            ).fetchall()
+        except duckdb.CatalogException:
+            return None
+        return last_event_day
+
+
+def _record_publication(settings: Settings, build: Path, counts: dict[str, int]) -> None:
+    """Records the day and the lake versions of the build just published (time travel)."""
+    day = build_day(build)
+    versions = LakeVersions.read(publications.pins_file(build))
+    if day is None or versions is None:
+        log.warning(
+            "published marts not recorded for time travel: %s",
+            "no dbt run since `marts prepare` recorded its day"
+            if day is None
+            else "the build has no pinned lake versions (`marts prepare` pins them)",
+        )
+        return
+    path = publications.record(
+        settings,
+        publications.Publication(
+            logical_date=day,
+            published_at=publications.now(),
+            lake_versions=versions,
+            dbt_project=publications.dbt_project_digest(),
+            marts=counts,
+        ),
+    )
+    log.info("publication of the marts of %s recorded at %s", day, path)
+
+
 def publish(settings: Settings) -> dict[str, int]:
-    """Audits the build, publishes its marts, and keeps the build as the last good one.
-    The build file is renamed last, so a publish cut short can be run again."""
+    """Audits the build, publishes its marts, records what it read, and keeps the build as
+    the last good one. The build file is renamed last, so a publish cut short can be run again."""
     source = build_file(settings)
     if not source.exists():
         raise MartsBuildError(f"nothing to publish: {source} does not exist (run the build first)")
@@ -308,6 +380,7 @@ def publish(settings: Settings) -> dict[str, int]:
     counts = audit(source)
     settings.published_marts_file.parent.mkdir(parents=True, exist_ok=True)
     _publish_marts(source, settings.published_marts_file)
+    _record_publication(settings, source, counts)
     _keep_as_last_good(source, last_good_file(settings))
     log.info("published marts %s: %s", settings.published_marts_file, counts)
     return counts
@@ -322,3 +395,53 @@ def build(settings: Settings, as_of: date | None = None) -> dict[str, int]:
     prepare(settings)
     run_dbt(settings, "build", *dbt_vars(as_of))
     return publish(settings)
+
+
+def rebuild(settings: Settings, day: date, out: Path) -> dict[str, int]:
+    """The marts of ``day`` built again, from scratch, reading every lake table at the version
+    the day's latest publication recorded, and written (marts only) to ``out``. dbt's tests
+    are not run again: the published build passed them on the same input.
+
+    The published build was incremental (``int_case_days`` kept the days before the lookback
+    from earlier builds); the rebuild computes every day from the pinned lake. The two agree
+    wherever the incremental chain equals a full refresh, which holds while no lifecycle
+    event is recorded more than ``case_days_lookback_days`` after its day.
+
+    Raises :class:`MartsBuildError` for an ``out`` that is a file of the live marts,
+    ``publications.PublicationError`` when no publication of ``day`` is recorded, and
+    ``TimeTravelError`` when a recorded version is beyond the lake's history retention.
+    """
+    out = out.resolve()
+    if out in {
+        p.resolve() for p in (settings.published_marts_file, build_file(settings), last_good_file(settings))
+    }:
+        raise MartsBuildError(f"{out} is a file of the live marts: rebuild into another file")
+    publication = publications.publication_of(settings, day)
+    recorded = publication.lake_versions
+    versions = LakeVersions(lake=settings.lake, tables=recorded.tables, absent=recorded.absent)
+    check_pinned(settings, versions)
+    if publication.dbt_project != publications.dbt_project_digest():
+        log.warning(
+            "the dbt project has changed since the marts of %s were published (%s): the rebuild "
+            "reads the same lake versions through today's models, seeds and macros",
+            day,
+            publication.path,
+        )
+    scratch_root = settings.data_dir / "dbt"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    # The full build holds person-level rows: a private folder (mkdtemp: this user only).
+    with tempfile.TemporaryDirectory(prefix="rebuild-", dir=scratch_root) as scratch:
+        build = Path(scratch) / "civiclake.duckdb"
+        versions.write(publications.pins_file(build))
+        overrides = {
+            "CIVICLAKE_DBT_DUCKDB_PATH": str(build),
+            "DBT_TARGET_PATH": str(Path(scratch) / "target"),
+            "DBT_LOG_PATH": str(Path(scratch) / "logs"),
+        }
+        exclude_tests = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+        run_dbt(settings, "build", "--target", "duckdb", *exclude_tests, *dbt_vars(day), overrides=overrides)
+        counts = audit(build)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_marts_only(build, out)
+    log.info("marts of %s rebuilt from %s into %s", day, publication.path, out)
+    return counts

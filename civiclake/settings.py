@@ -12,10 +12,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, SecretStr
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Retention: Delta refuses to VACUUM with less than its default 7 days unless told to.
+DELTA_MIN_HISTORY_DAYS = 7
 
 
 class MissingSecretError(RuntimeError):
@@ -38,6 +42,13 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = 4
     # Local runs evaluate expressions interpreted, not compiled (civiclake.spark).
     spark_interpreted: bool = True
+    # A Spark cluster (infra/spark/cluster.sh starts a standalone one on this machine): what
+    # each executor takes from a worker, and the address executors reach the driver at
+    # (unset: loopback when the master is on loopback, else the address the host name resolves
+    # to). Unused by local[...] runs.
+    spark_executor_memory: str = "1g"
+    spark_executor_cores: PositiveInt = 1
+    spark_driver_host: str | None = None
 
     # Operational source database (simulated systems in the embedded default).
     pg_host: str = "127.0.0.1"
@@ -69,6 +80,27 @@ class Settings(BaseSettings):
     # many days older than the logical date being ingested; 0 removes them as soon as the
     # batch is in the lake (civiclake/ingest/raw_exports.py).
     raw_export_retention_days: NonNegativeInt = 0
+
+    # --- Retention (civiclake/lake/retention.py: `civiclake maintain`, DAG civiclake_maintenance) ---
+    # Landing: raw_export_retention_days above, for every export whose batch has its ingest
+    # receipt; camera recordings (landing/cameras/<day>/<hour>/) the same number of days after
+    # their hour's reconciliation is recorded in the lake.
+    # Bronze: partitions (batch_date) older than this many days before the maintenance date are
+    # deleted from every bronze table. It is also the horizon of everything that replays bronze:
+    # a rerun of a day reprocesses that day's bronze, and the SCD2 rebuild from the registries'
+    # bronze snapshots (civiclake/lake/scd2.py) refuses, naming the missing days, beyond it.
+    # 400 days: last year's figures can still be rebuilt while the annual report is prepared.
+    bronze_retention_days: PositiveInt = 400
+    # Delta history: VACUUM deletes the data files no version of the last N days needs, and the
+    # log keeps N days of commits (delta.logRetentionDuration), so time travel reaches N days
+    # back. Delta's own safe minimum is 7 days (a reader or writer still at work may need the
+    # files); an erasure's zero-hour VACUUM (civiclake/lake/erasure.py) is separate from this.
+    delta_history_retention_days: int = 30
+    # OPTIMIZE where it pays: a table, or one partition of it, holding more than
+    # optimize_min_small_files files smaller than optimize_small_file_mb is compacted; the
+    # others are left as they are (rewriting them would cost more than reading them saves).
+    optimize_min_small_files: PositiveInt = 16
+    optimize_small_file_mb: PositiveInt = 32
 
     # Incremental extraction re-reads this much before the previous high watermark, so a
     # row committed late with an older ``updated_at`` is still picked up; rows already in
@@ -128,6 +160,19 @@ class Settings(BaseSettings):
     # 4000-character Chinese description takes about 36 KB form-encoded).
     intake_max_description_chars: PositiveInt = 4000
     intake_max_body_bytes: PositiveInt = 65536
+
+    @field_validator("delta_history_retention_days")
+    @classmethod
+    def _history_at_least_delta_minimum(cls, days: int) -> int:
+        """Retention: below Delta's 7 days, VACUUM could delete files a running job still reads."""
+        if days < DELTA_MIN_HISTORY_DAYS:
+            raise ValueError(
+                f"CIVICLAKE_DELTA_HISTORY_RETENTION_DAYS={days}: Delta history must be kept at least "
+                f"{DELTA_MIN_HISTORY_DAYS} days (Delta's safe minimum for VACUUM: a job still running "
+                "may need older files). Only an erasure request vacuums with zero hours "
+                "(`civiclake erase`), for its own tables."
+            )
+        return days
 
     @cached_property
     def lake(self) -> str:

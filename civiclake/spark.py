@@ -12,6 +12,8 @@ from pathlib import Path
 
 from civiclake.settings import Settings
 
+LOOPBACK = "127.0.0.1"
+
 
 class SparkSetupError(RuntimeError):
     pass
@@ -27,16 +29,59 @@ def delta_jars(settings: Settings) -> list[str]:
     return jars
 
 
-def driver_listener_conf(master: str) -> dict[str, str]:
-    """Where the driver's RPC and block-manager ports listen.
+def driver_listener_conf(master: str, driver_host: str | None = None) -> dict[str, str]:
+    """Where the driver's RPC and block-manager ports listen, and the address executors use.
 
     Spark binds them to the address the host name resolves to, which is reachable from the
     network. In ``local[...]`` mode the executors live in the driver's JVM, so loopback is
-    enough; on a cluster the executors must reach the driver and the deployment decides.
+    enough. On a cluster the executors must reach the driver: at ``driver_host`` when the
+    deployment names one (``CIVICLAKE_SPARK_DRIVER_HOST``); on loopback when the master itself
+    is on loopback (``infra/spark/cluster.sh``: every executor runs on this machine); else
+    where Spark's default puts it.
     """
     if master.startswith("local"):
-        return {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
+        return {"spark.driver.bindAddress": LOOPBACK, "spark.driver.host": LOOPBACK}
+    if driver_host:
+        return {"spark.driver.bindAddress": driver_host, "spark.driver.host": driver_host}
+    if _on_loopback(master):
+        return {"spark.driver.bindAddress": LOOPBACK, "spark.driver.host": LOOPBACK}
     return {}
+
+
+def _on_loopback(master: str) -> bool:
+    """Whether a ``spark://host:port`` master (or a list of them, for standby masters) is on
+    this machine's loopback interface."""
+    if not master.startswith("spark://"):
+        return False
+    hosts = [address.rsplit(":", 1)[0] for address in master.removeprefix("spark://").split(",")]
+    return all(host == "localhost" or host.startswith("127.") for host in hosts)
+
+
+def cluster_conf(master: str, settings: Settings) -> dict[str, str]:
+    """What each executor takes from a cluster's worker; nothing in ``local[...]`` mode, where
+    the driver's JVM runs the tasks and the local default stays as it was."""
+    if master.startswith("local"):
+        return {}
+    return {
+        "spark.executor.memory": settings.spark_executor_memory,
+        "spark.executor.cores": str(settings.spark_executor_cores),
+    }
+
+
+def local_checkpoint(df):
+    """``df`` computed now, its lineage cut, its rows kept in the executors' block stores
+    (``DataFrame.localCheckpoint``) — a snapshot that later reads cannot recompute.
+
+    On a cluster an executor can die with its worker; a block of a local checkpoint it held is
+    then gone, and the next read fails ("Checkpoint block … not found"). There the blocks are
+    kept on two executors (``MEMORY_AND_DISK_2``), so losing one worker loses none. A local run
+    has one executor, the driver's JVM, and keeps Spark's default.
+    """
+    from pyspark import StorageLevel
+
+    if df.sparkSession.sparkContext.master.startswith("local"):
+        return df.localCheckpoint()
+    return df.localCheckpoint(storageLevel=StorageLevel.MEMORY_AND_DISK_2)
 
 
 def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, str]:
@@ -91,10 +136,12 @@ def spark_session(settings: Settings, app_name: str):
         # Jobs place points in the geography on the executors too: a cluster's executors do
         # not inherit the driver's environment.
         builder = builder.config("spark.executorEnv.CIVICLAKE_GEOGRAPHY_VERSION", settings.geography_version)
-    local_conf = driver_listener_conf(settings.spark_master) | local_evaluation_conf(
-        settings.spark_master, settings.spark_interpreted
+    placement = (
+        driver_listener_conf(settings.spark_master, settings.spark_driver_host)
+        | local_evaluation_conf(settings.spark_master, settings.spark_interpreted)
+        | cluster_conf(settings.spark_master, settings)
     )
-    for key, value in local_conf.items():
+    for key, value in placement.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

@@ -32,6 +32,30 @@ Schedule: data intervals of one UTC day; the run for day D starts at D+1 00:00 U
 (08:00 in Shenzhen), when D is complete in both calendars, and ``ds`` is D.
 Secrets and ``CIVICLAKE_*`` settings come from the process environment
 (``infra/airflow/env.sh`` sources ``var/secrets.env``).
+
+Backfill. Past days are not caught up by the scheduler (``catchup=False``); they are
+backfilled on purpose, with Airflow 3's backfill (the CLI below, or the UI's trigger form,
+"Run Backfill"), from-date and to-date both inclusive, one run per day::
+
+    airflow backfill create --dag-id civiclake_daily --from-date 2026-11-16 --to-date 2026-11-22 --max-active-runs 1
+
+A day that has run already is left alone unless ``--reprocess-behavior completed`` (every day
+again) or ``failed`` (failed days again) is added; ``--dry-run`` lists the logical dates
+first. ``--max-active-runs 1`` is needed: Airflow counts a backfill's runs apart from the DAG's
+``max_active_runs`` (a backfill runs 10 at once by default), and the days' Spark jobs and the
+marts' one DuckDB writer work one at a time. With it the runs go in date order (the run of
+the backfill's last day publishes the marts as of that day; a backfill of an older week
+leaves them so until the next daily run). The DAG must be unpaused for them to start.
+
+Each task is idempotent for its data interval, whatever order the days come in: an
+ingest extracts a day once (its window is recorded) and reprocesses bronze on a rerun, and
+MERGEs never roll a row back to an older version; a registry snapshot applied before
+changes nothing, and one older than the newest applied rebuilds the SCD2 history from the
+snapshots in bronze, or refuses, naming them, when bronze retention removed one
+(``civiclake/lake/scd2.py``). So a second backfill of the same days leaves silver as the
+first one left it (``tests/integration/test_backfill.py``). A backfill's runs and the scheduled
+one may overlap: each task runs one instance at a time across runs
+(``max_active_tis_per_dag=1``), so two runs never write a family's tables at once.
 """
 
 from __future__ import annotations
@@ -183,6 +207,8 @@ def _source_group(name: str, family: dict) -> dict:
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "execution_timeout": timedelta(hours=1),
+        # Across runs (a backfill's beside the scheduled one): one instance of a task at a time.
+        "max_active_tis_per_dag": 1,
     },
     tags=["civiclake", "governance", "daily"],
     doc_md=__doc__,

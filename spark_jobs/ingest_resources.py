@@ -11,10 +11,19 @@ public-service vehicles, teams, departments) the job
    after D, one id with two different rows in the extract); exact copies of a row count
    as duplicates; a bad ID-number check character is only flagged (``*_id_valid``);
 3. applies the remaining rows to ``silver.resources_<registry>`` with
-   ``civiclake.lake.scd2.scd2_merge`` (new versions for new and changed rows, soft deletes for
-   rows gone from the extract; quarantined ids are held as they were);
+   ``civiclake.lake.scd2.apply_snapshot`` (new versions for new and changed rows, soft deletes
+   for rows gone from the extract; quarantined ids are held as they were);
 4. stores the reconciliation: extract rows = silver + quarantine + duplicates, silver as the
    versions the MERGE's Delta commit opened plus the rows it found unchanged.
+
+Days may come in any order (a backfill, a rerun, a day delivered late): a snapshot applied
+before with the same content changes nothing; one older than the newest applied snapshot
+rebuilds the registry's history from every snapshot bronze holds, replayed in date order
+through the same checks, and replaces the table in one commit. When bronze no longer holds a
+snapshot the rebuild needs (bronze retention), the day fails with
+``civiclake.lake.scd2.SnapshotOrderError`` naming the table and the dates, and silver stays
+as it was. A rerun of a day whose bronze partition retention removed has nothing to
+reprocess: it changes nothing and says so.
 
 Once every registry of the day's manifest is in bronze, the extract gets its ingest receipt
 and its raw files are removed as ``raw_export_retention_days`` says
@@ -44,9 +53,9 @@ from civiclake.ingest.registry_extracts import (
 from civiclake.ingest.results import History, IngestResult, TableResult, record_batch
 from civiclake.ingest.tokens import tokenise_columns
 from civiclake.jurisdiction import load_jurisdiction
-from civiclake.lake.runs import recorded_window
-from civiclake.lake.scd2 import scd2_merge
-from civiclake.lake.writes import row_hash
+from civiclake.lake.runs import WINDOWS_TABLE, recorded_window, state_rows
+from civiclake.lake.scd2 import Snapshot, SnapshotArchive, apply_snapshot
+from civiclake.lake.writes import row_hash, table_exists
 from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,9 +144,48 @@ def validate(spark, settings: Settings, batch, registry: str, day: date):
     return with_reason(checked, checks)
 
 
-def ingest_registry(spark, settings: Settings, registry: str, logical_date: date) -> TableResult:
+def _snapshot(checked, registry: str, day: date) -> Snapshot:
+    """The rows of a checked extract that go to silver, and the keys quarantine holds back."""
     contract = REGISTRIES[registry]
     key = contract.key[0]
+    good = checked.where("quarantine_reason is null and _copy = 1").select(*contract.merge_columns())
+    held = checked.where(f"quarantine_reason is not null and {key} is not null").select(key)
+    return Snapshot(day, good, held)
+
+
+def bronze_snapshots(spark, settings: Settings, registry: str) -> SnapshotArchive:
+    """The registry's extracts as bronze holds them, checked as on their first run: what an
+    SCD2 rebuild replays."""
+    from pyspark.sql import functions as F
+
+    table = REGISTRIES[registry].table
+    path = settings.table_path("bronze", table)
+
+    def dates() -> set[date]:
+        if not table_exists(spark, path):
+            return set()
+        found = spark.read.format("delta").load(path).select("batch_date").distinct().collect()
+        return {row.batch_date for row in found}
+
+    def snapshot(day: date) -> Snapshot:
+        rows = spark.read.format("delta").load(path).where(F.col("batch_date") == F.lit(day))
+        return _snapshot(validate(spark, settings, rows, registry, day), registry, day)
+
+    return SnapshotArchive(f"bronze.{table}", dates, snapshot)
+
+
+def _extracted_rows(spark, settings: Settings, registry: str, day: date) -> int | None:
+    """Rows the first run of ``day`` extracted into bronze, as it recorded them."""
+    where = f"source_table = '{source_table(registry)}' and batch_date = '{day}'"
+    rows = state_rows(spark, settings, WINDOWS_TABLE, where)
+    found = [] if rows is None else rows.select("rows_extracted").collect()
+    return found[0].rows_extracted if found else None
+
+
+def ingest_registry(spark, settings: Settings, registry: str, logical_date: date) -> TableResult | None:
+    """The registry's snapshot of ``logical_date`` into silver; None when a rerun finds that
+    bronze retention removed the day's snapshot (nothing to reprocess, nothing changed)."""
+    contract = REGISTRIES[registry]
     silver_path = settings.table_path("silver", contract.table)
     batch = land_batch(
         spark,
@@ -149,23 +197,34 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
     )
     checked = validate(spark, settings, batch.rows(spark), registry, logical_date).cache()
     source_rows = checked.count()
+    if not batch.extracted and source_rows == 0 and _extracted_rows(spark, settings, registry, logical_date):
+        checked.unpersist()
+        log.warning(
+            "ingest resources %s %s: bronze.%s no longer holds the snapshot of %s (bronze retention "
+            "removed it); nothing to reprocess, silver.%s keeps the history it has",
+            registry,
+            logical_date,
+            contract.table,
+            logical_date,
+            contract.table,
+        )
+        return None
     batch.record_window(spark, settings, source_rows)
 
     kept = [c for c in checked.columns if c not in _COPY_COLUMNS]
     quarantined = quarantine(checked, settings, contract.table, logical_date, columns=kept)
-    good = checked.where("quarantine_reason is null and _copy = 1").select(*contract.merge_columns())
     # Exact copies of a good row of the extract: known duplicates.
     duplicates = checked.where("quarantine_reason is null and _copy > 1").count()
-    held = checked.where(f"quarantine_reason is not null and {key} is not null").select(key)
-    counts = scd2_merge(
+    applied = apply_snapshot(
         spark,
-        good,
-        silver_path,
-        keys=[key],
+        settings,
+        contract.table,
+        _snapshot(checked, registry, logical_date),
+        keys=list(contract.key),
         tracked_columns=list(contract.scd2_tracked),
-        valid_from=logical_date,
-        held_keys_df=held,
+        archive=bronze_snapshots(spark, settings, registry),
     )
+    counts = applied.counts
     silver = spark.read.format("delta").load(silver_path)
     result = TableResult(
         table=contract.table,
@@ -183,7 +242,7 @@ def ingest_registry(spark, settings: Settings, registry: str, logical_date: date
     )
     record_batch(spark, settings, result)
     checked.unpersist()
-    log.info("ingest resources %s %s: %s", registry, logical_date, result.summary())
+    log.info("ingest resources %s %s (%s): %s", registry, logical_date, applied.action, result.summary())
     return result
 
 
@@ -214,9 +273,16 @@ def run(
         raise KeyError(f"unknown registries {unknown}; known: {', '.join(REGISTRY_NAMES)}")
     if snapshot_dir(settings, logical_date).is_dir():
         raw_exports.secure_batch(Path(settings.data_dir) / "sources", "resources", logical_date.isoformat())
-    tables = [ingest_registry(spark, settings, registry, logical_date) for registry in registries]
+    results = {registry: ingest_registry(spark, settings, registry, logical_date) for registry in registries}
     retire_extract(spark, settings, logical_date, tuple(registries))
-    return IngestResult(FAMILY, str(logical_date), tables)
+    gone = [registry for registry, result in results.items() if result is None]
+    note = None
+    if gone:
+        note = (
+            f"bronze no longer holds the snapshot of {logical_date} of {', '.join(gone)} (bronze "
+            "retention removed it): nothing to reprocess; silver keeps the history it has"
+        )
+    return IngestResult(FAMILY, str(logical_date), [r for r in results.values() if r is not None], note)
 
 
 def main(logical_date: str) -> IngestResult:

@@ -22,6 +22,8 @@ from civiclake.cli import (
     frames,
     geography,
     ingest,
+    lake,
+    maintenance,
     manhole,
     marts,
     operations,
@@ -51,6 +53,9 @@ app.add_typer(frames.app, name="frames")
 app.add_typer(geography.app, name="geography")
 app.add_typer(manhole.app, name="manhole")
 app.add_typer(operations.app, name="operations")
+app.add_typer(lake.app, name="lake")  # time travel: history, reads as of a version or a time
+app.add_typer(maintenance.app, name="maintain")  # retention: landing, bronze, OPTIMIZE, VACUUM
+app.command("erase")(maintenance.erase)  # retention: one resident out of every file
 
 
 @app.callback()

@@ -47,11 +47,12 @@ def city(day: str = DateOption) -> None:
 def resources(day: str = DateOption) -> None:
     """Registry extracts → bronze → SCD2 history in silver."""
     from civiclake.ingest.registry_extracts import SnapshotMissingError
+    from civiclake.lake.scd2 import SnapshotOrderError
     from spark_jobs import ingest_resources as job
 
     try:
         result = job.run(spark(f"ingest_resources_{day}"), get_settings(), logical_date(day))
-    except (SnapshotMissingError, job.ExtractIncompleteError) as error:
+    except (SnapshotMissingError, SnapshotOrderError, job.ExtractIncompleteError) as error:
         fail(error)
     _report(result)
 

@@ -71,6 +71,45 @@ def build(day: str = DateOption) -> None:
     console.print_json(json.dumps(counts))
 
 
+@app.command("rebuild")
+def rebuild(
+    day: str = DateOption,
+    out: str = typer.Option(..., "--out", help="File to write the rebuilt marts to (not the published one)."),
+) -> None:
+    """Build the marts of a past --date again, reading every lake table at the version that
+    day's publication read, into --out (compare it with `marts diff`)."""
+    from civiclake import marts
+    from civiclake.lake.history import TimeTravelError
+    from civiclake.marts_publications import PublicationError
+
+    try:
+        counts = marts.rebuild(get_settings(), logical_date(day), Path(out))
+    except (marts.MartsBuildError, PublicationError, TimeTravelError) as error:
+        fail(error)
+    console.print(f"marts of {day} rebuilt into {out}")
+    console.print_json(json.dumps(counts))
+
+
+@app.command("publications")
+def publications(
+    day: str = typer.Option(None, "--date", help="Show the record of this day's latest publication."),
+) -> None:
+    """The days whose published marts can be rebuilt (`marts rebuild`), or one day's record:
+    the lake version of every table its build read."""
+    from civiclake import marts_publications
+
+    settings = get_settings()
+    if day is None:
+        for recorded in marts_publications.published_days(settings):
+            typer.echo(recorded.isoformat())
+        return
+    try:
+        publication = marts_publications.publication_of(settings, logical_date(day))
+    except marts_publications.PublicationError as error:
+        fail(error)
+    typer.echo(json.dumps(publication.to_json(), indent=2, ensure_ascii=False))
+
+
 @app.command("env")
 def env() -> None:
     """Print the environment the dbt project needs, as shell exports."""

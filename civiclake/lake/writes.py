@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 # Delta writes this session setting into the commitInfo.userMetadata of a MERGE.
 _COMMIT_TAG_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -106,6 +107,7 @@ def overwrite_partition(df, path: str, column: str, value: date | str, where: st
     """Replaces one partition (``column = value``, narrowed by ``where``) and nothing else;
     creates the table if new. Returns the rows its commit wrote."""
     condition = f"{column} = '{value}'" + (f" and {where}" if where else "")
+    created = {} if table_exists(df.sparkSession, path) else personal_stats_options(df.schema, (column,))
 
     def write(tag: str) -> None:
         (
@@ -114,6 +116,7 @@ def overwrite_partition(df, path: str, column: str, value: date | str, where: st
             .partitionBy(column)
             .option("replaceWhere", condition)
             .option("userMetadata", tag)
+            .options(**created)
             .save(path)
         )
 
@@ -124,6 +127,9 @@ def overwrite_partition(df, path: str, column: str, value: date | str, where: st
 # Batches at least this large MERGE only the keys silver already holds and append the new
 # ones: Delta's MERGE passes over its whole source twice, an append once.
 SPLIT_NEW_KEYS_FROM_ROWS = 100_000
+# Up to this many keys already in the table (within the batch's key range) are broadcast to
+# split such a batch: about 40 MB of keys the size of a case id.
+BROADCAST_PRESENT_KEYS_UP_TO = 2_000_000
 
 
 def merge_upsert(
@@ -161,7 +167,7 @@ def merge_upsert(
     from pyspark.sql import functions as F
 
     if not table_exists(spark, path):
-        df.limit(0).write.format("delta").save(path)
+        df.limit(0).write.format("delta").options(**personal_stats_options(df.schema)).save(path)
     target = DeltaTable.forPath(spark, path)
     condition = " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     # The batch's range of the first key, as a condition on the target alone: Delta skips
@@ -178,11 +184,17 @@ def merge_upsert(
         held = marked.where("_held").count()
         source = marked.where("not _held").select(*df.columns)
     appended = 0
-    if rows is not None and rows >= SPLIT_NEW_KEYS_FROM_ROWS:
+    appended_new_keys = rows is not None and rows >= SPLIT_NEW_KEYS_FROM_ROWS
+    if appended_new_keys:
         present = target.toDF().select(*keys)
         if key_range:
             present = present.where(key_range)
         present = present.localCheckpoint()  # the keys as they were before this batch's append
+        if present.count() <= BROADCAST_PRESENT_KEYS_UP_TO:
+            # Sent whole to every task, the known keys split the batch where it lies: a shuffle
+            # join would move every row of the batch across the partitions twice (new keys,
+            # then known ones), which costs about what writing them does.
+            present = F.broadcast(present)
         new_keys = source.join(present, keys, "left_anti")
 
         def append(tag: str) -> None:
@@ -191,12 +203,11 @@ def merge_upsert(
         appended = _committed(spark, path, "WRITE", append)[1].get("numOutputRows", 0)
         source = source.join(present, keys, "left_semi")
     update_when = f"s.`{newer_than}` >= t.`{newer_than}`" if newer_than else None
-    merge = (
-        target.alias("t")
-        .merge(source.alias("s"), condition)
-        .whenMatchedUpdateAll(condition=update_when)
-        .whenNotMatchedInsertAll()
-    )
+    merge = target.alias("t").merge(source.alias("s"), condition).whenMatchedUpdateAll(condition=update_when)
+    if not appended_new_keys:
+        merge = merge.whenNotMatchedInsertAll()
+    # else every key of the source is one the table held before the append, so the MERGE has
+    # matched rows only, and Delta joins source and table with an inner join, not an outer one.
     landed = execute_merge(spark, path, merge)
     if marked is not None:
         marked.unpersist()
@@ -248,6 +259,65 @@ def row_hash(columns: list[str]):
     from pyspark.sql import functions as F
 
     return F.sha2(F.to_json(F.struct(*[F.col(c) for c in columns]), {"ignoreNullFields": "false"}), 256)
+
+
+# --- Personal columns out of the Delta log ----------------------------------------------------
+# Each Delta commit records the min and max of every data file's columns, and each version's
+# checksum file lists the table's files with them: a token column's min or max is a resident's
+# token, left in the log after an erasure deletes the rows (and VACUUM deletes their files).
+# Tables are created collecting statistics only for the columns that carry no personal data;
+# `civiclake maintain` and `civiclake erase` set the same on tables made before this, or by
+# writers that do not come through here (civiclake/lake/retention.py).
+
+STATS_COLUMNS_PROPERTY = "delta.dataSkippingStatsColumns"
+# Delta's own default: statistics for the first 32 columns.
+_MAX_STATS_COLUMNS = 32
+# Bronze columns that keep a source record, or its unknown fields, whole as JSON.
+_RECORD_COLUMNS = ("_extra_columns", "_raw")
+
+
+@lru_cache(maxsize=1)
+def _free_text_columns() -> frozenset[str]:
+    from civiclake.contracts.catalog import CONTRACTS
+
+    return frozenset(name for c in CONTRACTS.values() for name in c.free_text)
+
+
+def is_personal_column(name: str) -> bool:
+    """A column that holds tokens of residents: a tokenised field (``<field>_token``), free text
+    residents write (personal numbers in it are tokens: the contracts' ``free_text``), an
+    export's unknown columns kept as JSON (``_extra_columns``) or a record kept whole as the
+    source sent it (``_raw``, its free text scrubbed)."""
+    return name.endswith("_token") or name in _RECORD_COLUMNS or name in _free_text_columns()
+
+
+def stats_columns(schema, partition_columns=()) -> list[str]:
+    """The columns of ``schema`` (a Spark StructType) Delta may keep statistics for: the
+    first 32 of those of a type with min/max statistics, neither personal nor a partition column."""
+    from pyspark.sql import types as T
+
+    eligible = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType)
+    names = [
+        f.name
+        for f in schema.fields
+        if isinstance(f.dataType, eligible)
+        and not is_personal_column(f.name)
+        and f.name not in partition_columns
+    ]
+    return names[:_MAX_STATS_COLUMNS]
+
+
+def stats_columns_value(names: list[str]) -> str:
+    """The property's value: names separated by commas, quoted where they need it."""
+    return ",".join(n if n.replace("_", "").isalnum() and n.isascii() else f"`{n}`" for n in names)
+
+
+def personal_stats_options(schema, partition_columns=()) -> dict[str, str]:
+    """Writer options that create a table collecting no statistics on its personal columns."""
+    names = stats_columns(schema, partition_columns)
+    if not names:
+        return {"delta.dataSkippingNumIndexedCols": "0"}
+    return {STATS_COLUMNS_PROPERTY: stats_columns_value(names)}
 
 
 def delete_where(spark, path: str, predicate: str) -> None:

@@ -37,7 +37,9 @@ fi
 
 export AIRFLOW__CORE__DAGS_FOLDER="$CIVICLAKE_HOME/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+# LocalExecutor on one machine; a deployment with workers elsewhere sets CeleryExecutor or
+# KubernetesExecutor (docs/SCALING.md).
+export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-2}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 # Cosmos runs `dbt ls` while parsing (cached afterwards); give it time on small machines.

@@ -84,30 +84,33 @@ FEATURE_FLAGS = {
 # viewer asking the same URL, past row-level security.
 CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 # Chart data is cached on disk, shared by every gunicorn worker of this host (a
-# deployment on several hosts points this at Redis instead). A cached result is only
-# reused while the marts file it came from is unchanged: the key carries the file's
-# identity (see marts_file_generation below), and publishing marts replaces the file
-# by an atomic rename, so every screen sees a republished file at once, with no call
+# deployment on several hosts points CIVICLAKE_SUPERSET_REDIS_URL at Redis instead). A
+# cached result is only reused while the marts file it came from is unchanged: the key
+# carries the file's identity (see marts_file_generation below), and publishing marts
+# replaces the file by an atomic rename, so every screen sees a republished file at once, with no call
 # to Superset. The key also carries the viewer's row-level-security rules (Superset
 # does that itself), so one area's rows are never served to another.
-DATA_CACHE_CONFIG = {
-    "CACHE_TYPE": "FileSystemCache",
-    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "data"),
-    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
-    # One generation of the marts is about 57 areas' roles × 25 charts entries.
-    "CACHE_THRESHOLD": 20000,
-    "CACHE_KEY_PREFIX": "civiclake_data_",
-}
-FILTER_STATE_CACHE_CONFIG = {
-    "CACHE_TYPE": "FileSystemCache",
-    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "filter_state"),
-    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
-}
-EXPLORE_FORM_DATA_CACHE_CONFIG = {
-    "CACHE_TYPE": "FileSystemCache",
-    "CACHE_DIR": str(Path(SUPERSET_HOME) / "cache" / "explore_form_data"),
-    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
-}
+
+
+def _shared_cache(name: str, timeout: timedelta, **extra) -> dict:
+    """One of Superset's caches: on this host's disk by default, shared by its gunicorn
+    workers; in Redis when CIVICLAKE_SUPERSET_REDIS_URL names one, so that several
+    Superset hosts behind a balancer serve one cache (docs/SCALING.md)."""
+    redis_url = os.environ.get("CIVICLAKE_SUPERSET_REDIS_URL")
+    common = {
+        "CACHE_DEFAULT_TIMEOUT": int(timeout.total_seconds()),
+        "CACHE_KEY_PREFIX": f"civiclake_{name}_",
+    }
+    if redis_url:
+        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, **common}
+    cache_dir = str(Path(SUPERSET_HOME) / "cache" / name)
+    return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": cache_dir, **common, **extra}
+
+
+# One generation of the marts is about 57 areas' roles × 25 charts entries.
+DATA_CACHE_CONFIG = _shared_cache("data", timedelta(days=1), CACHE_THRESHOLD=20000)
+FILTER_STATE_CACHE_CONFIG = _shared_cache("filter_state", timedelta(days=1))
+EXPLORE_FORM_DATA_CACHE_CONFIG = _shared_cache("explore_form_data", timedelta(days=1))
 
 # --- web ------------------------------------------------------------------------
 # CSRF stays on: API clients fetch /api/v1/security/csrf_token/ and send it back

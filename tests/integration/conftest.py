@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -61,3 +63,41 @@ def spark(settings):
     session = spark_session(settings, "civiclake-integration-tests")
     yield session
     session.stop()
+
+
+# The governance marts lake, written with delta-rs from the simulator's own case plans (no
+# Spark, no PostgreSQL), and its marts built and published once per session as of
+# MARTS_LAST, for the marts tests (test_marts_dbt, test_notebook_marts, test_time_travel).
+MARTS_FIRST = date(2026, 9, 26)
+MARTS_LAST = date(2026, 10, 12)
+MARTS_CASES_PER_DAY = 30  # a day with streets on both sides of the scorecard's volume floor
+
+
+def marts_settings(root: Path, lake: Path) -> Settings:
+    return Settings(data_dir=root, lake_path=str(lake), sim_cases_per_day=MARTS_CASES_PER_DAY)
+
+
+@pytest.fixture(scope="session")
+def case_plans():
+    from bench.bench_marts_lake import plans
+
+    return plans(Settings(sim_cases_per_day=MARTS_CASES_PER_DAY), MARTS_FIRST, MARTS_LAST)
+
+
+@pytest.fixture(scope="session")
+def marts_lake(tmp_path_factory, case_plans):
+    from bench.bench_marts_lake import write_lake
+
+    lake = tmp_path_factory.mktemp("marts-lake")
+    write_lake(str(lake), case_plans, MARTS_LAST)
+    return lake
+
+
+@pytest.fixture(scope="session")
+def published_marts(tmp_path_factory, marts_lake) -> Settings:
+    """The marts built (dbt build: models, unit and data tests) and published as of MARTS_LAST."""
+    from civiclake import marts
+
+    settings = marts_settings(tmp_path_factory.mktemp("marts-full"), marts_lake)
+    marts.build(settings, as_of=MARTS_LAST)
+    return settings

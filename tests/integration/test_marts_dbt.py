@@ -23,43 +23,21 @@ from civiclake import marts
 from civiclake.catalogue import CATEGORY_BY_CODE
 from civiclake.geography import load_geography
 from civiclake.settings import Settings
+from tests.integration.conftest import MARTS_CASES_PER_DAY as CASES_PER_DAY
+from tests.integration.conftest import MARTS_LAST as LAST
+from tests.integration.conftest import marts_settings as _settings
 
 pytestmark = pytest.mark.integration
 
-FIRST = date(2026, 9, 26)
-LAST = date(2026, 10, 12)
-CASES_PER_DAY = 30  # a day with streets on both sides of the scorecard's volume floor
+# The lake (fixture marts_lake), its case plans (case_plans) and its marts published as of
+# LAST (published_marts) are the session's, from conftest.py.
 SEEDS = marts.DBT_PROJECT_DIR / "seeds"
 # Calendar-day categories and response hours of seed case_sla_rules.
 CALENDAR_DAY_CATEGORIES = {"parking", "manhole", "fire_safety"}
 
 
-def _settings(root: Path, lake: Path) -> Settings:
-    return Settings(data_dir=root, lake_path=str(lake), sim_cases_per_day=CASES_PER_DAY)
-
-
 def _end_of(day: date) -> datetime:
     return datetime.combine(day, time()) + timedelta(days=1) - timedelta(microseconds=1)
-
-
-@pytest.fixture(scope="session")
-def case_plans():
-    return plans(Settings(sim_cases_per_day=CASES_PER_DAY), FIRST, LAST)
-
-
-@pytest.fixture(scope="session")
-def marts_lake(tmp_path_factory, case_plans):
-    lake = tmp_path_factory.mktemp("marts-lake")
-    write_lake(str(lake), case_plans, LAST)
-    return lake
-
-
-@pytest.fixture(scope="session")
-def published_marts(tmp_path_factory, marts_lake) -> Settings:
-    """The marts built (dbt build: models, unit and data tests) and published as of LAST."""
-    settings = _settings(tmp_path_factory.mktemp("marts-full"), marts_lake)
-    marts.build(settings, as_of=LAST)
-    return settings
 
 
 def _rows(path: Path, table: str) -> list[tuple]:
@@ -299,6 +277,7 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, published_marts, case_p
     marts.run_dbt(settings, "seed")
     for day in (LAST - timedelta(days=2), LAST - timedelta(days=1), LAST):
         write_lake(str(lake), [p for p in case_plans if p.reported_at.date() <= day], day)
+        marts.pin_lake_versions(settings)  # the build reads the lake as it stands now
         variables = json.dumps({"as_of": day.isoformat(), "case_days_lookback_days": 0})
         marts.run_dbt(settings, "run", "--vars", variables)
     chained, full = marts.build_file(settings), marts.last_good_file(published_marts)

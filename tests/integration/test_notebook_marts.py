@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from civiclake.settings import PROJECT_ROOT
-from tests.integration.test_marts_dbt import LAST, case_plans, marts_lake, published_marts  # noqa: F401
+from tests.integration.conftest import MARTS_LAST as LAST
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def _run(marts_file) -> dict:
     return json.loads(last[-1]["text"].strip().splitlines()[-1])
 
 
-def test_notebook_answers_three_questions(published_marts):  # noqa: F811
+def test_notebook_answers_three_questions(published_marts):
     marts_file = published_marts.published_marts_file
     answers = _run(marts_file)
     with duckdb.connect(str(marts_file), read_only=True) as con:
