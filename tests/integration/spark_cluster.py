@@ -104,16 +104,26 @@ class Cluster:
         ]
 
 
-def children(pid: int) -> list[int]:
+def _processes(field: int, value: int) -> list[int]:
+    """Pids whose ``/proc/<pid>/stat`` field (counted after the command name) equals ``value``."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[field]) == value:
             found.append(int(stat.parent.name))
     return found
+
+
+def children(pid: int) -> list[int]:
+    return _processes(1, pid)
+
+
+def process_group(pgid: int) -> list[int]:
+    """A daemon of cluster.sh and everything it started (they share its process group)."""
+    return _processes(2, pgid)
 
 
 def cmdline(pid: int) -> str:
@@ -136,7 +146,7 @@ def kill_worker(cluster: Cluster, number: int) -> list[int]:
     """SIGKILL to worker ``number``'s process group: its JVM, its executors and their Python
     workers (cluster.sh starts each worker in its own session). Returns the pids it held."""
     pid = cluster.worker_pid(number)
-    held = [pid, *children(pid)]
+    held = process_group(pid)
     os.killpg(pid, signal.SIGKILL)
     return held
 

@@ -39,9 +39,13 @@ KILLED_JOB = "open311"
 # times. Every other column is a function of the source and the logical date (a file
 # export's `_extracted_at` is the file's modification time, which both runs' copies keep).
 RUN_COLUMNS = {"open311_requests_quarantine": frozenset({"_extracted_at"})}
-TIMEOUT_S = 900
+# A bound for waiting on the cluster's driver, far above its run on an idle machine.
+TIMEOUT_S = 1800
 # Rows of the local checkpoint the worker-kill phase takes before its job and reads after it.
 SNAPSHOT_ROWS = 100_000
+
+# What names a secret among the environment's variables (var/secrets.env).
+SECRET_NAMES = ("KEY", "PASSWORD", "SECRET")
 
 # The session's cluster (infra/spark/cluster.sh on free ports), a fixture of the helper module.
 spark_standalone_cluster = spark_cluster.spark_standalone_cluster
@@ -133,8 +137,11 @@ class ClusterDriver:
         raise AssertionError(f"no {event} of {phase} from the cluster's driver; its log:\n{self.tail()}")
 
     def go(self, answer: str = "go") -> None:
+        """Lets phase two run ("go") or skips it ("stop"); the file appears whole (a rename)."""
         if not self.go_file.exists():
-            self.go_file.write_text(answer)
+            written = self.go_file.with_suffix(".tmp")
+            written.write_text(answer)
+            written.rename(self.go_file)
 
     def finish(self) -> int:
         try:
@@ -184,16 +191,18 @@ def rows_of(path: Path) -> tuple[list[str], list[tuple]]:
     return columns, sorted(rows, key=repr)
 
 
-def assert_same_silver(local_lake: Path, cluster_lake: Path, only: tuple[str, ...] | None = None) -> int:
+def assert_same_silver(
+    local_lake: Path, cluster_lake: Path, only: tuple[str, ...] | None = None
+) -> dict[str, int]:
     """Every silver table of the local lake (or those named ``only``) holds the same columns and
-    rows in the cluster's lake, which holds no other; returns how many rows were compared."""
+    rows in the cluster's lake, which holds no other; returns each table's row count."""
     local, remote = silver_tables(local_lake), silver_tables(cluster_lake)
     if only is not None:
         local = {n: p for n, p in local.items() if n in only}
         remote = {n: p for n, p in remote.items() if n in only}
         assert sorted(local) == sorted(only)
     assert sorted(remote) == sorted(local)
-    compared = 0
+    counts = {}
     for name, path in local.items():
         local_columns, local_rows = rows_of(path)
         cluster_columns, cluster_rows = rows_of(remote[name])
@@ -203,8 +212,8 @@ def assert_same_silver(local_lake: Path, cluster_lake: Path, only: tuple[str, ..
         )
         differing = [(a, b) for a, b in zip(local_rows, cluster_rows, strict=True) if a != b]
         assert not differing, f"silver.{name}: {len(differing)} rows differ, first {differing[0]}"
-        compared += len(local_rows)
-    return compared
+        counts[name] = len(local_rows)
+    return counts
 
 
 def test_cluster_settings_place_the_driver_where_executors_reach_it():
@@ -241,13 +250,13 @@ def test_every_family_and_the_scoring_on_the_cluster_equal_the_local_run(cluster
         assert (cluster.state_dir / f"worker-{worker}" / app["id"]).is_dir(), worker
     assert end["executors"] == spark_cluster.WORKERS
 
-    compared = assert_same_silver(Path(local_run.lake), cluster_driver.lakes[EVERY_FAMILY] / "lake")
-    assert compared > 0
-    # Every family's silver tables and the case funnel's and scoring's are among those compared.
-    names = set(silver_tables(Path(local_run.lake)))
+    counts = assert_same_silver(Path(local_run.lake), cluster_driver.lakes[EVERY_FAMILY] / "lake")
+    # Every family's silver tables, the case funnel's and the scoring's were compared, and each
+    # of them landed rows: equal lakes, not two empty ones.
     for family in families().values():
-        assert set(family.silver_tables()) <= names, family.name
-    assert {"cases", "case_dispatch"} <= names
+        assert set(family.silver_tables()) <= set(counts), family.name
+        assert sum(counts[table] for table in family.silver_tables()) > 0, family.name
+    assert counts["cases"] > 0 and counts["case_dispatch"] > 0
 
 
 def test_cluster_script_is_idempotent_and_keeps_secrets_off_the_daemons(cluster, cluster_driver):
@@ -257,18 +266,16 @@ def test_cluster_script_is_idempotent_and_keeps_secrets_off_the_daemons(cluster,
     status = cluster.script("status")
     assert status.returncode == 0 and cluster.master_url in status.stdout
     assert f"{spark_cluster.WORKERS} alive workers" in status.stdout
-    secrets = [
-        v
-        for k, v in os.environ.items()
-        if k.startswith("CIVICLAKE_") and ("KEY" in k or "PASSWORD" in k) and v
-    ]
+    secrets = [v for k, v in os.environ.items() if any(w in k for w in SECRET_NAMES) and len(v) >= 8]
     assert secrets, "the secrets of var/secrets.env are not in this environment"
-    daemons = [
-        int((cluster.state_dir / f"{name}.pid").read_text()) for name in ("master", "worker-1", "worker-2")
+    # Every process of the cluster: the master, the workers, their executors and Python workers.
+    processes = [
+        pid
+        for name in ("master", "worker-1", "worker-2")
+        for pid in spark_cluster.process_group(int((cluster.state_dir / f"{name}.pid").read_text()))
     ]
-    executors = [pid for worker in (1, 2) for pid in cluster.executors_of(worker)]
-    assert len(executors) == spark_cluster.WORKERS
-    for pid in daemons + executors:
+    assert len([pid for w in (1, 2) for pid in cluster.executors_of(w)]) == spark_cluster.WORKERS
+    for pid in processes:
         environment = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
         for secret in secrets:
             assert secret not in environment and secret not in spark_cluster.cmdline(pid), pid
@@ -302,7 +309,7 @@ def test_a_worker_killed_mid_job_the_job_completes_with_the_same_silver(cluster,
     (snapshot,) = [e for e in events if e["event"] == "snapshot-read"]
     assert (snapshot["rows"], snapshot["sum"]) == (SNAPSHOT_ROWS, SNAPSHOT_ROWS * (SNAPSHOT_ROWS - 1) // 2)
     killed_family = families()[KILLED_JOB].silver_tables()
-    compared = assert_same_silver(
+    counts = assert_same_silver(
         Path(local_run.lake), cluster_driver.lakes[WORKER_KILL] / "lake", killed_family
     )
-    assert compared > 0
+    assert sum(counts.values()) > 0
