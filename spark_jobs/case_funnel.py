@@ -24,6 +24,7 @@ from civiclake.cases import funnel
 from civiclake.cases.categories import CAMERA, CITY, GOVERNANCE, OPEN311_PREFIX, load_categories
 from civiclake.lake.writes import execute_merge, table_exists
 from civiclake.settings import Settings
+from civiclake.spark import local_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def run(spark, settings: Settings, logical_date: date, *, categories_path=None) 
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    rows = funnel_rows(spark, settings, logical_date, categories_path).localCheckpoint()
+    rows = local_checkpoint(funnel_rows(spark, settings, logical_date, categories_path))
     _check_unique(rows)
     path = settings.table_path("silver", funnel.TABLE)
     if not table_exists(spark, path):

@@ -51,6 +51,7 @@ from civiclake.ingest.results import IngestResult, TableResult
 from civiclake.lake.runs import record_reconciliation
 from civiclake.lake.writes import execute_merge, table_exists
 from civiclake.settings import Settings
+from civiclake.spark import local_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +368,7 @@ def replace_hours(spark, df, settings: Settings, table: str, hours: list[datetim
     when the table holds exactly those rows already."""
     path = settings.table_path("silver", table)
     condition = _hours_condition(hours)
-    rows = _typed(df, table).localCheckpoint()
+    rows = local_checkpoint(_typed(df, table))
     if table_exists(spark, path):
         held = spark.read.format("delta").load(path).where(condition)
         if rows.exceptAll(held).isEmpty() and held.exceptAll(rows).isEmpty():
@@ -519,7 +520,7 @@ def _score_clips(spark, settings: Settings, registry: FrameRegistry, batches: li
     previous = spark.conf.get(_ARROW_BATCH_CONF, None)
     spark.conf.set(_ARROW_BATCH_CONF, str(ARROW_BATCH_ROWS))
     try:
-        return clips_in.mapInPandas(inferrer, OUTPUT_SCHEMA).localCheckpoint()
+        return local_checkpoint(clips_in.mapInPandas(inferrer, OUTPUT_SCHEMA))
     finally:
         if previous is None:
             spark.conf.unset(_ARROW_BATCH_CONF)
@@ -577,7 +578,7 @@ def run(spark, settings: Settings, logical_date: date, hour: int | None = None) 
     quarantine_rows = spark.createDataFrame(quarantine, tables.spark_schema(tables.QUARANTINE))
     replace_hours(spark, quarantine_rows, settings, tables.QUARANTINE, hours)
 
-    events = _build_events(spark, settings, registry, _places(spark, cameras), hours).localCheckpoint()
+    events = local_checkpoint(_build_events(spark, settings, registry, _places(spark, cameras), hours))
     replace_hours(spark, events, settings, tables.EVENTS, hours)
 
     result = IngestResult(

@@ -38,6 +38,7 @@ from civiclake.dispatch.duplicates import DEFAULT_RADIUS_M, DEFAULT_WINDOW
 from civiclake.dispatch.rules import load_rules
 from civiclake.lake.writes import merge_upsert, table_exists
 from civiclake.settings import Settings
+from civiclake.spark import local_checkpoint
 from models.case_classifier.registry import latest_registered
 
 log = logging.getLogger(__name__)
@@ -264,18 +265,17 @@ def run(
     end = start + timedelta(days=1)
     silver = _district_cases(spark, settings)
     corrections = _corrections(spark, settings)
-    owners = _cover_owners(spark, settings).localCheckpoint()
+    owners = local_checkpoint(_cover_owners(spark, settings))
     day_cases = silver.where(
         (F.col("reported_at") >= F.lit(start)) & (F.col("reported_at") < F.lit(end))
     ).select(*CASE_COLUMNS)
     scored = day_cases.withColumn("reported_at", _wall_clock(spark, "reported_at")).mapInPandas(
         _scorer(model_dir, version, logical_date), SCORE_SCHEMA
     )
-    day = (
+    day = local_checkpoint(  # score once: the steps below read it twice
         scored.join(day_cases.drop("description", "category", "category_trusted"), "case_id")
         .join(corrections, "case_id", "left")
         .join(owners, "asset_id", "left")
-        .localCheckpoint()  # score once: the steps below read it twice
     )
 
     # Duplicates: the day's confident cases against each other and the open cases of the window before.
@@ -320,11 +320,10 @@ def run(
     duplicates = candidates.groupBy("category").applyInPandas(
         _duplicate_finder(radius_m, window), "case_id string, duplicate_of string"
     )
-    day_decided = (
+    day_decided = local_checkpoint(
         day.join(duplicates, "case_id", "left")
         .withColumn("reported_at", _wall_clock(spark, "reported_at"))
         .mapInPandas(_decider(rules_path, only_changed=False), OUTPUT_SCHEMA)
-        .localCheckpoint()
     )
 
     # Earlier cases whose category, place or reviewer's department changed since their route.
@@ -344,11 +343,10 @@ def run(
             .where(F.col("batch_date") != F.lit(logical_date))
             .drop("department", "team", "rule_id", "dispatch_mode", "routed_department")
         )
-        rerouted = (
+        rerouted = local_checkpoint(
             stored.join(current, "case_id")
             .join(corrections, "case_id", "left")
             .mapInPandas(_decider(rules_path, only_changed=True), OUTPUT_SCHEMA)
-            .localCheckpoint()
         )
 
     result_rows = day_decided if rerouted is None else day_decided.unionByName(rerouted)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
+from civiclake.spark import local_checkpoint
+
 # Delta writes this session setting into the commitInfo.userMetadata of a MERGE.
 _COMMIT_TAG_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
@@ -189,7 +191,7 @@ def merge_upsert(
         present = target.toDF().select(*keys)
         if key_range:
             present = present.where(key_range)
-        present = present.localCheckpoint()  # the keys as they were before this batch's append
+        present = local_checkpoint(present)  # the keys as they were before this batch's append
         if present.count() <= BROADCAST_PRESENT_KEYS_UP_TO:
             # Sent whole to every task, the known keys split the batch where it lies: a shuffle
             # join would move every row of the batch across the partitions twice (new keys,
