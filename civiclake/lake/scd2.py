@@ -14,8 +14,10 @@ a rerun, a day that arrived late):
   archive no longer holds a snapshot the replay needs (bronze retention removed it),
   :class:`SnapshotOrderError` says which, and the table is left as it was.
 
-What was applied lives in the state table ``state.scd2_snapshots``: one row per table and
-snapshot date with a digest of the rows merged and the keys held back.
+What was applied lives in the state table ``state.scd2_snapshots``: a row per table and
+snapshot date each time one is applied, with a digest of the rows merged and the keys held
+back; the latest row of a date is what the table holds. Appended, not merged: one small
+commit per registry and day, where a MERGE into the state table cost several.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from civiclake.contracts.base import SCD2
-from civiclake.lake.runs import state_path, state_rows, upsert_state
+from civiclake.lake.runs import append_state, state_path, state_rows
 from civiclake.lake.writes import (
     delete_where,
     execute_merge,
@@ -47,7 +49,7 @@ SCD2_SNAPSHOT_PROPERTY = "civiclake.scd2.snapshot_date"
 SNAPSHOTS_TABLE = "scd2_snapshots"
 SNAPSHOTS_SCHEMA = (
     "table_name string not null, snapshot_date date not null, digest string not null, "
-    "snapshot_rows bigint not null, held_keys bigint not null"
+    "snapshot_rows bigint not null, held_keys bigint not null, recorded_at timestamp not null"
 )
 # Where a rebuild writes before it replaces the table (under the state layer, removed after).
 REBUILD_FOLDER = "scd2_rebuild"
@@ -280,17 +282,22 @@ def applied_snapshots(spark, settings: Settings, table: str, last: date | None) 
     rows = state_rows(spark, settings, SNAPSHOTS_TABLE, where)
     if rows is None:
         return {}
-    return {r.snapshot_date: r.digest for r in rows.select("snapshot_date", "digest").collect()}
+    recorded = rows.select("snapshot_date", "digest", "recorded_at").collect()
+    # A date applied again (a rebuild, changed content) has several rows: the latest holds.
+    return {r.snapshot_date: r.digest for r in sorted(recorded, key=lambda r: r.recorded_at)}
 
 
 def _record_applied(spark, settings: Settings, table: str, applied: list[tuple[date, Digest]]) -> None:
-    rows = [(table, day, digest.value, digest.rows, digest.held) for day, digest in applied]
-    upsert_state(spark, settings, SNAPSHOTS_TABLE, SNAPSHOTS_SCHEMA, rows, ["table_name", "snapshot_date"])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(table, day, digest.value, digest.rows, digest.held, now) for day, digest in applied]
+    append_state(spark, settings, SNAPSHOTS_TABLE, SNAPSHOTS_SCHEMA, rows)
 
 
 def _forget_applied(spark, settings: Settings, table: str) -> None:
     """Drops what the state recorded for a table that no longer exists (it was dropped)."""
-    delete_where(spark, state_path(settings, SNAPSHOTS_TABLE), f"table_name = '{table}'")
+    recorded = state_rows(spark, settings, SNAPSHOTS_TABLE, f"table_name = '{table}'")
+    if recorded is not None and not recorded.isEmpty():
+        delete_where(spark, state_path(settings, SNAPSHOTS_TABLE), f"table_name = '{table}'")
 
 
 def _dates_in_table(spark, path: str) -> set[date]:

@@ -8,12 +8,12 @@ full history included — must hold exactly what the first pass left, and every 
 reconciliation must still add up to the same source rows.
 
 What goes through which days (a day of every family costs minutes here, more than the
-suite can spend): a registry with personal data (households) through the whole week, its
+suite can spend): a registry with personal data (households) through four days, its
 history also checked against one computed with pandas from the simulator's snapshots;
-governance (PostgreSQL by watermark window, with lookback) and people services (file
-exports, kept after ingest so that a rerun loads them again) through the first two days,
-so that each day runs again after a later one. The other families share these paths: city
-management governance's, party building and the position feed the file exports'.
+governance (PostgreSQL by watermark window, with lookback) through the first two days, so
+that each day runs again after a later one; city management shares its path. The file
+exports' rerun (party building, people services, the position feed) is
+tests/integration/test_file_sources.py's.
 
 Then a registry snapshot that arrives late: days 1, 2 and 4, then 3. Day 3 rebuilds the
 registry's history from the snapshots bronze holds; the result must equal the first pass's
@@ -38,15 +38,15 @@ from civiclake.lake.writes import table_version
 from civiclake.settings import PROJECT_ROOT, Settings
 from simulators import governance as governance_sim
 from simulators import resources as resources_sim
-from simulators import services as services_sim
 from simulators import weather as weather_sim
-from spark_jobs import ingest_exports, ingest_governance, ingest_resources
+from spark_jobs import ingest_governance, ingest_resources
 from tests.integration.conftest import scratch_database
 
 pytestmark = pytest.mark.integration
 
 BACKFILL_DB = f"civiclake_backfill_{os.getpid()}"
-WEEK = [date(2026, 10, 5) + timedelta(days=n) for n in range(7)]
+# Four days: the fewest for a late snapshot with days on both sides (1, 2, 4, then 3).
+DAYS = [date(2026, 10, 5) + timedelta(days=n) for n in range(4)]
 REGISTRY = "households"
 
 
@@ -62,15 +62,10 @@ def _resources(spark, settings: Settings, day: date) -> None:
     ingest_resources.run(spark, settings, day, (REGISTRY,))
 
 
-def _services(spark, settings: Settings, day: date) -> None:
-    services_sim.simulate_day(day, settings)
-    ingest_exports.run(spark, settings, day, "services")
-
-
 # A family's steps for one day, in the order of civiclake/families.toml (the DAG's task
 # groups), and the days it goes through.
-STEPS = {"governance": _governance, "resources": _resources, "services": _services}
-FAMILY_DAYS = {"governance": WEEK[:2], "resources": WEEK, "services": WEEK[:2]}
+STEPS = {"governance": _governance, "resources": _resources}
+FAMILY_DAYS = {"governance": DAYS[:2], "resources": DAYS}
 
 
 def run_days(spark, settings: Settings, days: list[date], families=tuple(STEPS)) -> None:
@@ -132,41 +127,38 @@ def lake(tmp_path_factory):
             sim_cases_per_day=30,
             sim_history_days=0,
             sim_scale=0.002,
-            # Exports stay after their ingest, so that a rerun loads them again.
-            raw_export_retention_days=30,
         )
 
 
 @pytest.fixture(scope="module")
 def first_pass(spark, lake):
     """The days in date order: silver, reconciliation, and the registry's version after day 4."""
-    run_days(spark, lake, WEEK[:4])
+    run_days(spark, lake, DAYS)
     after_day_4 = table_version(spark, lake.table_path("silver", f"resources_{REGISTRY}"))
-    run_days(spark, lake, WEEK[4:])
     return silver_tables(spark, lake), reconciliation(spark, lake), after_day_4
 
 
 @pytest.fixture(scope="module")
 def second_backfills(spark, lake, first_pass):
-    """Every day again in date order, then the registry's week in reverse: what each left."""
-    run_days(spark, lake, WEEK)
+    """Every day again in date order, then the registry's days in reverse: what each left."""
+    run_days(spark, lake, DAYS)
     passes = {"in order": (silver_tables(spark, lake), reconciliation(spark, lake))}
-    run_days(spark, lake, WEEK[::-1], families=("resources",))
+    run_days(spark, lake, DAYS[::-1], families=("resources",))
     passes["in reverse"] = silver_tables(spark, lake), reconciliation(spark, lake)
     return passes
 
 
 def test_the_first_pass_keeps_the_registrys_history_and_fills_every_family(lake, first_pass):
     silver, recon, _ = first_pass
-    for table in ("governance_cases", "governance_case_events", "services_care_visits"):
+    for table in ("governance_cases", "governance_case_events"):
         assert silver.get(table), f"silver.{table} is empty after the first pass"
-    for table, days in (("resources_households", WEEK), ("governance_cases", WEEK[:2])):
+    for table, days in (("resources_households", DAYS), ("governance_cases", DAYS[:2])):
         assert {day for (t, day) in recon if t == table} == set(days), table
     history = {
         (r.household_id, r.valid_from, r.valid_to, r.is_current, r.is_deleted)
         for r in silver[f"resources_{REGISTRY}"]
     }
-    expected = expected_history(lake, WEEK)
+    expected = expected_history(lake, DAYS)
     assert history == expected
     # A history, not seven copies of one snapshot: versions closed by change and by deletion.
     assert {v[3:] for v in expected if v[2] is not None} == {(False, False), (False, True)}
@@ -219,7 +211,7 @@ def late(spark, lake, tmp_path_factory) -> Settings:
         pg_sources_db=lake.pg_sources_db,
         sim_scale=lake.sim_scale,
     )
-    for day in (WEEK[0], WEEK[1], WEEK[3], WEEK[2]):
+    for day in (DAYS[0], DAYS[1], DAYS[3], DAYS[2]):
         _resources(spark, settings, day)
     return settings
 
@@ -244,13 +236,13 @@ def test_a_late_snapshot_rebuilds_the_history_as_if_it_came_in_order(spark, lake
     assert last.operation == "SET TBLPROPERTIES"
     assert (rebuilt.operation, rebuilt.operationParameters["mode"]) == ("WRITE", "Overwrite")
     assert rebuilt.userMetadata == (
-        f"SCD2 rebuild from bronze.resources_{REGISTRY}: the snapshot of {WEEK[2]} is older "
-        f"than the newest one applied, of {WEEK[3]}"
+        f"SCD2 rebuild from bronze.resources_{REGISTRY}: the snapshot of {DAYS[2]} is older "
+        f"than the newest one applied, of {DAYS[3]}"
     )
     # Day 3's batch reconciles as it did in order, and no scratch table is left behind.
     assert (
-        reconciliation(spark, late)[(f"resources_{REGISTRY}", WEEK[2])]
-        == recon[(f"resources_{REGISTRY}", WEEK[2])]
+        reconciliation(spark, late)[(f"resources_{REGISTRY}", DAYS[2])]
+        == recon[(f"resources_{REGISTRY}", DAYS[2])]
     )
     assert not (Path(late.lake) / "state" / "scd2_rebuild" / f"resources_{REGISTRY}").exists()
 
@@ -265,19 +257,19 @@ def test_a_late_snapshot_whose_rebuild_lacks_a_bronze_snapshot_is_refused(spark,
     state = spark.read.format("delta").load(late.table_path("state", SNAPSHOTS_TABLE))
     applied = sorted(state.where(F.col("table_name") == table).collect(), key=repr)
     # Bronze retention removes the oldest snapshot; then the day before it is delivered.
-    bronze.delete(F.col("batch_date") == F.lit(WEEK[0]))
-    earlier = WEEK[0] - timedelta(days=1)
+    bronze.delete(F.col("batch_date") == F.lit(DAYS[0]))
+    earlier = DAYS[0] - timedelta(days=1)
     resources_sim.simulate_day(earlier, late, registries=(REGISTRY,))
 
     with pytest.raises(SnapshotOrderError) as refused:
         ingest_resources.run(spark, late, earlier, (REGISTRY,))
     message = str(refused.value)
     assert (
-        f"silver.{table}: the snapshot of {earlier} is older than the newest one applied, of {WEEK[3]}"
+        f"silver.{table}: the snapshot of {earlier} is older than the newest one applied, of {DAYS[3]}"
         in message
     )
-    assert f"rebuilt from its 5 snapshots in date order ({earlier} to {WEEK[3]})" in message
-    assert f"bronze.{table} no longer holds the snapshot(s) of {WEEK[0]} " in message
+    assert f"rebuilt from its 5 snapshots in date order ({earlier} to {DAYS[3]})" in message
+    assert f"bronze.{table} no longer holds the snapshot(s) of {DAYS[0]} " in message
     assert f"silver.{table} was left as it was" in message
     assert f"restore those snapshots to bronze.{table}" in message
     assert table_version(spark, _table(late)) == version
@@ -286,7 +278,7 @@ def test_a_late_snapshot_whose_rebuild_lacks_a_bronze_snapshot_is_refused(spark,
     assert sorted(state.where(F.col("table_name") == table).collect(), key=repr) == applied
 
     # Day 1 again, its bronze snapshot gone: nothing to reprocess, and nothing changes.
-    rerun = ingest_resources.run(spark, late, WEEK[0], (REGISTRY,))
+    rerun = ingest_resources.run(spark, late, DAYS[0], (REGISTRY,))
     assert rerun.tables == []
-    assert f"bronze no longer holds the snapshot of {WEEK[0]} of {REGISTRY}" in rerun.note
+    assert f"bronze no longer holds the snapshot of {DAYS[0]} of {REGISTRY}" in rerun.note
     assert table_version(spark, _table(late)) == version
