@@ -137,6 +137,11 @@ def civiclake_review():
                 ),
             },
             doc_md="A reviewer decides this case's category (and, optionally, its department).",
+            # Airflow's scheduler can mark a parked task failed when the answer resumes it
+            # before the scheduler has seen its worker exit (the race of apache/airflow#71580).
+            # One more try asks the reviewer again instead of dropping the case from the run.
+            retries=1,
+            retry_delay=timedelta(seconds=10),
         )
         record(case_id=case_id, option_codes=option_codes, decision=decision.output)
 

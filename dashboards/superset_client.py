@@ -19,19 +19,27 @@ class AssetImportError(RuntimeError):
     """A problem the operator can act on; the message says what and where."""
 
 
+def retrying_session() -> requests.Session:
+    """A requests session that sends a request again when the connection fails.
+
+    gunicorn recycles its workers (--max-requests); a request sent on a kept-alive
+    connection the old worker just closed is reset before Superset sees it, so connection
+    errors are retried (HTTP error answers are not).
+    """
+    session = requests.Session()
+    retry = Retry(total=3, connect=3, read=2, status=0, allowed_methods=None, backoff_factor=0.5)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 class SupersetClient:
     """Superset REST API with JWT login and CSRF token (CSRF stays enabled)."""
 
     def __init__(self, url: str, username: str, password: str, timeout: float = 60):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
-        # gunicorn recycles its workers (--max-requests); a request sent on a kept-alive
-        # connection the old worker just closed is reset before Superset sees it, so
-        # connection errors are retried (HTTP error answers are not).
-        retry = Retry(total=3, connect=3, read=2, status=0, allowed_methods=None, backoff_factor=0.5)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session = retrying_session()
         self.session.headers["Referer"] = self.url
         self.credentials = (username, password)  # to log in again when the token expires
         self._login(username, password)

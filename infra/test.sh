@@ -11,5 +11,9 @@ bash infra/postgres/setup.sh >/dev/null
 .venvs/core/bin/ruff format --check civiclake simulators spark_jobs models quality dashboards dags tests bench
 # The layering of DESIGN.md (contracts in pyproject.toml [tool.importlinter]).
 .venvs/core/bin/lint-imports --no-cache
+# Two workers (tests/conftest.py: a module, or the end-to-end tests, whole on one of them):
+# much of a test's time is one JVM's start, a Delta commit or a wait on a service, which
+# leaves the second core idle. CIVICLAKE_TEST_WORKERS=0 runs everything in this process.
 # The slowest tests at the end of the run: where CI time goes.
-exec .venvs/core/bin/pytest tests --durations=20 "$@"
+exec .venvs/core/bin/pytest tests -n "${CIVICLAKE_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder \
+  --durations=20 "$@"

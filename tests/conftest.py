@@ -13,6 +13,38 @@ import os
 
 import pytest
 
+# Run on two workers (infra/test.sh: pytest-xdist, ``--dist loadgroup``), each module runs
+# whole on one worker, so its module fixtures (a Spark cluster, a scratch database) are made
+# once; the end-to-end tests run together on one worker, as they share the session's daily
+# run, Superset and the demo's ports. These take minutes each and start first, so that the
+# other worker's short modules fill the end of the run rather than one long module alone.
+LONG_FIRST = (
+    "tests/e2e/",
+    "tests/integration/test_spark_cluster.py",
+    "tests/integration/test_thin_path.py",
+    "tests/integration/test_marts_targets.py",
+    "tests/integration/test_backfill.py",
+)
+
+
+def worker_group(nodeid: str) -> str:
+    """The tests that run together on one worker: the end-to-end tests, or one module."""
+    return "e2e" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
+
+
+def schedule_rank(nodeid: str) -> int:
+    return next(
+        (rank for rank, prefix in enumerate(LONG_FIRST) if nodeid.startswith(prefix)), len(LONG_FIRST)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(worker_group(item.nodeid)))
+    # A stable sort: each module's tests stay together and in their order.
+    items.sort(key=lambda item: schedule_rank(item.nodeid))
+
 
 def skips_fail() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")

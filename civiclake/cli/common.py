@@ -43,8 +43,12 @@ def spark(name: str):
 
 
 def fail(error: Exception) -> NoReturn:
-    """Prints an expected error (bad input, a missing source) in red and exits with code 1."""
-    console.print(f"[red]{error}[/red]")
+    """Prints an expected error (bad input, a missing source) in red and exits with code 1.
+
+    The message is printed as it is: not wrapped at the terminal's width (a path it names
+    stays one piece to copy) and not read as markup (it may quote a bad value in brackets).
+    """
+    console.print(str(error), style="red", soft_wrap=True, markup=False)
     raise typer.Exit(1) from None
 
 

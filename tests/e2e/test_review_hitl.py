@@ -202,6 +202,21 @@ def task_states(api, run_id: str) -> dict[tuple[str, int], str | None]:
     return {(t["task_id"], t["map_index"]): t["state"] for t in rows}
 
 
+def scheduler_loops_passed(api, loops: int):
+    """A check that turns true once the scheduler has reported ``loops`` heartbeats after the
+    first call: each lies at least one full scheduling loop after the one before."""
+    beats: list[str | None] = []
+
+    def check() -> bool:
+        health = api.get(f"{api.base}/monitor/health").json()
+        beat = health["scheduler"]["latest_scheduler_heartbeat"]
+        if not beats or beat != beats[-1]:
+            beats.append(beat)
+        return len(beats) > loops
+
+    return check
+
+
 def test_a_run_without_a_day_is_refused(api):
     answer = api.post(f"{api.base}/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {}})
     assert answer.status_code == 400 and "date" in answer.text, answer.text
@@ -222,6 +237,10 @@ def test_a_reviewer_answers_a_case_and_it_becomes_a_correction(api, review_run, 
     print(
         f"{len(details)} cases awaiting input {time.monotonic() - opened:.1f} s after the run was triggered"
     )
+    # A reviewer reads a card before answering; the scheduler, meanwhile, sees each parked
+    # task's worker exit. An answer faster than that meets the race the decide task's retry
+    # is for (dags/civiclake_review.py); this test is about the answer, so it waits as long.
+    wait_for("two scheduler heartbeats after the cards are up", scheduler_loops_passed(api, 2), timeout=60)
     # What the reviewer sees: one task per case, oldest report first, the model's suggestions
     # first among the options, the text, place and channel in the body.
     assert [d["subject"].split("：")[0] for d in details] == [f"分类审核 {c}" for c in QUEUE]

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import requests
 
 from dashboards import access
 from dashboards.importer import load_assets, run_import
 from dashboards.levels import dashboard_level
-from dashboards.superset_client import SupersetClient
+from dashboards.superset_client import SupersetClient, retrying_session
 
 pytestmark = pytest.mark.e2e
 
@@ -251,7 +250,7 @@ def _status_on_fresh_connections(client: SupersetClient, path: str, times: int =
     gunicorn worker (a kept-alive connection stays with one)."""
     codes = set()
     for _ in range(times):
-        with requests.Session() as fresh:
+        with retrying_session() as fresh:
             fresh.headers.update(client.session.headers)
             codes.add(fresh.get(f"{client.url}{path}", timeout=client.timeout).status_code)
     return codes

@@ -30,6 +30,7 @@ from civiclake.geography import load_geography
 from dashboards.boundaries import community_ring, street_ring
 from dashboards.importer import ASSETS_DIR, load_assets, read_secret
 from dashboards.levels import LEVEL_ROWS_KEY, chart_levels, dashboard_levels, level_slug, variant_uuid
+from dashboards.superset_client import retrying_session
 from tests.e2e.test_superset_dashboard import chart_rows, dashboard_chart_ids
 
 pytestmark = pytest.mark.e2e
@@ -333,7 +334,7 @@ def expected_rows(marts_path: Path, chart_uuid: str, where: str = "true") -> lis
 def web_session(url: str, username: str, password: str) -> requests.Session:
     """A browser-like session (form login, cookie): Superset's legacy chart endpoint
     takes no API token."""
-    session = requests.Session()
+    session = retrying_session()
     page = session.get(f"{url}/login/", timeout=60).text
     token = re.search(r'id="csrf_token"\s+value="([^"]+)"', page)
     assert token, "no csrf_token on Superset's login page"
@@ -683,7 +684,7 @@ def test_a_saved_link_logs_in_first_and_opens_the_levels_screen(imported, make_u
     dashboard in kiosk mode. An unknown screen is a 404; the home-screen manifest starts
     at the link."""
     user = make_user(DISTRICT_ROLE if level == "district" else LEVEL_VIEWERS[level][0])
-    session = requests.Session()
+    session = retrying_session()
     r = session.get(f"{imported.url}/civiclake/mobile/", allow_redirects=False, timeout=60)
     assert r.status_code == 302 and r.headers["Location"] == "/login/?next=/civiclake/mobile/"
     login_url = f"{imported.url}{r.headers['Location']}"
