@@ -15,5 +15,5 @@ bash infra/postgres/setup.sh >/dev/null
 # much of a test's time is one JVM's start, a Delta commit or a wait on a service, which
 # leaves the second core idle. CIVICLAKE_TEST_WORKERS=0 runs everything in this process.
 # The slowest tests at the end of the run: where CI time goes.
-exec .venvs/core/bin/pytest tests -n "${CIVICLAKE_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder \
+exec .venvs/core/bin/pytest tests -n "${CIVICLAKE_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder \
   --durations=20 "$@"

@@ -13,11 +13,11 @@ import os
 
 import pytest
 
-# Run on two workers (infra/test.sh: pytest-xdist, ``--dist loadgroup``), each module runs
-# whole on one worker, so its module fixtures (a Spark cluster, a scratch database) are made
-# once; the end-to-end tests run together on one worker, as they share the session's daily
-# run, Superset and the demo's ports. These take minutes each and start first, so that the
-# other worker's short modules fill the end of the run rather than one long module alone.
+# Run on two workers (infra/test.sh: pytest-xdist), each module runs whole on one worker, so
+# its module fixtures (a Spark cluster, a scratch database) are made once; the end-to-end
+# tests run together on one worker, as they share the session's daily run, Superset and the
+# demo's ports. These take minutes each and start first, so that the other worker's short
+# modules fill the end of the run rather than one long module alone.
 LONG_FIRST = (
     "tests/e2e/",
     "tests/integration/test_spark_cluster.py",
@@ -29,7 +29,7 @@ LONG_FIRST = (
 
 def worker_group(nodeid: str) -> str:
     """The tests that run together on one worker: the end-to-end tests, or one module."""
-    return "e2e" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
+    return "tests/e2e/" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
 
 
 def schedule_rank(nodeid: str) -> int:
@@ -38,10 +38,19 @@ def schedule_rank(nodeid: str) -> int:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scope scheduling, by :func:`worker_group`: a group goes whole to the
+    next free worker, in the order of collection (``--no-loadscope-reorder``)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByWorkerGroup(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(worker_group(item.nodeid)))
     # A stable sort: each module's tests stay together and in their order.
     items.sort(key=lambda item: schedule_rank(item.nodeid))
 
