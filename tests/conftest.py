@@ -16,8 +16,17 @@ import pytest
 # Run on two workers (infra/test.sh: pytest-xdist), each module runs whole on one worker, so
 # its module fixtures (a Spark cluster, a scratch database) are made once; the end-to-end
 # tests run together on one worker, as they share the session's daily run, Superset and the
-# demo's ports. These take minutes each and start first, so that the other worker's short
-# modules fill the end of the run rather than one long module alone.
+# demo's ports, except the modules below, whose services are their own (an Airflow home,
+# free ports). The groups of LONG_FIRST take minutes each and start first, so that the
+# other worker's short modules fill the end of the run rather than one long module alone.
+SELF_CONTAINED_E2E = (
+    "tests/e2e/test_airflow_dag_mechanics.py",
+    "tests/e2e/test_backfill_dag.py",
+    "tests/e2e/test_cameras_dag.py",
+    "tests/e2e/test_maintenance_dag.py",
+    "tests/e2e/test_operation_dag.py",
+    "tests/e2e/test_review_hitl.py",
+)
 LONG_FIRST = (
     "tests/e2e/",
     "tests/integration/test_spark_cluster.py",
@@ -28,8 +37,11 @@ LONG_FIRST = (
 
 
 def worker_group(nodeid: str) -> str:
-    """The tests that run together on one worker: the end-to-end tests, or one module."""
-    return "tests/e2e/" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
+    """The tests that run together on one worker: the end-to-end tests that share the
+    session's services, or one module."""
+    module = nodeid.split("::", 1)[0]
+    shared = module.startswith("tests/e2e/") and module not in SELF_CONTAINED_E2E
+    return "tests/e2e/" if shared else module
 
 
 def schedule_rank(nodeid: str) -> int:
