@@ -119,6 +119,18 @@ class Settings(BaseSettings):
     # dispatched cases are right at least this often on validation data.
     dispatch_target_precision: float = 0.97
 
+    # Case classifier and review queue (models/case_classifier, civiclake/review). Files of the
+    # district's past case texts without labels (CSV or Parquet, separated by commas; a relative
+    # path is taken from the project root), each with the column classifier_unlabelled_text_column:
+    # the text vectoriser is fitted on them beside the labelled texts, the classifier on labels
+    # only. Empty: the labelled texts alone.
+    classifier_unlabelled_texts: str = ""
+    classifier_unlabelled_text_column: str = "description"
+    # Share of each day's review queue picked at random (seeded by the day), marked as such, so
+    # that the accuracy measured on reviewed random picks is an unbiased estimate; the rest is
+    # ordered by what a reviewer's answer teaches the model (uncertainty, then diversity).
+    review_random_share: float = 0.2
+
     # Camera frame models (civiclake/frames/classes.py): folders, separated by commas, each
     # holding one detector (model.onnx, labels.json, thresholds.json, card.json). Empty: the
     # shipped model, models/frame_detector/shipped. A relative folder is taken from the project

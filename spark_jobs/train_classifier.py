@@ -5,7 +5,8 @@ It reads the case text and, beside it, the channel, street and hour of report. W
 reviewer corrected a case's category before D (silver.case_label_corrections), the
 corrected category is the label instead of the source's; a reviewed case of another
 channel (in the case funnel, silver.cases) joins the history with its reviewer's label.
-The card counts them.
+The card counts them. The files of the setting ``classifier_unlabelled_texts`` (the district's
+past texts without labels) join the labelled texts in fitting the vectoriser.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import asdict
 from datetime import date, datetime, time
 
 from civiclake.lake.writes import table_exists
-from civiclake.settings import Settings
+from civiclake.settings import PROJECT_ROOT, Settings
 from models.case_classifier import train as trainer
+from models.case_classifier.files import read_unlabelled_texts, unlabelled_paths
 from models.case_classifier.metadata import PLATFORM_METADATA, add_report_hour
 from models.case_classifier.registry import MODEL_NAME, model_version, register
 
@@ -86,6 +88,8 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
     }
     history["label"] = history["corrected_category"].where(has_correction, history["category"])
     version = model_version(logical_date)
+    unlabelled = unlabelled_paths(settings.classifier_unlabelled_texts, PROJECT_ROOT)
+    unlabelled_texts = read_unlabelled_texts(unlabelled, settings.classifier_unlabelled_text_column)
     pipeline, card = trainer.train(
         history,
         "description",
@@ -100,6 +104,9 @@ def run(spark, settings: Settings, logical_date: date) -> trainer.ModelCard:
         f"before then ({corrections_used['used']} cases), else the source's category",
         metadata_columns=PLATFORM_METADATA,
         label_corrections=corrections_used,
+        unlabelled_texts=unlabelled_texts,
+        unlabelled_source=", ".join(p.name for p in unlabelled),
+        reviewed=has_correction,
     )
     directory = settings.model_store / MODEL_NAME / version
     trainer.save(pipeline, card, directory)

@@ -36,7 +36,9 @@ def train(
         None, "--seed", help="File mode: seed of the split and the model [default: 20261126]."
     ),
     model: str = typer.Option(
-        None, "--model", help="File mode: calibrated_svc (default) or tfidf_logreg (the baseline)."
+        None,
+        "--model",
+        help="File mode: char_word_svc (default), calibrated_svc (characters only) or tfidf_logreg (the baseline).",
     ),
     compare_baseline: bool = typer.Option(
         False,
@@ -50,6 +52,17 @@ def train(
         None,
         "--metadata-columns",
         help="File mode: comma-separated columns read beside the text as categories (e.g. channel,street).",
+    ),
+    unlabelled: str = typer.Option(
+        None,
+        "--unlabelled",
+        help="File mode: comma-separated CSV/Parquet files of past texts without labels; the vectoriser "
+        "learns from them too [default: the setting classifier_unlabelled_texts].",
+    ),
+    unlabelled_column: str = typer.Option(
+        None,
+        "--unlabelled-column",
+        help="File mode: the text column of the --unlabelled files [default: --text-column].",
     ),
     max_age_days: int = typer.Option(
         None,
@@ -75,6 +88,8 @@ def train(
             "--model": model,
             "--encoding": encoding,
             "--metadata-columns": metadata_columns,
+            "--unlabelled": unlabelled,
+            "--unlabelled-column": unlabelled_column,
         }
         given = [name for name, value in file_only.items() if value is not None]
         if compare_baseline:
@@ -109,7 +124,8 @@ def train(
         raise typer.BadParameter(f"--input needs {', '.join(missing)} too", param_hint="'--input'")
     from pathlib import Path
 
-    from models.case_classifier.files import ClassifierFileError, train_from_file
+    from civiclake.settings import PROJECT_ROOT
+    from models.case_classifier.files import ClassifierFileError, train_from_file, unlabelled_paths
     from models.case_classifier.pipeline import BASELINE_MODEL, DEFAULT_MODEL, MODELS
 
     model = model or DEFAULT_MODEL
@@ -127,13 +143,23 @@ def train(
             compare_with=BASELINE_MODEL if compare_baseline and model != BASELINE_MODEL else None,
             encoding=encoding,
             metadata_columns=tuple(c.strip() for c in (metadata_columns or "").split(",") if c.strip()),
+            unlabelled=unlabelled_paths(
+                get_settings().classifier_unlabelled_texts if unlabelled is None else unlabelled, PROJECT_ROOT
+            ),
+            unlabelled_column=unlabelled_column,
         )
     except ClassifierFileError as error:
         fail(error)
     m = card.metrics
     console.print(
         f"model {card.model} written to {directory}: {card.training_rows} train / {card.validation_rows} "
-        f"validation / {card.test_rows} test rows; test accuracy {m['accuracy']:.4f}, macro-F1 "
+        f"validation / {card.test_rows} test rows"
+        + (
+            f", vocabulary also from {card.unlabelled_texts} unlabelled texts"
+            if card.unlabelled_texts
+            else ""
+        )
+        + f"; test accuracy {m['accuracy']:.4f}, macro-F1 "
         f"{m['macro_f1']:.4f}; threshold {card.threshold:.4f} dispatches {m['coverage_at_threshold']:.1%} "
         f"automatically at precision {m['precision_at_threshold']:.4f} (target {card.target_precision:.0%})"
     )

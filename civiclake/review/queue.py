@@ -12,7 +12,11 @@ and silver ``case_label_corrections`` holds no decision on it. For each the queu
   that column existed show the predicted category with its confidence;
 * the place (street and community, by name) and the channel.
 
-The queue is read with delta-rs (no JVM), oldest report first: the on-time clock of a
+The queue is read with delta-rs (no JVM) and ordered by what a reviewer's answer teaches the
+model (:mod:`civiclake.review.order`): the most uncertain cases first, near-identical texts
+spread out, with the setting ``review_random_share`` of the cases drawn at random (seeded by
+the platform's seed and the day) and marked ``pick = "random"``, so that the accuracy measured
+on reviewed random picks stays unbiased. Ties go to the oldest report: the on-time clock of a
 case runs from its report. Each case also carries its *card* — subject, Markdown body and
 the options (every category, the suggestions first, in Chinese with their codes) — so the
 Airflow DAG that opens the queue needs nothing from this package.
@@ -32,6 +36,7 @@ from civiclake.catalogue import CATEGORIES, CATEGORY_BY_CODE, FUNNEL_CHANNEL_NAM
 from civiclake.dispatch import corrections
 from civiclake.geography import Geography, load_geography
 from civiclake.lake.read import table_or_none, wall_clock
+from civiclake.review.order import order_queue, uncertainty
 from civiclake.settings import Settings
 
 DISPATCH_TABLE = "case_dispatch"
@@ -70,6 +75,11 @@ class ReviewCase:
     confidence: float | None
     model_version: str | None
     suggestions: list[Suggestion]
+    # "value" (ordered by what the answer teaches the model) or "random" (drawn at random,
+    # for an unbiased estimate of accuracy), and the value when picked (None: random, or no
+    # probabilities to judge by).
+    pick: str
+    value: float | None
     # What a human-in-the-loop task shows: options are labels; option_codes maps each
     # label back to its category code.
     subject: str
@@ -196,15 +206,36 @@ def _card(case: dict, suggestions: list[Suggestion]) -> tuple[str, str, list[str
     return subject, "\n".join(lines), list(labels), labels
 
 
+def _pairs(row: dict) -> list[tuple[str, float | None]]:
+    """The model's (category, probability) pairs of a waiting row, most probable first."""
+    if row["suggestions"] is not None and not pd.isna(row["suggestions"]):
+        return parse_suggestions(row["suggestions"], row["case_id"])
+    if row["predicted_category"] is not None:
+        # A camera event awaiting review has its detector's class, with no text confidence.
+        confidence = None if pd.isna(row["confidence"]) else float(row["confidence"])
+        return [(row["predicted_category"], confidence)]
+    return []
+
+
+def queue_seed(settings: Settings, day: date) -> list[int]:
+    """The seed of a day's random picks: the same day draws the same cases."""
+    return [int(settings.seed), day.toordinal()]
+
+
 def review_queue(
     settings: Settings,
     day: date,
     *,
     limit: int | None = None,
     geography: Geography | None = None,
+    random_share: float | None = None,
 ) -> list[ReviewCase]:
-    """The cases of ``day`` waiting for a reviewer, oldest report first (then by case id)."""
+    """The cases of ``day`` waiting for a reviewer, in the order of :mod:`civiclake.review.order`
+    (``random_share``: the setting ``review_random_share`` unless given)."""
     geography = geography or load_geography()
+    share = settings.review_random_share if random_share is None else random_share
+    if not 0.0 <= share <= 1.0:
+        raise ReviewQueueError(f"CIVICLAKE_REVIEW_RANDOM_SHARE must be between 0 and 1, got {share}")
     waiting = _waiting(settings, day)
     if waiting.empty:
         return []
@@ -212,21 +243,25 @@ def review_queue(
     waiting = waiting.assign(
         _reported=[cases["reported_at"].get(c) if c in cases.index else pd.NaT for c in waiting["case_id"]]
     ).sort_values(["_reported", "case_id"], na_position="last", kind="stable")
-    if limit is not None:
-        waiting = waiting.head(limit)
+    rows = waiting.to_dict("records")
+    all_pairs = [_pairs(row) for row in rows]
+    texts = [
+        _text_or_none(cases.loc[row["case_id"], "description"]) if row["case_id"] in cases.index else None
+        for row in rows
+    ]
+    picks = order_queue(
+        [uncertainty([p for _, p in pairs]) for pairs in all_pairs],
+        texts,
+        random_share=share,
+        seed=queue_seed(settings, day),
+        limit=limit,
+    )
     queue = []
-    for row in waiting.to_dict("records"):
+    for chosen in picks:
+        row, pairs = rows[chosen.index], all_pairs[chosen.index]
         case_id = row["case_id"]
         known = case_id in cases.index
         source = cases.loc[case_id] if known else None
-        if row["suggestions"] is not None and not pd.isna(row["suggestions"]):
-            pairs = parse_suggestions(row["suggestions"], case_id)
-        elif row["predicted_category"] is not None:
-            # A camera event awaiting review has its detector's class, with no text confidence.
-            confidence = None if pd.isna(row["confidence"]) else float(row["confidence"])
-            pairs = [(row["predicted_category"], confidence)]
-        else:
-            pairs = []
         suggestions = [
             Suggestion(c, category_name(c), None if p is None else round(p, 4))
             for c, p in pairs[:TOP_SUGGESTIONS]
@@ -257,6 +292,8 @@ def review_queue(
             ReviewCase(
                 **case,
                 suggestions=suggestions,
+                pick=chosen.pick,
+                value=None if chosen.value is None else round(chosen.value, 4),
                 subject=subject,
                 body=body,
                 options=options,

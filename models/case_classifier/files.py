@@ -104,6 +104,31 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def read_unlabelled_texts(paths, text_column: str, encoding: str | None = None) -> list[str]:
+    """The non-blank texts of ``text_column`` in each file (CSV or Parquet), once each, in order.
+
+    These are the district's past texts without labels: the vectoriser learns its vocabulary
+    and IDF from them too. A missing file or column is a :class:`ClassifierFileError`.
+    """
+    texts: dict[str, None] = {}
+    for path in paths:
+        table = read_table(Path(path), encoding)
+        if text_column not in table.frame.columns:
+            raise ClassifierFileError(
+                f"unlabelled texts file {table.path} has no column {text_column!r}; "
+                f"its columns are {list(table.frame.columns)}"
+            )
+        column = table.frame[text_column].dropna().astype(str)
+        texts.update(dict.fromkeys(t for t in column if t.strip()))
+    return list(texts)
+
+
+def unlabelled_paths(setting: str, root: Path) -> list[Path]:
+    """The files a comma-separated setting names (a relative one from ``root``)."""
+    paths = [Path(p.strip()) for p in setting.split(",") if p.strip()]
+    return [p if p.is_absolute() else root / p for p in paths]
+
+
 def train_from_file(
     path: Path,
     text_column: str,
@@ -118,13 +143,18 @@ def train_from_file(
     encoding: str | None = None,
     notes: str = "",
     metadata_columns: tuple[str, ...] | list[str] = (),
+    unlabelled: tuple[Path, ...] | list[Path] = (),
+    unlabelled_column: str | None = None,
 ):
     """Train on a labelled file, write the model directory; returns (directory, card).
 
     ``metadata_columns`` (e.g. channel, street) are read beside the text as categories.
+    ``unlabelled`` files hold past texts without labels (column ``unlabelled_column``,
+    default the text column) that the vectoriser is fitted on as well.
     """
     table = read_table(path, encoding)
     require_columns(table, text_column, label_column, *metadata_columns)
+    extra = read_unlabelled_texts(unlabelled, unlabelled_column or text_column, encoding)
     try:
         pipeline, card = trainer.train(
             table.frame,
@@ -142,6 +172,8 @@ def train_from_file(
             compare_with=compare_with,
             notes=notes,
             metadata_columns=tuple(metadata_columns),
+            unlabelled_texts=extra,
+            unlabelled_source=", ".join(Path(p).name for p in unlabelled),
         )
     except trainer.TrainingDataError as error:
         raise ClassifierFileError(f"{path}: {error}") from None

@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from scipy import sparse
+from sklearn.compose import ColumnTransformer
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -23,15 +27,20 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     precision_score,
 )
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.svm import LinearSVC
 
 from models.case_classifier import metadata as meta
 from models.case_classifier.pipeline import (
     BASELINE_MODEL,
+    C_GRID,
     CALIBRATION_FOLDS,
     DEFAULT_MODEL,
     MODELS,
-    build_pipeline,
+    build_classifier,
+    build_vectoriser,
 )
 
 log = logging.getLogger(__name__)
@@ -74,6 +83,19 @@ class ModelCard:
     metadata_columns: list[str] = field(default_factory=list)
     # Reviewers' corrections used as labels: {"used": n, "changed_label": k} (platform training).
     label_corrections: dict[str, int] = field(default_factory=dict)
+    # How the threshold was chosen: "validation" (on the validation split, cards written before
+    # "cross_validation") or "cross_validation" (on out-of-fold predictions of training +
+    # validation, the model then fitted on both). Either way the test split is never seen.
+    protocol: str = "validation"
+    # Rows of training + validation whose label a reviewer gave (the model learnt from them),
+    # and of the test split; None: not known (a district's own file).
+    reviewed_labels: dict[str, int] | None = None
+    # Unlabelled texts the vectoriser was fitted on beside the labelled ones, and where from.
+    unlabelled_texts: int = 0
+    unlabelled_source: str = ""
+    # The SVM's C chosen by cross-validation on training data, and the mean fold accuracy per C.
+    chosen_c: float | None = None
+    c_search: dict[str, float] = field(default_factory=dict)
 
 
 class TrainingDataError(ValueError):
@@ -189,35 +211,139 @@ def split(
     return Split(x_train, x_val, x_test, y_train, y_val, y_test, small)
 
 
-def fit(x_train, y_train: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0):
-    """The named pipeline fitted on the training part (calibration folds fitted to small classes).
+CV_FOLDS = 5
 
-    A frame of inputs (text first, then metadata columns) gets the metadata pipeline.
-    """
-    folds = max(int(min(CALIBRATION_FOLDS, y_train.value_counts().min())), 2)
-    if isinstance(x_train, pd.DataFrame):
-        text_column, *metadata_columns = list(x_train.columns)
-        pipeline = meta.build_metadata_pipeline(
-            text_column, metadata_columns, seed, model=model, calibration_folds=folds
+
+def _folds(labels: pd.Series, wanted: int) -> int:
+    """Stratified folds the smallest class allows (at least 2)."""
+    return max(int(min(wanted, labels.value_counts().min())), 2)
+
+
+def _texts(x) -> pd.Series:
+    return x.iloc[:, 0] if isinstance(x, pd.DataFrame) else x
+
+
+def fit_features(x, *, model: str = DEFAULT_MODEL, unlabelled_texts: Sequence[str] = ()):
+    """The model's features fitted on ``x`` and frozen: the vectoriser's vocabulary and IDF on
+    the texts of ``x`` plus ``unlabelled_texts`` (no labels needed), the metadata encoder
+    (a frame of text then metadata columns) on ``x``. Fitting the returned transformer
+    again changes nothing, so a pipeline around it refits only its classifier."""
+    return _fit_features(x, model, unlabelled_texts)[0]
+
+
+def _fit_features(x, model: str, unlabelled_texts: Sequence[str]):
+    """(frozen features, their matrix of ``x``): the texts are analysed once."""
+    texts = pd.concat(
+        [_texts(x).astype(str), pd.Series(list(unlabelled_texts), dtype=str)], ignore_index=True
+    )
+    vectoriser = build_vectoriser(model)
+    matrix = vectoriser.fit_transform(texts)[: len(x)]
+    text = FrozenEstimator(vectoriser)
+    if not isinstance(x, pd.DataFrame):
+        return text, matrix
+    text_column, *metadata_columns = list(x.columns)
+    features = ColumnTransformer(
+        [
+            ("text", text, text_column),  # a column name, not a list: the vectoriser wants 1-D text
+            ("metadata", OneHotEncoder(handle_unknown="ignore"), list(metadata_columns)),
+        ]
+    ).fit(x)
+    return features, features.transform(x)
+
+
+def choose_c(features, labels: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0):
+    """The SVM's C with the best mean accuracy in stratified cross-validation (smaller C on ties),
+    and the mean accuracy of each C tried; (None, {}) for a model without a C to choose."""
+    grid = C_GRID.get(model, ())
+    if len(grid) < 2:
+        return (grid[0] if grid else None), {}
+    folds = StratifiedKFold(_folds(labels, CV_FOLDS), shuffle=True, random_state=seed)
+    y = labels.to_numpy()
+    scores = {}
+    for c in grid:
+        svm = LinearSVC(C=c, class_weight="balanced", random_state=seed)
+        scores[c] = float(
+            np.mean(
+                [
+                    accuracy_score(y[test], svm.fit(features[train], y[train]).predict(features[test]))
+                    for train, test in folds.split(features, y)
+                ]
+            )
         )
-        return pipeline.fit(x_train, y_train)
-    return build_pipeline(seed, model=model, calibration_folds=folds).fit(x_train, y_train)
+    best = max(grid, key=lambda c: (scores[c], -c))
+    return best, {str(c): round(v, 4) for c, v in scores.items()}
 
 
-def evaluate(pipeline, parts: Split, target_precision: float) -> dict:
-    """Threshold chosen on validation, every metric on test."""
+def out_of_fold_proba(features, labels: pd.Series, *, model: str, seed: int, c: float | None):
+    """Each row's class probabilities from a model fitted without it (stratified folds), and
+    the classes (columns) in order."""
+    classes = np.array(sorted(labels.unique()))
+    proba = np.zeros((len(labels), len(classes)))
+    y = labels.to_numpy()
+    folds = StratifiedKFold(_folds(labels, CV_FOLDS), shuffle=True, random_state=seed)
+    for train, test in folds.split(features, y):
+        classifier = build_classifier(
+            seed, model=model, calibration_folds=_folds(labels.iloc[train], CALIBRATION_FOLDS), c=c
+        ).fit(features[train], y[train])
+        columns = np.searchsorted(classes, classifier.classes_)
+        proba[np.ix_(test, columns)] = classifier.predict_proba(features[test])
+    return proba, classes
 
-    def confidence_and_correct(x, y):
-        proba = pipeline.predict_proba(x)
-        predicted = pipeline.classes_[proba.argmax(axis=1)]
-        return proba.max(axis=1), predicted == y.to_numpy(), predicted
 
-    val_conf, val_correct, _ = confidence_and_correct(parts.x_val, parts.y_val)
-    threshold = choose_threshold(val_conf, val_correct, target_precision)
-    test_conf, test_correct, test_pred = confidence_and_correct(parts.x_test, parts.y_test)
+@dataclass
+class Fitted:
+    pipeline: Pipeline
+    chosen_c: float | None
+    c_search: dict[str, float]
+    # Out-of-fold probabilities of the rows the model was fitted on (rows × classes), if asked.
+    oof_proba: np.ndarray | None = None
+    oof_classes: np.ndarray | None = None
+
+
+def fit_model(
+    x,
+    labels: pd.Series,
+    *,
+    model: str = DEFAULT_MODEL,
+    seed: int = 0,
+    unlabelled_texts: Sequence[str] = (),
+    out_of_fold: bool = False,
+) -> Fitted:
+    """The named model fitted on ``x`` (texts, or a frame of text then metadata columns):
+    features from :func:`fit_features`, C chosen by cross-validation on ``x``, the calibrated
+    classifier on the labels. ``out_of_fold`` adds each row's probabilities from a model
+    fitted without it (for choosing the threshold)."""
+    features, matrix = _fit_features(x, model, unlabelled_texts)
+    matrix = sparse.csr_matrix(matrix)  # a ColumnTransformer's output is dense when it is small
+    c, search = choose_c(matrix, labels, model=model, seed=seed)
+    classifier = build_classifier(
+        seed, model=model, calibration_folds=_folds(labels, CALIBRATION_FOLDS), c=c
+    ).fit(matrix, labels.to_numpy())
+    step = "features" if isinstance(x, pd.DataFrame) else "tfidf"
+    fitted = Fitted(Pipeline([(step, features), ("clf", classifier)]), c, search)
+    if out_of_fold:
+        fitted.oof_proba, fitted.oof_classes = out_of_fold_proba(matrix, labels, model=model, seed=seed, c=c)
+    return fitted
+
+
+def fit(x_train, y_train: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0, unlabelled_texts=()):
+    """The named pipeline fitted on the training rows (see :func:`fit_model`)."""
+    return fit_model(x_train, y_train, model=model, seed=seed, unlabelled_texts=unlabelled_texts).pipeline
+
+
+def threshold_from_out_of_fold(fitted: Fitted, labels: pd.Series, target_precision: float) -> float:
+    proba = fitted.oof_proba
+    predicted = fitted.oof_classes[proba.argmax(axis=1)]
+    return choose_threshold(proba.max(axis=1), predicted == labels.to_numpy(), target_precision)
+
+
+def evaluate(pipeline, x_test, y_test: pd.Series, threshold: float) -> dict:
+    """Every metric on the test rows, at a threshold chosen without them."""
+    proba = pipeline.predict_proba(x_test)
+    test_pred = pipeline.classes_[proba.argmax(axis=1)]
+    test_conf, test_correct = proba.max(axis=1), test_pred == y_test.to_numpy()
     coverage, precision = coverage_and_precision(test_conf, test_correct, threshold)
     classes = [str(c) for c in pipeline.classes_]
-    y_test = parts.y_test
     p, r, f, support = precision_recall_fscore_support(y_test, test_pred, labels=classes, zero_division=0)
     return {
         "threshold": threshold,
@@ -237,6 +363,20 @@ def evaluate(pipeline, parts: Split, target_precision: float) -> dict:
     }
 
 
+def develop(parts: Split, target_precision: float, *, model: str, seed: int, unlabelled_texts=()):
+    """Fits on training + validation, chooses the threshold on their out-of-fold predictions and
+    measures on the test split; returns (fitted, result, seconds to fit)."""
+    x_dev = pd.concat([parts.x_train, parts.x_val])
+    y_dev = pd.concat([parts.y_train, parts.y_val])
+    started = time.perf_counter()
+    fitted = fit_model(
+        x_dev, y_dev, model=model, seed=seed, unlabelled_texts=unlabelled_texts, out_of_fold=True
+    )
+    seconds = time.perf_counter() - started
+    threshold = threshold_from_out_of_fold(fitted, y_dev, target_precision)
+    return fitted, evaluate(fitted.pipeline, parts.x_test, parts.y_test, threshold), seconds
+
+
 def train(
     frame: pd.DataFrame,
     text_column: str,
@@ -252,32 +392,48 @@ def train(
     notes: str = "",
     metadata_columns: tuple[str, ...] | list[str] = (),
     label_corrections: dict[str, int] | None = None,
+    unlabelled_texts: Sequence[str] = (),
+    unlabelled_source: str = "",
+    reviewed: pd.Series | None = None,
 ):
-    """Fits on a stratified 70/15/15 split; the threshold is chosen on validation, reported on test.
+    """Fits on the training + validation parts of a stratified 70/15/15 split, chooses the
+    threshold on their out-of-fold predictions and reports every metric on the test part.
 
-    ``compare_with`` names a second model (e.g. the baseline) fitted and evaluated on the
-    same split; its numbers go into the card's ``comparison``. The returned pipeline is
-    always the ``model`` one. ``metadata_columns`` are read beside the text (one-hot);
-    ``label_corrections`` (counts of reviewers' corrections in the labels) go into the card.
+    ``unlabelled_texts`` (the district's texts without labels) join the labelled training
+    texts in fitting the vectoriser; a text equal to a labelled one is left out, so the
+    test split's texts never shape the features. ``compare_with`` names a second model
+    (e.g. the baseline) fitted and evaluated the same way on the same split; its numbers go
+    into the card's ``comparison``. The returned pipeline is always the ``model`` one.
+    ``metadata_columns`` are read beside the text (one-hot); ``label_corrections`` (counts
+    of reviewers' corrections in the labels) go into the card, and ``reviewed`` (True for
+    rows of ``frame`` whose label a reviewer gave) counts them by split.
     """
     metadata_columns = tuple(metadata_columns)
     parts = split(frame, text_column, label_column, seed, metadata_columns)
-    started = time.perf_counter()
-    pipeline = fit(parts.x_train, parts.y_train, model=model, seed=seed)
-    seconds = time.perf_counter() - started
-    result = evaluate(pipeline, parts, target_precision)
+    labelled_texts = set(frame[text_column].dropna().astype(str))
+    extra = [
+        t for t in dict.fromkeys(str(t) for t in unlabelled_texts) if t.strip() and t not in labelled_texts
+    ]
+    fitted, result, seconds = develop(parts, target_precision, model=model, seed=seed, unlabelled_texts=extra)
     comparison = None
     if compare_with is not None:
-        started = time.perf_counter()
-        other = fit(parts.x_train, parts.y_train, model=compare_with, seed=seed)
-        other_seconds = time.perf_counter() - started
-        other_result = evaluate(other, parts, target_precision)
+        other, other_result, other_seconds = develop(
+            parts, target_precision, model=compare_with, seed=seed, unlabelled_texts=extra
+        )
         comparison = {
             "model": compare_with,
             "train_seconds": round(other_seconds, 2),
             "threshold": other_result["threshold"],
             "metrics": other_result["metrics"],
             "per_class_f1": other_result["per_class_f1"],
+        }
+    reviewed_labels = None
+    if reviewed is not None:
+        mask = reviewed.reindex(frame.index, fill_value=False).astype(bool)
+        dev_index = parts.x_train.index.append(parts.x_val.index)
+        reviewed_labels = {
+            "training": int(mask.loc[dev_index].sum()),
+            "test": int(mask.loc[parts.x_test.index].sum()),
         }
     card = ModelCard(
         name=name,
@@ -305,8 +461,14 @@ def train(
         notes=notes,
         metadata_columns=list(metadata_columns),
         label_corrections=dict(label_corrections or {}),
+        protocol="cross_validation",
+        reviewed_labels=reviewed_labels,
+        unlabelled_texts=len(extra),
+        unlabelled_source=unlabelled_source if extra else "",
+        chosen_c=fitted.chosen_c,
+        c_search=fitted.c_search,
     )
-    return pipeline, card
+    return fitted.pipeline, card
 
 
 def save(pipeline, card: ModelCard, directory: Path) -> Path:
@@ -330,8 +492,9 @@ KNOWN_SKLEARN_TYPES = frozenset(
     {
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
-        # This package's own TfidfVectorizer with a compact vocabulary (pipeline.py).
+        # This package's own TfidfVectorizers: a compact vocabulary, and jieba's words (pipeline.py).
         "models.case_classifier.pipeline.CompactTfidfVectorizer",
+        "models.case_classifier.pipeline.JiebaTfidfVectorizer",
     }
 )
 
@@ -384,21 +547,47 @@ def render_card(card: ModelCard) -> str:
             f"Reviewers' corrections used as labels: {lc.get('used', 0)} "
             f"({lc.get('changed_label', 0)} of them changed the source's label)."
         )
+    if card.reviewed_labels is not None:
+        lines.append(
+            f"Reviewed labels (a reviewer's answer) the model was trained with: "
+            f"{card.reviewed_labels.get('training', 0)} (and {card.reviewed_labels.get('test', 0)} in the test split)."
+        )
+    if card.unlabelled_texts:
+        lines.append(
+            f"Unlabelled texts the vectoriser was fitted on beside the labelled ones: {card.unlabelled_texts}"
+            + (f" ({card.unlabelled_source})" if card.unlabelled_source else "")
+            + "."
+        )
+    if card.chosen_c is not None and card.c_search:
+        tried = ", ".join(f"C={c}: {v:.4f}" for c, v in card.c_search.items())
+        lines.append(
+            f"SVM C chosen by 5-fold cross-validation on the training data: {card.chosen_c} ({tried})."
+        )
     if card.dropped_classes:
         lines.append(f"Labels left out (too few rows, their cases go to review): {card.dropped_classes}")
     if card.train_seconds is not None:
         lines.append(f"Training time: {card.train_seconds:.1f} s.")
+    if card.protocol == "cross_validation":
+        chosen = "out-of-fold predictions of the training and validation splits"
+        how = (
+            "The model is fitted on the training and validation splits together. The confidence "
+            f"threshold is chosen on their {CV_FOLDS}-fold out-of-fold predictions"
+        )
+    else:
+        chosen = "validation"
+        how = "The confidence threshold is chosen on the validation split"
     lines += [
         "",
-        "The confidence threshold is chosen on the validation split so that the cases at or above "
-        f"it are right at least {card.target_precision:.0%} of the time; every number below is "
-        "measured on the test split, which played no part in training or in the threshold.",
+        f"{how} so that the cases at or above it are right at least {card.target_precision:.0%} of "
+        "the time; every number below is measured on the test split, which played no part in "
+        "training or in the threshold. The precision of automatic dispatch below is therefore "
+        "measured on data the threshold never saw.",
         "",
         "| metric (test split) | value |",
         "| --- | --- |",
         f"| accuracy | {m['accuracy']:.4f} |",
         f"| macro F1 | {m['macro_f1']:.4f} |",
-        f"| confidence threshold (chosen on validation for {card.target_precision:.0%} precision) "
+        f"| confidence threshold (chosen on {chosen} for {card.target_precision:.0%} precision) "
         f"| {card.threshold:.4f} |",
         f"| share dispatched automatically at that threshold (coverage) | {m['coverage_at_threshold']:.4f} |",
         f"| precision of the automatically dispatched | {m['precision_at_threshold']:.4f} |",

@@ -1,9 +1,11 @@
 """Metric floor of the case classifier on real Chinese government messages (a quality check, not a timing).
 
 Trains the default pipeline on ../shared/data/gov_messages_tipdm2020/messages_labeled.csv
-with the fixed seed and split of `civiclake classifier train` and checks the test-split
-numbers stay at or above floors set a little below those measured (docs/BENCHMARKS.md):
-a change that makes the model worse on real data fails here.
+with the fixed seed and split of `civiclake classifier train`, its vectoriser fitted also on
+the same board's unlabelled messages (hot_messages.csv and messages_with_replies.csv, less
+the texts that are in the labelled file), and checks the test-split numbers stay at or above
+floors set a little below those measured: a change that makes the model worse on real data
+fails here. The test split plays no part in training, in the choice of C or in the threshold.
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ import pytest
 
 from civiclake.settings import PROJECT_ROOT
 from models.case_classifier import train as trainer
+from models.case_classifier.files import read_unlabelled_texts
 
 pytestmark = pytest.mark.integration
 
-DATA = PROJECT_ROOT.parent / "shared" / "data" / "gov_messages_tipdm2020" / "messages_labeled.csv"
+FOLDER = PROJECT_ROOT.parent / "shared" / "data" / "gov_messages_tipdm2020"
+DATA = FOLDER / "messages_labeled.csv"
+UNLABELLED = (FOLDER / "hot_messages.csv", FOLDER / "messages_with_replies.csv")
 SEED = 20261126
 
-# Measured 2026-11-26 with this seed: accuracy 0.8821, macro-F1 0.8743, coverage 0.597 at
-# precision 0.988 (threshold chosen on validation for 97%). The baseline on the same split:
-# 0.8656 / 0.8496 / 0.521.
-FLOORS = {"accuracy": 0.86, "macro_f1": 0.85, "coverage_at_threshold": 0.55, "precision_at_threshold": 0.96}
+# Measured 2026-12-07 with this seed (char + word n-grams, vocabulary also from the 4,097
+# unlabelled texts, fitted on train + validation, threshold on their out-of-fold predictions):
+# accuracy 0.8892, macro-F1 0.8799, coverage 0.660 at precision 0.989. The character-only model
+# of 2026-11-26 (fitted on train, threshold on validation) on the same test split:
+# 0.8821 / 0.8743 / 0.597 at 0.988.
+FLOORS = {"accuracy": 0.875, "macro_f1": 0.865, "coverage_at_threshold": 0.62, "precision_at_threshold": 0.97}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +37,10 @@ def card():
     if not DATA.exists():
         pytest.skip(f"real message data not found at {DATA} (the staged ../shared/data folder is absent)")
     frame = pd.read_csv(DATA, dtype=str, keep_default_na=False, na_values=[""])
-    _, card = trainer.train(frame, "detail", "label_l1", seed=SEED, target_precision=0.97)
+    unlabelled = read_unlabelled_texts(UNLABELLED, "detail")
+    _, card = trainer.train(
+        frame, "detail", "label_l1", seed=SEED, target_precision=0.97, unlabelled_texts=unlabelled
+    )
     return card
 
 
@@ -42,9 +52,12 @@ def test_metrics_stay_above_the_floor(card):
 
 def test_every_class_is_learnt(card):
     assert len(card.classes) == 7
-    weak = {c: round(f, 3) for c, f in card.per_class_f1.items() if f < 0.75}
-    assert not weak, f"classes with test F1 under 0.75: {weak}"
+    weak = {c: round(f, 3) for c, f in card.per_class_f1.items() if f < 0.78}
+    assert not weak, f"classes with test F1 under 0.78: {weak}"
 
 
-def test_the_split_is_the_documented_one(card):
+def test_the_split_is_the_documented_one_and_the_unlabelled_texts_are_used(card):
     assert (card.training_rows, card.validation_rows, card.test_rows) == (1974, 423, 424)
+    # 4,284 rows in the two files; 4,182 distinct texts, 85 of them also labelled.
+    assert card.unlabelled_texts == 4097
+    assert card.protocol == "cross_validation" and card.chosen_c in (0.3, 1.0, 3.0)

@@ -58,3 +58,55 @@ def test_a_model_file_with_foreign_types_is_refused(tmp_path, tiny_model):
     (foreign / trainer.CARD_FILE).write_text((directory / trainer.CARD_FILE).read_text())
     with pytest.raises(trainer.UntrustedModelError, match="collections.Counter"):
         trainer.load(foreign)
+
+
+def test_unlabelled_texts_shape_the_vocabulary_but_not_the_labels(tmp_path):
+    rows = []
+    for i in range(30):
+        rows.append({"text": f"井盖不见了{i % 7}号路口很危险", "label": "manhole"})
+        rows.append({"text": f"楼下广场舞音响太吵{i % 5}点还在跳", "label": "noise"})
+    frame = pd.DataFrame(rows)
+    # Twice each (min_df=2), and one text that is also labelled: that one is left out.
+    unlabelled = ["路灯坏了晚上很黑", "路灯坏了晚上很黑", "小区路灯坏了", frame["text"][0]]
+    pipeline, card = trainer.train(frame, "text", "label", seed=5, unlabelled_texts=unlabelled)
+    _, without = trainer.train(frame, "text", "label", seed=5)
+    assert card.unlabelled_texts == 2 and without.unlabelled_texts == 0
+    features = pipeline.named_steps["tfidf"].estimator
+    char = dict(features.transformer_list)["char"]
+    word = dict(features.transformer_list)["word"]
+    assert "路灯" in char.vocabulary_ and "路灯" in word.vocabulary_
+    assert card.classes == ["manhole", "noise"]
+    # Refitting the pipeline refits the classifier only: the vocabulary stays the one of all texts.
+    pipeline.fit(frame["text"], frame["label"])
+    assert "路灯" in dict(pipeline.named_steps["tfidf"].estimator.transformer_list)["char"].vocabulary_
+    directory = trainer.save(pipeline, card, tmp_path / "m")
+    loaded, loaded_card = trainer.load(directory)
+    assert loaded_card.unlabelled_texts == 2 and loaded_card.protocol == "cross_validation"
+    text = (directory / "card.md").read_text(encoding="utf-8")
+    assert "Unlabelled texts the vectoriser was fitted on beside the labelled ones: 2" in text
+    assert "out-of-fold predictions" in text
+
+
+def test_c_is_the_best_of_the_cross_validated_grid():
+    rows = []
+    for i in range(40):
+        rows.append({"text": f"井盖不见了{i % 7}号路口{'很' * (i % 3)}危险", "label": "manhole"})
+        rows.append({"text": f"楼下广场舞音响太吵{i % 5}点还在跳", "label": "noise"})
+        rows.append({"text": f"垃圾桶满了{i % 3}天没人收{'臭' * (i % 4)}", "label": "garbage"})
+    _, card = trainer.train(pd.DataFrame(rows), "text", "label", seed=2)
+    assert set(card.c_search) == {"0.3", "1.0", "3.0"}
+    best = max(card.c_search.values())
+    assert card.c_search[str(card.chosen_c)] == best
+    # Ties go to the smallest C.
+    assert card.chosen_c == min(float(c) for c, v in card.c_search.items() if v == best)
+
+
+def test_reviewed_labels_are_counted_by_split():
+    rows = [{"text": f"井盖不见了{i}号路口", "label": "manhole"} for i in range(20)]
+    rows += [{"text": f"广场舞太吵{i}点", "label": "noise"} for i in range(20)]
+    frame = pd.DataFrame(rows)
+    reviewed = pd.Series([i % 4 == 0 for i in range(len(frame))], index=frame.index)
+    _, card = trainer.train(frame, "text", "label", seed=1, reviewed=reviewed)
+    assert card.reviewed_labels["training"] + card.reviewed_labels["test"] == int(reviewed.sum())
+    assert card.reviewed_labels["test"] <= card.test_rows
+    assert "Reviewed labels (a reviewer's answer) the model was trained with: " in trainer.render_card(card)

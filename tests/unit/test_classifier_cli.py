@@ -57,7 +57,8 @@ def test_train_from_a_csv_writes_a_model_directory(trained):
     _, model_dir = trained
     assert {p.name for p in model_dir.iterdir()} == {"model.skops", "card.json", "card.md"}
     card = json.loads((model_dir / "card.json").read_text(encoding="utf-8"))
-    assert card["model"] == "calibrated_svc" and card["seed"] == 7
+    assert card["model"] == "char_word_svc" and card["seed"] == 7
+    assert card["protocol"] == "cross_validation" and card["unlabelled_texts"] == 0
     assert card["text_column"] == "内容" and card["metrics"]["accuracy"] == 1.0
     assert sorted(card["classes"]) == sorted(TEXTS)
     assert len(card["confusion_matrix"]) == 3
@@ -171,3 +172,22 @@ def test_the_baseline_is_selectable_and_compared_on_the_same_split(tmp_path):
     assert "Compared on the same split" in (tmp_path / "m" / "card.md").read_text(encoding="utf-8")
     with pytest.raises(trainer.TrainingDataError, match="not in the training data"):
         trainer.train(labelled(), "text", "类别")
+
+
+def test_unlabelled_files_feed_the_vocabulary_and_a_bad_one_is_a_clear_error(tmp_path):
+    source = tmp_path / "history.csv"
+    labelled().to_csv(source, index=False, encoding="utf-8")
+    extra = tmp_path / "past.csv"
+    pd.DataFrame({"正文": ["路灯坏了晚上很黑", "路灯坏了晚上很黑", "", "井盖不见了1号路口很危险"]}).to_csv(
+        extra, index=False
+    )
+    args = ["train", "--input", str(source), "--text-column", "内容", "--label-column", "类别"]
+    result = run(
+        *args, "--output", str(tmp_path / "m"), "--unlabelled", str(extra), "--unlabelled-column", "正文"
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "m" / "card.json").read_text(encoding="utf-8"))
+    # The blank text and the one that is also labelled are left out; the repeat counts once.
+    assert card["unlabelled_texts"] == 1 and card["unlabelled_source"] == "past.csv"
+    wrong = run(*args, "--output", str(tmp_path / "m2"), "--unlabelled", str(extra))
+    assert wrong.exit_code == 1 and "has no column '内容'" in " ".join(wrong.output.split())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from civiclake.catalogue import CATEGORY_CODES
 from civiclake.cli import app
 from civiclake.dispatch import corrections
+from civiclake.review.order import RANDOM, VALUE, order_queue, random_count, uncertainty
 from civiclake.review.queue import ReviewQueueError, markdown_text, parse_suggestions, review_queue
 from civiclake.settings import Settings
 
@@ -142,21 +144,33 @@ def settings(tmp_path, monkeypatch):
     return s
 
 
-def test_only_the_days_undecided_review_cases_wait_oldest_report_first(settings):
-    queue = review_queue(settings, DAY)
+def test_only_the_days_undecided_review_cases_wait_most_uncertain_first(settings):
+    queue = review_queue(settings, DAY, random_share=0.0)
     # R4 is decided, A1 went out automatically, P1 is a duplicate, R0 is the day before.
+    # Margins between the top two: R2 0.48-0.45, R3 0.52-(1-0.52), R1 0.41-0.33.
     assert [c.case_id for c in queue] == ["R2", "R3", "R1"]
-    assert [c.reported_at for c in queue] == [
-        "2026-11-25T08:15:00",
-        "2026-11-25T12:00:00",
-        "2026-11-25T21:40:00",
-    ]
-    assert [c.case_id for c in review_queue(settings, DAY, limit=2)] == ["R2", "R3"]
+    assert [c.pick for c in queue] == ["value"] * 3
+    assert queue[0].value == pytest.approx(0.97)
+    assert [c.case_id for c in review_queue(settings, DAY, limit=2, random_share=0.0)] == ["R2", "R3"]
     assert [c.case_id for c in review_queue(settings, date(2026, 11, 24))] == ["R0"]
     assert review_queue(settings, date(2026, 11, 26)) == []
     # A decision recorded now takes the case off the queue.
     corrections.record_one(settings, "R3", "manhole", "2026-11-25T13:00:00", "审核员乙")
-    assert [c.case_id for c in review_queue(settings, DAY)] == ["R2", "R1"]
+    assert [c.case_id for c in review_queue(settings, DAY, random_share=0.0)] == ["R2", "R1"]
+
+
+def test_the_random_share_is_drawn_by_the_days_seed_and_marked(settings):
+    # The setting's 20% of three cases is one random pick (rounded), the same on every read.
+    queue = review_queue(settings, DAY)
+    assert sorted(c.case_id for c in queue) == ["R1", "R2", "R3"]
+    assert [c.pick for c in queue].count("random") == 1
+    assert [(c.case_id, c.pick) for c in queue] == [(c.case_id, c.pick) for c in review_queue(settings, DAY)]
+    random_pick = next(c for c in queue if c.pick == "random")
+    assert random_pick.value is None and queue.index(random_pick) == 2  # spread: after 2 of 3
+    everything = review_queue(settings, DAY, random_share=1.0)
+    assert {c.pick for c in everything} == {"random"} and len(everything) == 3
+    with pytest.raises(ReviewQueueError, match="between 0 and 1, got 1.5"):
+        review_queue(settings, DAY, random_share=1.5)
 
 
 def test_top_suggestions_most_probable_first_and_the_options_follow_them(settings):
@@ -202,7 +216,7 @@ def test_without_a_suggestions_column_the_prediction_is_shown(settings):
 
 
 def test_place_channel_and_text_as_the_reviewer_reads_them(settings):
-    r2 = review_queue(settings, DAY)[0]
+    r2 = review_queue(settings, DAY, random_share=0.0)[0]
     assert (r2.street_code, r2.street_name, r2.community_code, r2.community_name) == (
         "440309006",
         "观澜街道",
@@ -271,11 +285,12 @@ def test_bad_suggestions_name_the_case_and_field():
         parse_suggestions('{"category": "noise"}', "X1")
 
 
-def test_the_cli_prints_the_queue_as_json_and_names_a_bad_row(settings):
+def test_the_cli_prints_the_queue_as_json_and_names_a_bad_row(settings, monkeypatch):
+    monkeypatch.setenv("CIVICLAKE_REVIEW_RANDOM_SHARE", "0")
     result = CliRunner().invoke(app, ["review", "queue", "--date", "2026-11-25", "--json", "--limit", "2"])
     assert result.exit_code == 0, result.output
     cases = json.loads(result.stdout)
-    assert [c["case_id"] for c in cases] == ["R2", "R3"]
+    assert [(c["case_id"], c["pick"]) for c in cases] == [("R2", "value"), ("R3", "value")]
     assert cases[0]["suggestions"][0] == {"category": "parking", "name": "违章停车", "probability": 0.48}
     assert cases[0]["option_codes"][cases[0]["options"][1]] == "fire_safety"
     assert set(cases[0]) >= {"subject", "body", "options", "option_codes", "text", "channel_name"}
@@ -303,3 +318,107 @@ def test_an_empty_lake_has_an_empty_queue(tmp_path, monkeypatch):
     assert review_queue(Settings(), DAY) == []
     result = CliRunner().invoke(app, ["review", "queue", "--date", "2026-11-25", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+# The order itself (civiclake.review.order), attacked on hand-made queues.
+
+
+def unrelated(n: int) -> list[str]:
+    """Texts that share no character: the diversity term leaves their order to uncertainty."""
+    return [chr(0x4E00 + 2 * i) + chr(0x4E01 + 2 * i) for i in range(n)]
+
+
+DISTINCT = [
+    "井盖松动",
+    "广场舞太吵",
+    "垃圾没人收",
+    "路灯不亮",
+    "占道经营",
+    "违章停车",
+    "噪音扰民",
+    "楼道堆物",
+]
+
+
+def test_value_picks_go_by_uncertainty():
+    picks = order_queue([0.1, 0.9, 0.5, None, 0.7], DISTINCT[:5], random_share=0.0, seed=1)
+    assert [p.index for p in picks] == [1, 4, 2, 0, 3]  # the case without probabilities last
+    assert [p.pick for p in picks] == [VALUE] * 5
+    assert picks[0].value == pytest.approx(0.9) and picks[-1].value is None
+    values = [p.value for p in picks[:4]]
+    assert values == sorted(values, reverse=True)
+
+
+def test_uncertainty_is_one_minus_the_margin_of_the_top_two():
+    assert uncertainty([0.5, 0.3, 0.2]) == pytest.approx(0.8)
+    assert uncertainty([0.2, 0.5]) == pytest.approx(0.7)  # order of the input does not matter
+    assert uncertainty([0.9]) == pytest.approx(0.2)  # the rest, 0.1, counts as the second
+    assert uncertainty([0.45, 0.45]) == pytest.approx(1.0)
+    assert uncertainty([None]) is None and uncertainty([]) is None
+
+
+def test_a_near_identical_text_sinks_below_a_new_one():
+    texts = [
+        "小区门口广场舞音响太吵晚上十点还在跳",
+        "小区门口广场舞音响太吵晚上十点还在跳！",
+        "路边井盖松动很危险",
+    ]
+    picks = order_queue([0.95, 0.94, 0.80], texts, random_share=0.0, seed=1)
+    # By uncertainty alone the repeat would come second; once its twin is picked it is worth little.
+    assert [p.index for p in picks] == [0, 2, 1]
+    assert picks[2].value < 0.1
+    assert order_queue([0.95, 0.94, 0.80], texts, random_share=0.0, seed=1, limit=2) == picks[:2]
+
+
+def test_ties_keep_the_input_order():
+    picks = order_queue([0.6] * 4, ["甲乙", "丙丁", "戊己", "庚辛"], random_share=0.0, seed=1)
+    assert [p.index for p in picks] == [0, 1, 2, 3]
+    none = order_queue([None, None, None], ["a", "b", "c"], random_share=0.0, seed=1)
+    assert [p.index for p in none] == [0, 1, 2]
+
+
+def test_the_random_share_is_honoured_spread_and_reproducible():
+    n = 50
+    uncertainties = [i / n for i in range(n)]
+    texts = unrelated(n)
+    picks = order_queue(uncertainties, texts, random_share=0.2, seed=[7, 1])
+    assert sorted(p.index for p in picks) == list(range(n))  # every case exactly once
+    kinds = [p.pick for p in picks]
+    assert kinds.count(RANDOM) == 10 == random_count(n, 0.2)
+    # In every prefix of the queue, a fifth (rounded down) are random picks.
+    for m in range(1, n + 1):
+        assert kinds[:m].count(RANDOM) == m // 5
+    head = order_queue(uncertainties, texts, random_share=0.2, seed=[7, 1], limit=12)
+    assert head == picks[:12]
+    again = order_queue(uncertainties, texts, random_share=0.2, seed=[7, 1])
+    assert [(p.index, p.pick) for p in again] == [(p.index, p.pick) for p in picks]
+    other = order_queue(uncertainties, texts, random_share=0.2, seed=[7, 2])
+    assert {p.index for p in other if p.pick == RANDOM} != {p.index for p in picks if p.pick == RANDOM}
+    # The value picks among the rest still go by uncertainty.
+    valued = [p.index for p in picks if p.pick == VALUE]
+    assert valued == sorted(valued, reverse=True)
+
+
+def test_random_picks_are_not_biased_towards_uncertain_cases():
+    n = 40
+    uncertainties = [i / n for i in range(n)]
+    texts = unrelated(n)
+    chosen = [
+        uncertainties[p.index]
+        for seed in range(300)
+        for p in order_queue(uncertainties, texts, random_share=0.25, seed=seed)
+        if p.pick == RANDOM
+    ]
+    assert len(chosen) == 300 * 10
+    assert np.mean(chosen) == pytest.approx(np.mean(uncertainties), abs=0.02)
+
+
+def test_empty_and_degenerate_queues():
+    assert order_queue([], [], random_share=0.2, seed=1) == []
+    assert [p.pick for p in order_queue([0.5], ["x"], random_share=0.2, seed=1)] == [VALUE]
+    assert [p.pick for p in order_queue([0.5, 0.4], [None, ""], random_share=1.0, seed=1)] == [RANDOM] * 2
+    assert [p.index for p in order_queue([0.5, 0.9], [None, ""], random_share=0.0, seed=1)] == [1, 0]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        order_queue([0.5], ["x"], random_share=-0.1, seed=1)
+    with pytest.raises(ValueError, match="1 uncertainties but 2 texts"):
+        order_queue([0.5], ["x", "y"], random_share=0.0, seed=1)
