@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-# Run on two workers (infra/test.sh: pytest-xdist), each module runs whole on one worker, so
+# On two workers (infra/test.sh: pytest-xdist) each module runs whole on one worker, so
 # its module fixtures (a Spark cluster, a scratch database) are made once; the end-to-end
 # tests run together on one worker, as they share the session's daily run, Superset and the
 # demo's ports, except the modules below, whose services are their own (an Airflow home,
@@ -36,12 +36,25 @@ LONG_FIRST = (
 )
 
 
+# Modules that share a session fixture (a lake and its marts, built once per worker) run
+# together, so that the fixture is built once.
+SHARED_FIXTURES = {
+    "tests/integration/test_marts_families.py": "families_marts",
+    "tests/integration/test_marts_targets.py": "families_marts",
+    "tests/integration/test_marts_dbt.py": "published_marts",
+    "tests/integration/test_notebook_marts.py": "published_marts",
+    "tests/integration/test_time_travel.py": "published_marts",
+    "tests/integration/test_marts_cameras.py": "published_marts",
+}
+
+
 def worker_group(nodeid: str) -> str:
     """The tests that run together on one worker: the end-to-end tests that share the
-    session's services, or one module."""
+    session's services, the modules that share a session fixture, or one module."""
     module = nodeid.split("::", 1)[0]
-    shared = module.startswith("tests/e2e/") and module not in SELF_CONTAINED_E2E
-    return "tests/e2e/" if shared else module
+    if module.startswith("tests/e2e/") and module not in SELF_CONTAINED_E2E:
+        return "tests/e2e/"
+    return SHARED_FIXTURES.get(module, module)
 
 
 def schedule_rank(nodeid: str) -> int:

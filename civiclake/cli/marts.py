@@ -44,6 +44,12 @@ def warm(
     skip_exit_code: int = skip_exit_code_option(
         "Superset is not set up here or serves other marts", otherwise="0"
     ),
+    roles: str = typer.Option(
+        "civiclake_",
+        "--roles",
+        help="Warm the roles whose names start so (default: every civiclake role), e.g. "
+        "civiclake_street_ after a change to the streets' access.",
+    ),
 ) -> None:
     """Fill Superset's chart-data cache for every civiclake role from the published marts,
     so that the screens' first views after a publish need no query (infra/superset/warm_cache.py)."""
@@ -51,7 +57,8 @@ def warm(
 
     target = marts_file or str(get_settings().published_marts_file)
     script = PROJECT_ROOT / "infra" / "superset" / "warm.sh"
-    code = subprocess.run(["bash", str(script), "--marts-file", target], check=False).returncode
+    command = ["bash", str(script), "--marts-file", target, "--prefix", roles]
+    code = subprocess.run(command, check=False).returncode
     if code == WARM_SKIPPED:
         raise typer.Exit(skip_exit_code or 0)
     if code:

@@ -319,11 +319,11 @@ WARMED_STREET = ("civiclake_street_440309001", "street_code", "440309001")
 
 def test_warm_up_fills_the_cache_with_each_areas_own_rows(imported, admin, make_user, marts):
     """``civiclake marts warm`` runs every chart of a role's dashboards once per civiclake
-    role: a street viewer who never opened a chart then finds each one of its level's
-    dashboards in the cache, holding exactly the
-    rows a fresh query gives that viewer (only its own street's)."""
+    role (here the streets' roles, ``--roles``; the daily DAG warms them all): a street
+    viewer who never opened a chart then finds each one of its level's dashboards in the
+    cache, holding exactly the rows a fresh query gives that viewer (only its own street's)."""
     run = subprocess.run(
-        [CIVICLAKE_CLI, "marts", "warm", "--marts-file", str(marts["path"])],
+        [CIVICLAKE_CLI, "marts", "warm", "--marts-file", str(marts["path"]), "--roles", "civiclake_street_"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -332,6 +332,7 @@ def test_warm_up_fills_the_cache_with_each_areas_own_rows(imported, admin, make_
     assert run.returncode == 0, f"warm-up failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     summary = [line for line in run.stdout.splitlines() if line.startswith("[warm]") and " roles × " in line]
     assert summary and " failed 0 " in summary[-1], run.stdout[-3000:]
+    assert summary[-1].startswith("[warm] 6 roles × "), summary[-1]  # the six streets, no other role
     role, column, code = WARMED_STREET
     user = make_user(role)
     allowed = own_area_values(marts["path"], column, code)
