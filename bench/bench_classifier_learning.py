@@ -82,8 +82,8 @@ def fit_and_measure(
 
 def queue_order(x_pool, y_pool, texts, *, start: int, budgets: list[int], batch: int, seed: int, c: float):
     """The pool's rows in the order a reviewer working the review queue labels them, and for
-    each whether it was drawn at random (the start, the queue's random picks, the rest of the
-    pool after the queue stops)."""
+    each whether it was drawn at random from the whole pool (the start and the queue's random
+    picks; not the rest after the queue stops, which the value picks have left the easiest)."""
     rng = np.random.default_rng(seed)
     order = list(rng.permutation(len(y_pool))[:start])
     drawn = [True] * len(order)
@@ -114,7 +114,7 @@ def queue_order(x_pool, y_pool, texts, *, start: int, budgets: list[int], batch:
         in_order[chosen] = True
         round_ += 1
     rest = np.flatnonzero(~in_order)
-    return np.array(order + list(rest[rng.permutation(len(rest))])), np.array(drawn + [True] * len(rest))
+    return np.array(order + list(rest[rng.permutation(len(rest))])), np.array(drawn + [False] * len(rest))
 
 
 def run(seeds: list[int], budgets: list[int], *, start: int, batch: int, c: float) -> pd.DataFrame:

@@ -212,6 +212,10 @@ def split(
 
 
 CV_FOLDS = 5
+# Rows the choice of C and the threshold's out-of-fold predictions use at most (a stratified
+# sample of the training rows): these need 45 fits, and a few thousand rows settle both as
+# well as tens of thousands; the final model is fitted on every row.
+CV_MAX_ROWS = 5000
 
 
 def _folds(labels: pd.Series, wanted: int) -> int:
@@ -298,6 +302,8 @@ class Fitted:
     # Out-of-fold probabilities of the rows the model was fitted on (rows × classes), if asked.
     oof_proba: np.ndarray | None = None
     oof_classes: np.ndarray | None = None
+    # The labels of those rows (all the training rows, or a sample of CV_MAX_ROWS).
+    oof_labels: pd.Series | None = None
 
 
 def fit_model(
@@ -315,14 +321,19 @@ def fit_model(
     fitted without it (for choosing the threshold)."""
     features, matrix = _fit_features(x, model, unlabelled_texts)
     matrix = sparse.csr_matrix(matrix)  # a ColumnTransformer's output is dense when it is small
-    c, search = choose_c(matrix, labels, model=model, seed=seed)
+    rows = _cv_rows(labels, seed)
+    sample, sample_labels = matrix[rows], labels.iloc[rows]
+    c, search = choose_c(sample, sample_labels, model=model, seed=seed)
     classifier = build_classifier(
         seed, model=model, calibration_folds=_folds(labels, CALIBRATION_FOLDS), c=c
     ).fit(matrix, labels.to_numpy())
     step = "features" if isinstance(x, pd.DataFrame) else "tfidf"
     fitted = Fitted(Pipeline([(step, features), ("clf", classifier)]), c, search)
     if out_of_fold:
-        fitted.oof_proba, fitted.oof_classes = out_of_fold_proba(matrix, labels, model=model, seed=seed, c=c)
+        fitted.oof_proba, fitted.oof_classes = out_of_fold_proba(
+            sample, sample_labels, model=model, seed=seed, c=c
+        )
+        fitted.oof_labels = sample_labels
     return fitted
 
 
@@ -331,10 +342,23 @@ def fit(x_train, y_train: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 
     return fit_model(x_train, y_train, model=model, seed=seed, unlabelled_texts=unlabelled_texts).pipeline
 
 
-def threshold_from_out_of_fold(fitted: Fitted, labels: pd.Series, target_precision: float) -> float:
+def threshold_from_out_of_fold(fitted: Fitted, target_precision: float) -> float:
     proba = fitted.oof_proba
     predicted = fitted.oof_classes[proba.argmax(axis=1)]
-    return choose_threshold(proba.max(axis=1), predicted == labels.to_numpy(), target_precision)
+    return choose_threshold(proba.max(axis=1), predicted == fitted.oof_labels.to_numpy(), target_precision)
+
+
+def _cv_rows(labels: pd.Series, seed: int) -> np.ndarray:
+    """Positions of the rows for the cross-validated choices: all of them up to CV_MAX_ROWS,
+    else a stratified sample of that many (every class keeps its share)."""
+    positions = np.arange(len(labels))
+    if len(labels) <= CV_MAX_ROWS:
+        return positions
+    try:
+        sample, _ = train_test_split(positions, train_size=CV_MAX_ROWS, stratify=labels, random_state=seed)
+    except ValueError:  # a class too small to split: a plain random sample
+        sample = np.random.default_rng(seed).choice(positions, size=CV_MAX_ROWS, replace=False)
+    return np.sort(sample)
 
 
 def evaluate(pipeline, x_test, y_test: pd.Series, threshold: float) -> dict:
@@ -373,7 +397,7 @@ def develop(parts: Split, target_precision: float, *, model: str, seed: int, unl
         x_dev, y_dev, model=model, seed=seed, unlabelled_texts=unlabelled_texts, out_of_fold=True
     )
     seconds = time.perf_counter() - started
-    threshold = threshold_from_out_of_fold(fitted, y_dev, target_precision)
+    threshold = threshold_from_out_of_fold(fitted, target_precision)
     return fitted, evaluate(fitted.pipeline, parts.x_test, parts.y_test, threshold), seconds
 
 

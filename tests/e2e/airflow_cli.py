@@ -7,7 +7,17 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_VENV = ROOT / ".venvs" / "airflow"
+
+# A module mark: its tests need the Airflow environment, which `make test` sets up.
+needs_airflow = pytest.mark.skipif(
+    not (AIRFLOW_VENV / "bin" / "airflow").exists(),
+    reason=f"no Airflow environment at {AIRFLOW_VENV}; create it with "
+    "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
+)
 
 
 def airflow(

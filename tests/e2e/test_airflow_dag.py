@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.airflow_cli import airflow, explain
+from tests.e2e.airflow_cli import airflow, explain, needs_airflow
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VENV = ROOT / ".venvs" / "airflow"
@@ -128,11 +128,7 @@ def call(task_id: str, ds: str) -> str:
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not (AIRFLOW_VENV / "bin" / "airflow").exists(),
-        reason=f"no Airflow environment at {AIRFLOW_VENV}; create it with "
-        "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
-    ),
+    needs_airflow,
 ]
 
 

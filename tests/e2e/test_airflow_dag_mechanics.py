@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.airflow_cli import airflow, explain
+from tests.e2e.airflow_cli import airflow, explain, needs_airflow
 from tests.e2e.test_airflow_dag import (
     AFTER,
-    AIRFLOW_VENV,
     BRIEF_TASK,
     CLI_TASKS_AFTER_DBT,
     CLI_TASKS_BEFORE_DBT,
@@ -39,11 +38,7 @@ from tests.e2e.test_airflow_dag import (
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not (AIRFLOW_VENV / "bin" / "airflow").exists(),
-        reason=f"no Airflow environment at {AIRFLOW_VENV}; create it with "
-        "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
-    ),
+    needs_airflow,
 ]
 
 
@@ -116,6 +111,20 @@ def isolated(tmp_path_factory) -> dict[str, str]:
     return env
 
 
+def run_dag(env: dict[str, str], date: str) -> subprocess.CompletedProcess:
+    """infra/airflow/run_dag.sh for ``date`` in the isolated Airflow, the stand-in CLI's record
+    of calls emptied first."""
+    Path(env["FAKE_CALLS"]).unlink(missing_ok=True)
+    return subprocess.run(
+        ["bash", "infra/airflow/run_dag.sh", date],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, **env},
+    )
+
+
 def test_dbt_builds_layer_by_layer_between_prepare_and_publish(isolated):
     bag = probe_dagbag(isolated)
     assert bag["import_errors"] == {}
@@ -134,15 +143,7 @@ def test_dbt_builds_layer_by_layer_between_prepare_and_publish(isolated):
 
 def test_dags_test_runs_every_step_in_order(isolated):
     date = "2026-01-15"
-    Path(isolated["FAKE_CALLS"]).unlink(missing_ok=True)
-    proc = subprocess.run(
-        ["bash", "infra/airflow/run_dag.sh", date],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env={**os.environ, **isolated},
-    )
+    proc = run_dag(isolated, date)
     assert proc.returncode == 0, explain(proc)
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
     n_sources = len(SOURCE_TASKS)
@@ -176,15 +177,7 @@ def test_dags_test_runs_every_step_in_order(isolated):
 
 def test_failed_quality_gate_stops_before_publish(isolated):
     date = "2026-01-16"
-    Path(isolated["FAKE_CALLS"]).unlink(missing_ok=True)
-    proc = subprocess.run(
-        ["bash", "infra/airflow/run_dag.sh", date],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env={**os.environ, **isolated, "FAKE_FAIL": "quality governance"},
-    )
+    proc = run_dag(isolated | {"FAKE_FAIL": "quality governance"}, date)
     assert proc.returncode != 0, "a failed quality gate must fail the run"
     calls = Path(isolated["FAKE_CALLS"]).read_text().splitlines()
     assert calls.count("quality governance") == 1, calls  # retries=0: called once

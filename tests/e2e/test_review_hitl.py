@@ -31,7 +31,7 @@ from civiclake.dispatch import corrections
 from civiclake.pii import tokenise
 from civiclake.review.queue import review_queue
 from civiclake.settings import Settings
-from tests.e2e.airflow_cli import airflow, explain
+from tests.e2e.airflow_cli import airflow, explain, needs_airflow
 from tests.e2e.conftest import free_port
 from tests.unit.test_review_queue import write_review_lake
 
@@ -48,11 +48,7 @@ R1_AT = QUEUE.index("R1")
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not (AIRFLOW_VENV / "bin" / "airflow").exists(),
-        reason=f"no Airflow environment at {AIRFLOW_VENV}; create it with "
-        "`bash infra/airflow/setup.sh` (or `bash infra/setup.sh`)",
-    ),
+    needs_airflow,
 ]
 
 

@@ -101,6 +101,26 @@ def test_c_is_the_best_of_the_cross_validated_grid():
     assert card.chosen_c == min(float(c) for c, v in card.c_search.items() if v == best)
 
 
+def test_a_large_training_set_chooses_on_a_stratified_sample_and_fits_on_every_row(monkeypatch):
+    monkeypatch.setattr(trainer, "CV_MAX_ROWS", 60)
+    texts = [f"井盖不见了{i}号路口" for i in range(90)] + [f"广场舞太吵{i}点" for i in range(30)]
+    labels = pd.Series(["manhole"] * 90 + ["noise"] * 30)
+    fitted = trainer.fit_model(pd.Series(texts), labels, seed=3, out_of_fold=True)
+    # The choices saw 60 rows, the classes in their shares (3:1); the model saw all 120.
+    assert len(fitted.oof_proba) == len(fitted.oof_labels) == 60
+    assert fitted.oof_labels.value_counts().to_dict() == {"manhole": 45, "noise": 15}
+    assert (
+        len(fitted.pipeline.named_steps["clf"].calibrated_classifiers_[0].estimator.coef_[0])
+        == (fitted.pipeline.named_steps["tfidf"].transform(["x"]).shape[1])
+    )
+    assert fitted.pipeline.predict(["井盖不见了7号路口"])[0] == "manhole"
+    small = trainer.fit_model(
+        pd.Series(texts[:50] + texts[90:100]), labels.iloc[list(range(50)) + list(range(90, 100))]
+    )
+    assert small.oof_labels is None  # no out-of-fold predictions asked for
+    assert trainer._cv_rows(labels.iloc[:40], seed=3).tolist() == list(range(40))
+
+
 def test_reviewed_labels_are_counted_by_split():
     rows = [{"text": f"井盖不见了{i}号路口", "label": "manhole"} for i in range(20)]
     rows += [{"text": f"广场舞太吵{i}点", "label": "noise"} for i in range(20)]
