@@ -236,7 +236,8 @@ def fit_features(x, *, model: str = DEFAULT_MODEL, unlabelled_texts: Sequence[st
 
 
 def _fit_features(x, model: str, unlabelled_texts: Sequence[str]):
-    """(frozen features, their matrix of ``x``): the texts are analysed once."""
+    """(frozen features, their matrix of ``x``). The vectoriser analyses the texts once to
+    fit; a frame's ColumnTransformer (text beside metadata) once more, in ``fit_transform``."""
     texts = pd.concat(
         [_texts(x).astype(str), pd.Series(list(unlabelled_texts), dtype=str)], ignore_index=True
     )
@@ -251,8 +252,8 @@ def _fit_features(x, model: str, unlabelled_texts: Sequence[str]):
             ("text", text, text_column),  # a column name, not a list: the vectoriser wants 1-D text
             ("metadata", OneHotEncoder(handle_unknown="ignore"), list(metadata_columns)),
         ]
-    ).fit(x)
-    return features, features.transform(x)
+    )
+    return features, features.fit_transform(x)
 
 
 def choose_c(features, labels: pd.Series, *, model: str = DEFAULT_MODEL, seed: int = 0):
