@@ -30,7 +30,6 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-from sklearn.svm import LinearSVC
 
 from models.case_classifier import metadata as meta
 from models.case_classifier.pipeline import (
@@ -41,6 +40,7 @@ from models.case_classifier.pipeline import (
     MODELS,
     build_classifier,
     build_vectoriser,
+    linear_svm,
 )
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def choose_c(features, labels: pd.Series, *, model: str = DEFAULT_MODEL, seed: i
     y = labels.to_numpy()
     scores = {}
     for c in grid:
-        svm = LinearSVC(C=c, class_weight="balanced", random_state=seed)
+        svm = linear_svm(c, seed)
         scores[c] = float(
             np.mean(
                 [
