@@ -84,6 +84,9 @@ def local_checkpoint(df):
     return df.localCheckpoint(storageLevel=StorageLevel.MEMORY_AND_DISK_2)
 
 
+CODEGEN_FACTORY_MODE = "spark.sql.codegen.factoryMode"  # Spark's default: FALLBACK (generated code)
+
+
 def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, str]:
     """How expressions are evaluated.
 
@@ -95,7 +98,7 @@ def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, st
     ``CIVICLAKE_SPARK_INTERPRETED=false``.
     """
     if interpreted and master.startswith("local"):
-        return {"spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+        return {CODEGEN_FACTORY_MODE: "NO_CODEGEN"}
     return {}
 
 
