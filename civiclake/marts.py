@@ -377,12 +377,25 @@ def _record_publication(settings: Settings, build: Path, counts: dict[str, int])
 
 def publish(settings: Settings) -> dict[str, int]:
     """Audits the build, publishes its marts, records what it read, and keeps the build as
-    the last good one. The build file is renamed last, so a publish cut short can be run again."""
+    the last good one. The build file is renamed last, so a publish cut short can be run again.
+
+    A build of a day older than the newest published one (a backfill of past days) is
+    audited and recorded for its day, so ``marts rebuild`` finds it, but the live marts and
+    the last good build stay the newer day's: viewers never go back in time, and the next
+    day's incremental build starts from the newest.
+    """
     source = build_file(settings)
     if not source.exists():
         raise MartsBuildError(f"nothing to publish: {source} does not exist (run the build first)")
     _checkpoint(source)
     counts = audit(source)
+    day, newest = build_day(source), publications.newest_published_day(settings)
+    if day is not None and newest is not None and day < newest:
+        _record_publication(settings, source, counts)
+        log.warning(
+            "marts of %s recorded, not made live: the marts of %s, a newer day, stay published", day, newest
+        )
+        return counts
     settings.published_marts_file.parent.mkdir(parents=True, exist_ok=True)
     _publish_marts(source, settings.published_marts_file)
     _record_publication(settings, source, counts)

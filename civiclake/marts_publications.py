@@ -144,6 +144,12 @@ def published_days(settings: Settings) -> list[date]:
     )
 
 
+def newest_published_day(settings: Settings) -> date | None:
+    """The newest day whose marts were published (the day viewers see), or None."""
+    days = published_days(settings)
+    return days[-1] if days else None
+
+
 def publication_of(settings: Settings, day: date) -> Publication:
     """The latest publication of the marts of ``day``: what viewers last saw for that day."""
     records = sorted((publications_dir(settings) / day.isoformat()).glob("*.json"))

@@ -23,15 +23,20 @@ def send(
         None, "--users", help="Users file with the leaders' roles (default: dashboards/users.yaml)."
     ),
     skip_exit_code: int = skip_exit_code_option(
-        "no SMTP server is configured (CIVICLAKE_SMTP_HOST unset)", otherwise="failing"
+        "no SMTP server is configured (CIVICLAKE_SMTP_HOST unset), or a newer day's marts are published",
+        otherwise="failing",
     ),
 ) -> None:
-    """E-mail each leader the brief of their own area for --date, once (reruns send nothing new)."""
+    """E-mail each leader the brief of their own area for --date, once (reruns send nothing new).
+
+    Briefs go out for the newest published day only: a run of a past day (a backfill) sends
+    none, as leaders read the brief as today's news. --dry-run renders any published day."""
     from pathlib import Path
 
     from civiclake.brief.mailer import smtp_configured
     from civiclake.brief.push import push_briefs
     from civiclake.brief.recipients import DEFAULT_USERS_FILE, BriefError
+    from civiclake.marts_publications import newest_published_day
 
     brief_day = logical_date(day)
     if out is not None and not dry_run:
@@ -42,6 +47,15 @@ def send(
             f"brief push skipped for {day}: no SMTP server configured (CIVICLAKE_SMTP_HOST is not set)"
         )
         raise typer.Exit(skip_exit_code)
+    newest = newest_published_day(settings)
+    if not dry_run and newest is not None and brief_day < newest:
+        console.print(
+            f"brief of {day} not sent: the marts of {newest}, a newer day, are published and briefs go "
+            "out for the newest day only (--dry-run renders a past day's brief)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1 if skip_exit_code is None else skip_exit_code)
     try:
         outcome = push_briefs(
             settings,

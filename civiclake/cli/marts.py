@@ -26,7 +26,9 @@ def prepare() -> None:
 def publish() -> None:
     """Audit the tested build file, atomically publish its marts alone, keep it as the last good build.
 
-    No --date: the build's day is the one its dbt run was given (``marts build --date``)."""
+    No --date: the build's day is the one its dbt run was given (``marts build --date``). A
+    build of a day older than the newest published one (a backfill) is recorded for its day
+    but not made live."""
     from civiclake import marts
 
     console.print_json(json.dumps(marts.publish(get_settings())))

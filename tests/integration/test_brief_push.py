@@ -329,3 +329,55 @@ def test_the_projects_users_file_gives_every_leader_a_brief(tmp_path, settings, 
         row = expected_row(user, marts_rows)
         text = received[user["email"]].get_body(("plain",)).get_content()
         assert f"以下是{row['area_name']}（" in text and f"新增案件：{row['cases_reported']:,}（" in text
+
+
+def _published(settings: Settings, day: date) -> None:
+    """A record that the marts of ``day`` were published (what `marts publish` writes)."""
+    from civiclake.lake.history import LakeVersions
+    from civiclake.marts_publications import Publication, now, record
+
+    record(settings, Publication(day, now(), LakeVersions(str(settings.lake), {}), "digest", {}))
+
+
+@pytest.fixture()
+def smtp_env(settings, mailbox, monkeypatch):
+    """The CLI's environment for ``settings``, with the test's SMTP server."""
+    for key, value in {
+        "CIVICLAKE_DATA_DIR": str(settings.data_dir),
+        "CIVICLAKE_MARTS_DIR": str(settings.marts),
+        "CIVICLAKE_SMTP_HOST": "127.0.0.1",
+        "CIVICLAKE_SMTP_PORT": str(mailbox.port),
+        "CIVICLAKE_SMTP_TLS": "none",
+        "CIVICLAKE_SMTP_SENDER": SENDER,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_a_past_day_sends_no_brief_once_a_newer_day_is_published(settings, users_file, mailbox, smtp_env):
+    """A backfill of past days runs the brief step for each; leaders get the newest day's only."""
+    from civiclake.cli import app
+
+    send = ["brief", "send", "--date", str(DAY), "--users", str(users_file)]
+    runner = CliRunner()
+    _published(settings, DAY + timedelta(days=1))
+    _published(settings, DAY)  # the backfilled day's own publication, recorded after the newer one
+    result = runner.invoke(app, [*send, "--skip-exit-code", "99"])
+    assert result.exit_code == 99, result.output
+    assert f"brief of {DAY} not sent: the marts of {DAY + timedelta(days=1)}" in result.output
+    result = runner.invoke(app, send)
+    assert result.exit_code == 1 and "newest day only" in result.output
+    assert mailbox.messages == [] and not ledger_path(settings).exists()
+    # A dry run still renders the past day's briefs.
+    out = settings.data_dir / "rendered"
+    result = runner.invoke(app, [*send, "--dry-run", "--out", str(out)])
+    assert len(list(out.glob("*.png"))) == len(LEADERS) + 1, result.output
+
+
+def test_the_newest_published_day_is_sent(settings, users_file, mailbox, smtp_env):
+    from civiclake.cli import app
+
+    _published(settings, DAY - timedelta(days=1))
+    _published(settings, DAY)
+    result = CliRunner().invoke(app, ["brief", "send", "--date", str(DAY), "--users", str(users_file)])
+    # Every leader's brief goes out (the users file's two bad entries fail the run at the end).
+    assert len(mailbox.messages) == len(LEADERS), result.output

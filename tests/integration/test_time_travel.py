@@ -10,6 +10,7 @@ D+1 are built and published over D's. Expected numbers come from the simulator's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 
 from bench.bench_marts_lake import plans, write_lake
 from civiclake import marts
+from civiclake import marts_publications as publications
 from civiclake.cli import app
 from civiclake.settings import Settings
 from tests.integration.conftest import MARTS_CASES_PER_DAY, MARTS_LAST, marts_settings
@@ -217,3 +219,37 @@ def test_lake_history_and_reads_as_of_a_version_or_a_time(moved_on, case_plans, 
         )
         assert shown.exit_code == 0, shown.output
         assert [row["case_id"] for row in json.loads(shown.stdout)] == expected
+
+
+def _identity(path) -> tuple[int, int]:
+    """Which file is at ``path``: publishing renames a new file over it."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def test_a_backfilled_past_day_is_recorded_and_the_newer_day_stays_live(published_marts, tmp_path):
+    """Day D's build published again once D+1 is live (a backfill of D): viewers keep D+1's
+    marts, the next incremental build still starts from D+1's, and D's new publication is
+    recorded. D's own build (the session's last good) stands in for the backfill's."""
+    root = tmp_path / "backfill"
+    shutil.copytree(published_marts.lake, root / "lake")
+    shutil.copytree(published_marts.marts, root / "marts")
+    copy = marts_settings(root, root / "lake")
+    newer = publications.publication_of(copy, D)
+    publications.record(copy, dataclasses.replace(newer, logical_date=D1, published_at=publications.now()))
+    live, last_good, build = copy.published_marts_file, marts.last_good_file(copy), marts.build_file(copy)
+    shutil.copyfile(last_good, build)
+    marts.pin_lake_versions(copy)
+    before = {"live": _identity(live), "last good": _identity(last_good)}
+    records_of_d = len(list((publications.publications_dir(copy) / D.isoformat()).glob("*.json")))
+
+    assert marts.publish(copy) == marts.audit(build)
+
+    assert {"live": _identity(live), "last good": _identity(last_good)} == before
+    assert len(list((publications.publications_dir(copy) / D.isoformat()).glob("*.json"))) == records_of_d + 1
+    assert publications.newest_published_day(copy) == D1
+    # Without the newer day, the same build goes live and becomes the last good one.
+    shutil.rmtree(publications.publications_dir(copy) / D1.isoformat())
+    marts.publish(copy)
+    assert _identity(live) != before["live"] and _identity(last_good) != before["last good"]
+    assert not build.exists()
