@@ -151,7 +151,8 @@ def newest_published_day(settings: Settings) -> date | None:
 
 
 def publication_of(settings: Settings, day: date) -> Publication:
-    """The latest publication of the marts of ``day``: what viewers last saw for that day."""
+    """The latest publication of the marts of ``day``: what viewers last saw for that day, or,
+    for a day backfilled after a newer one was live, that backfill's audited build."""
     records = sorted((publications_dir(settings) / day.isoformat()).glob("*.json"))
     if not records:
         days = published_days(settings)
