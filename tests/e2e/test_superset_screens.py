@@ -512,16 +512,25 @@ def login(driver, base_url: str, username: str, password: str, tries: int = 3) -
     event log when it unloads; when that post's redirect to /login/ is answered after
     the login itself, its anonymous session cookie replaces the new one (seen once in
     CI: the dashboard then opened on the login page). So check who the browser is, and
-    log in again if it is nobody."""
+    log in again if it is nobody. A login page whose form has not appeared after a minute
+    (seen once in CI, under load; what the browser showed was not kept) is loaded again,
+    and what it showed instead is in the error if no try succeeds."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(driver, 60)
+    shown = []
     for _ in range(tries):
         driver.delete_all_cookies()  # a retry starts from no session, on the form
         driver.get(f"{base_url}/login/")
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input#username"))).send_keys(username)
+        try:
+            form = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input#username")))
+        except TimeoutException:
+            shown.append(f"no login form at {driver.current_url}: {driver.page_source[:300]!r}")
+            continue
+        form.send_keys(username)
         driver.find_element(By.CSS_SELECTOR, "input#password").send_keys(password)
         driver.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
         wait.until(lambda d: "/login" not in d.current_url)
@@ -529,7 +538,8 @@ def login(driver, base_url: str, username: str, password: str, tries: int = 3) -
         me = driver.page_source.replace(" ", "")
         if '"result"' in me and f'"{username}"' in me:
             return
-    raise AssertionError(f"{username} could not log in through the form in {tries} tries")
+        shown.append(f"logged in as nobody: {me[:300]!r}")
+    raise AssertionError(f"{username} could not log in through the form in {tries} tries: {shown}")
 
 
 # Superset's markers: a grid component per chart (text panels have none); inside it the chart's own DOM once drawn.
