@@ -1,17 +1,21 @@
-"""Interpreted against compiled expression evaluation, on a real daily step.
+"""Spark's defaults against civiclake's local-mode settings, on a real daily step.
 
 The same day of basic-resource registry extracts (households, buildings, legal entities,
 cameras, vehicles, teams, departments: about 14,600 rows) is ingested from scratch by
 ``civiclake ingest resources`` (bronze, checks, quarantine, SCD2 MERGE, reconciliation),
-once with ``CIVICLAKE_SPARK_INTERPRETED=false`` (Spark's generated code) and once with the
-default (interpreted), alternating, each in a new process on a fresh copy of the extract.
-The wall time includes the JVM start, as a DAG task pays it.
+once with Spark's default and once with civiclake's, alternating, each in a new process on
+a fresh copy of the extract. The wall time includes the JVM start, as a DAG task pays it.
+``--compare`` picks the setting: ``evaluation`` (the default) compares compiled expressions
+(``CIVICLAKE_SPARK_INTERPRETED=false``) with interpreted ones; ``adaptive`` compares
+adaptive query execution (``CIVICLAKE_SPARK_ADAPTIVE=true``) with queries planned once.
 
 With ``--marts-lake LAKE`` it times the marts on dbt's spark target instead (``dbt seed`` and
 ``dbt run --target spark`` as of ``--as-of``, a new warehouse each time) on that lake, which
 is only read: the dbt session follows the same rule as the jobs (``civiclake/marts.py``).
 
     source var/secrets.env && .venvs/core/bin/python bench/bench_spark_evaluation.py --repeat 2
+    source var/secrets.env && .venvs/core/bin/python bench/bench_spark_evaluation.py \
+        --compare adaptive --repeat 3
     source var/secrets.env && .venvs/core/bin/python bench/bench_spark_evaluation.py \
         --marts-lake var/lake --as-of 2026-11-25 --repeat 1
 """
@@ -46,26 +50,31 @@ marts.run_dbt(settings, "run", "--target", "spark", "--vars", json.dumps({"as_of
 """
 
 
-def _env(data_dir: Path, interpreted: bool, **more: str) -> dict[str, str]:
+# Each comparison: the setting's variable, its value for Spark's default and for civiclake's
+# local mode, and how the two are named in the report.
+COMPARISONS = {
+    "evaluation": ("CIVICLAKE_SPARK_INTERPRETED", ("false", "true"), ("compiled", "interpreted")),
+    "adaptive": ("CIVICLAKE_SPARK_ADAPTIVE", ("true", "false"), ("adaptive", "planned once")),
+}
+
+
+def _env(data_dir: Path, setting: dict[str, str], **more: str) -> dict[str, str]:
     return (
         os.environ
         | more
-        | {
-            "CIVICLAKE_DATA_DIR": str(data_dir),
-            "CIVICLAKE_JARS_DIR": str(PROJECT_ROOT / "var" / "jars"),
-            "CIVICLAKE_SPARK_INTERPRETED": str(interpreted).lower(),
-        }
+        | setting
+        | {"CIVICLAKE_DATA_DIR": str(data_dir), "CIVICLAKE_JARS_DIR": str(PROJECT_ROOT / "var" / "jars")}
     )
 
 
-def civiclake(data_dir: Path, *args: str, interpreted: bool) -> float:
+def civiclake(data_dir: Path, *args: str, setting: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([str(CLI), *args], env=_env(data_dir, interpreted), check=True, capture_output=True)
+    subprocess.run([str(CLI), *args], env=_env(data_dir, setting), check=True, capture_output=True)
     return time.perf_counter() - started
 
 
-def marts_on_spark(data_dir: Path, lake: Path, as_of: str, *, interpreted: bool) -> float:
-    env = _env(data_dir, interpreted, CIVICLAKE_LAKE_PATH=str(lake.resolve()))
+def marts_on_spark(data_dir: Path, lake: Path, as_of: str, *, setting: dict[str, str]) -> float:
+    env = _env(data_dir, setting, CIVICLAKE_LAKE_PATH=str(lake.resolve()))
     started = time.perf_counter()
     subprocess.run([str(PYTHON), "-c", MARTS_ON_SPARK, as_of], env=env, check=True, capture_output=True)
     return time.perf_counter() - started
@@ -74,39 +83,42 @@ def marts_on_spark(data_dir: Path, lake: Path, as_of: str, *, interpreted: bool)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="evaluation")
     parser.add_argument("--marts-lake", type=Path, help="time the marts on dbt's spark target on this lake")
     parser.add_argument("--as-of", default=DAY, help="the marts' day (with --marts-lake)")
     args = parser.parse_args()
     if not os.environ.get("CIVICLAKE_PII_KEY"):
         raise SystemExit("CIVICLAKE_PII_KEY is not set: source var/secrets.env first")
+    variable, values, names = COMPARISONS[args.compare]
+    settings = [{variable: value} for value in values]  # Spark's default, then civiclake's
     work = Path(tempfile.mkdtemp(prefix="bench-spark-evaluation-"))
     extract = work / "extract"
     if args.marts_lake:
         step = f"marts on dbt's spark target ({args.marts_lake}, as of {args.as_of})"
     else:
         step = "ingest resources"
-        civiclake(extract, "simulate", "resources", "--date", DAY, interpreted=True)
-    seconds: dict[bool, list[float]] = {False: [], True: []}
+        civiclake(extract, "simulate", "resources", "--date", DAY, setting={})
+    seconds: list[list[float]] = [[], []]
     for _ in range(args.repeat):
-        for interpreted in (False, True):
+        for which, setting in enumerate(settings):
             run = work / "run"
             shutil.rmtree(run, ignore_errors=True)
             if args.marts_lake:
                 run.mkdir()
-                seconds[interpreted].append(
-                    marts_on_spark(run, args.marts_lake, args.as_of, interpreted=interpreted)
-                )
+                seconds[which].append(marts_on_spark(run, args.marts_lake, args.as_of, setting=setting))
                 continue
             shutil.copytree(extract, run)
-            seconds[interpreted].append(
-                civiclake(run, "ingest", "resources", "--date", DAY, interpreted=interpreted)
-            )
+            seconds[which].append(civiclake(run, "ingest", "resources", "--date", DAY, setting=setting))
     shutil.rmtree(work, ignore_errors=True)
-    compiled, interpreted = (statistics.median(seconds[k]) for k in (False, True))
+    spark_default, civiclake_local = (statistics.median(s) for s in seconds)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; runs: {args.repeat} each, alternating")
-    print(f"{step}, compiled (Spark's default): median {compiled:.1f} s {seconds[False]}")
-    print(f"{step}, interpreted (civiclake):    median {interpreted:.1f} s {seconds[True]}")
-    print(f"compiled / interpreted: {compiled / interpreted:.2f}x")
+    print(
+        f"{step}, {names[0]} (Spark's default, {variable}={values[0]}): median {spark_default:.1f} s {seconds[0]}"
+    )
+    print(
+        f"{step}, {names[1]} (civiclake, {variable}={values[1]}): median {civiclake_local:.1f} s {seconds[1]}"
+    )
+    print(f"{names[0]} / {names[1]}: {spark_default / civiclake_local:.2f}x")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,12 @@ import duckdb
 from civiclake import marts_publications as publications
 from civiclake.lake.history import LakeVersions, check_pinned, pin_versions
 from civiclake.settings import PROJECT_ROOT, Settings
-from civiclake.spark import CODEGEN_FACTORY_MODE, local_evaluation_conf
+from civiclake.spark import (
+    ADAPTIVE_EXECUTION,
+    CODEGEN_FACTORY_MODE,
+    local_evaluation_conf,
+    local_planning_conf,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +138,14 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "CIVICLAKE_DBT_SPARK_WAREHOUSE": str(spark_warehouse(settings)),
         "CIVICLAKE_SPARK_MASTER": settings.spark_master,
         "CIVICLAKE_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
-        # How its session evaluates expressions: the jobs' own rule (civiclake.spark).
+        # How its session evaluates expressions and plans queries: the jobs' own rules
+        # (civiclake.spark).
         "CIVICLAKE_SPARK_CODEGEN_FACTORY_MODE": local_evaluation_conf(
             settings.spark_master, settings.spark_interpreted
         ).get(CODEGEN_FACTORY_MODE, "FALLBACK"),
+        "CIVICLAKE_SPARK_ADAPTIVE_EXECUTION": local_planning_conf(
+            settings.spark_master, settings.spark_adaptive
+        ).get(ADAPTIVE_EXECUTION, "true"),
     }
 
 

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = 4
     # Local runs evaluate expressions interpreted, not compiled (civiclake.spark).
     spark_interpreted: bool = True
+    # Local runs plan each query once, without adaptive query execution (civiclake.spark).
+    spark_adaptive: bool = False
     # A Spark cluster (infra/spark/cluster.sh starts a standalone one on this machine): what
     # each executor takes from a worker, and the address executors reach the driver at
     # (unset: loopback when the master is on loopback, else the address the host name resolves

@@ -85,6 +85,7 @@ def local_checkpoint(df):
 
 
 CODEGEN_FACTORY_MODE = "spark.sql.codegen.factoryMode"  # Spark's default: FALLBACK (generated code)
+ADAPTIVE_EXECUTION = "spark.sql.adaptive.enabled"  # Spark's default: true
 
 
 def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, str]:
@@ -93,12 +94,27 @@ def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, st
     A local run handles small daily batches in many short queries: compiling generated
     Java for each new expression costs more CPU than the batch's rows ever win back (the
     registry ingest of one day: 77 s compiled, 59 s interpreted, in
-    bench/bench_spark_evaluation.py). Interpreted evaluation gives the same results. On a cluster, where batches are large and the
-    compile cost is shared, Spark's default (generated code) stays; so it does where
-    ``CIVICLAKE_SPARK_INTERPRETED=false``.
+    bench/bench_spark_evaluation.py). Interpreted evaluation gives the same results. On a
+    cluster, where batches are large and the compile cost is shared, Spark's default
+    (generated code) stays; so it does where ``CIVICLAKE_SPARK_INTERPRETED=false``.
     """
     if interpreted and master.startswith("local"):
         return {CODEGEN_FACTORY_MODE: "NO_CODEGEN"}
+    return {}
+
+
+def local_planning_conf(master: str, adaptive: bool = False) -> dict[str, str]:
+    """Whether queries are re-planned while they run (adaptive query execution).
+
+    Adaptive execution re-optimises a query at each shuffle from the sizes the stage
+    produced: it pays where partitions are many and skewed. A local run's batches fit in a
+    few partitions that it has nothing to coalesce or split, and re-planning every stage
+    of hundreds of short queries costs driver time (the registry ingest of one day: 1.12x
+    with it, bench/bench_spark_evaluation.py --compare adaptive). Results are the same. On a
+    cluster Spark's default (adaptive) stays; so it does where ``CIVICLAKE_SPARK_ADAPTIVE=true``.
+    """
+    if not adaptive and master.startswith("local"):
+        return {ADAPTIVE_EXECUTION: "false"}
     return {}
 
 
@@ -142,6 +158,7 @@ def spark_session(settings: Settings, app_name: str):
     placement = (
         driver_listener_conf(settings.spark_master, settings.spark_driver_host)
         | local_evaluation_conf(settings.spark_master, settings.spark_interpreted)
+        | local_planning_conf(settings.spark_master, settings.spark_adaptive)
         | cluster_conf(settings.spark_master, settings)
     )
     for key, value in placement.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from civiclake.lake.writes import delete_where, merge_upsert, table_exists
+from civiclake.lake.writes import create_if_absent, delete_where, key_condition, table_exists
 from civiclake.settings import Settings
 
 WINDOWS_TABLE = "extract_windows"
@@ -66,8 +66,25 @@ def upsert_state(
     spark, settings: Settings, table: str, schema: str, rows: list[tuple], keys: list[str]
 ) -> None:
     """MERGEs ``rows`` into ``state.<table>`` on ``keys`` (creating it on first use): a rerun
-    replaces what the first run recorded."""
-    merge_upsert(spark, spark.createDataFrame(rows, schema), state_path(settings, table), keys)
+    replaces what the first run recorded.
+
+    A plain MERGE: a run records a few state rows after each table it loads, and the
+    bookkeeping of ``merge_upsert`` (the batch's key range, the commit's metrics read back
+    from the table's history) would cost more queries than the rows' own commit.
+    """
+    from delta.tables import DeltaTable
+
+    path = state_path(settings, table)
+    df = spark.createDataFrame(rows, schema)
+    create_if_absent(df, path)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(df.alias("s"), key_condition(keys))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
 
 
 def append_state(

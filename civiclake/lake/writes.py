@@ -168,10 +168,9 @@ def merge_upsert(
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    if not table_exists(spark, path):
-        df.limit(0).write.format("delta").options(**personal_stats_options(df.schema)).save(path)
+    create_if_absent(df, path)
     target = DeltaTable.forPath(spark, path)
-    condition = " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    condition = key_condition(keys)
     # The batch's range of the first key, as a condition on the target alone: Delta skips
     # every file whose min/max statistics lie outside it, so a batch of recent keys
     # rewrites recent files only, not the whole table.
@@ -216,6 +215,17 @@ def merge_upsert(
     return Landed(
         version=landed.version, inserted=appended + landed.inserted, updated=landed.updated, held=held
     )
+
+
+def create_if_absent(df, path: str) -> None:
+    """Creates the table at ``path`` with ``df``'s schema and no rows, unless it exists."""
+    if not table_exists(df.sparkSession, path):
+        df.limit(0).write.format("delta").options(**personal_stats_options(df.schema)).save(path)
+
+
+def key_condition(keys: list[str]) -> str:
+    """A MERGE's condition that target ``t`` and source ``s`` agree on every key (nulls equal)."""
+    return " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
 
 
 def _mark_held(spark, df, path, keys, newer_than, batch_date, lineage, key_range):

@@ -4,8 +4,11 @@ import pytest
 
 from civiclake import marts
 from civiclake.settings import Settings
+from civiclake.spark import ADAPTIVE_EXECUTION, CODEGEN_FACTORY_MODE, spark_session
 
 MODE = "CIVICLAKE_SPARK_CODEGEN_FACTORY_MODE"
+ADAPTIVE = "CIVICLAKE_SPARK_ADAPTIVE_EXECUTION"
+CLUSTER = "spark://127.0.0.1:7077"
 
 
 @pytest.mark.parametrize(
@@ -13,7 +16,7 @@ MODE = "CIVICLAKE_SPARK_CODEGEN_FACTORY_MODE"
     [
         ("local[2]", True, "NO_CODEGEN"),  # as the lake's jobs run locally
         ("local[2]", False, "FALLBACK"),  # CIVICLAKE_SPARK_INTERPRETED=false: Spark's generated code
-        ("spark://127.0.0.1:7077", True, "FALLBACK"),  # a cluster keeps generated code
+        (CLUSTER, True, "FALLBACK"),  # a cluster keeps generated code
     ],
 )
 def test_the_spark_target_evaluates_expressions_as_the_jobs_do(tmp_path, master, interpreted, mode):
@@ -21,6 +24,69 @@ def test_the_spark_target_evaluates_expressions_as_the_jobs_do(tmp_path, master,
     assert marts.dbt_environment(settings)[MODE] == mode
 
 
-def test_the_profile_reads_the_mode():
+@pytest.mark.parametrize(
+    ("master", "adaptive", "enabled"),
+    [
+        ("local[2]", False, "false"),  # as the lake's jobs run locally
+        ("local[2]", True, "true"),  # CIVICLAKE_SPARK_ADAPTIVE=true: Spark's default
+        (CLUSTER, False, "true"),  # a cluster keeps adaptive execution
+    ],
+)
+def test_the_spark_target_plans_queries_as_the_jobs_do(tmp_path, master, adaptive, enabled):
+    settings = Settings(data_dir=tmp_path, spark_master=master, spark_adaptive=adaptive)
+    assert marts.dbt_environment(settings)[ADAPTIVE] == enabled
+
+
+@pytest.mark.parametrize(
+    ("variable", "conf", "default"),
+    [(MODE, CODEGEN_FACTORY_MODE, "FALLBACK"), (ADAPTIVE, ADAPTIVE_EXECUTION, "true")],
+)
+def test_the_profile_reads_each_setting(variable, conf, default):
     profile = (marts.DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8")
-    assert f"spark.sql.codegen.factoryMode: \"{{{{ env_var('{MODE}', 'FALLBACK') }}}}\"" in profile
+    assert f"{conf}: \"{{{{ env_var('{variable}', '{default}') }}}}\"" in profile
+
+
+class _Recording:
+    """Stands in for ``SparkSession.builder``: records what the session is configured with."""
+
+    def __init__(self):
+        self.conf: dict[str, str] = {}
+
+    def appName(self, name):  # noqa: N802 (Spark's name)
+        return self
+
+    def master(self, master):
+        self.conf["master"] = master
+        return self
+
+    def config(self, key, value):
+        self.conf[key] = value
+        return self
+
+    def getOrCreate(self):  # noqa: N802 (Spark's name)
+        raise _Built(self.conf)
+
+
+class _Built(Exception):
+    def __init__(self, conf):
+        self.conf = conf
+
+
+@pytest.mark.parametrize(
+    ("master", "adaptive", "expected"),
+    [("local[2]", False, "false"), ("local[2]", True, None), (CLUSTER, False, None)],
+)
+def test_the_jobs_session_plans_adaptively_only_where_it_pays(
+    tmp_path, monkeypatch, master, adaptive, expected
+):
+    from pyspark.sql import SparkSession
+
+    (tmp_path / "jars").mkdir()
+    (tmp_path / "jars" / "delta-spark_2.13-4.0.1.jar").touch()
+    monkeypatch.setattr(SparkSession, "builder", _Recording())
+    settings = Settings(
+        data_dir=tmp_path, jars_dir=tmp_path / "jars", spark_master=master, spark_adaptive=adaptive
+    )
+    with pytest.raises(_Built) as built:
+        spark_session(settings, "plan")
+    assert built.value.conf.get(ADAPTIVE_EXECUTION) == expected
