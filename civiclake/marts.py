@@ -40,8 +40,8 @@ from civiclake.settings import PROJECT_ROOT, Settings
 from civiclake.spark import (
     ADAPTIVE_EXECUTION,
     CODEGEN_FACTORY_MODE,
-    local_evaluation_conf,
-    local_planning_conf,
+    evaluation_conf,
+    planning_conf,
 )
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,10 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "CIVICLAKE_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
         # How its session evaluates expressions and plans queries: the jobs' own rules
         # (civiclake.spark).
-        "CIVICLAKE_SPARK_CODEGEN_FACTORY_MODE": local_evaluation_conf(
+        "CIVICLAKE_SPARK_CODEGEN_FACTORY_MODE": evaluation_conf(
             settings.spark_master, settings.spark_interpreted
         ).get(CODEGEN_FACTORY_MODE, "FALLBACK"),
-        "CIVICLAKE_SPARK_ADAPTIVE_EXECUTION": local_planning_conf(
+        "CIVICLAKE_SPARK_ADAPTIVE_EXECUTION": planning_conf(
             settings.spark_master, settings.spark_adaptive
         ).get(ADAPTIVE_EXECUTION, "true"),
     }

@@ -40,10 +40,10 @@ class Settings(BaseSettings):
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = 4
-    # Local runs evaluate expressions interpreted, not compiled (civiclake.spark).
-    spark_interpreted: bool = True
-    # Local runs plan each query once, without adaptive query execution (civiclake.spark).
-    spark_adaptive: bool = False
+    # Expressions interpreted, not compiled, and each query planned once, without adaptive
+    # execution: unset, in local mode only; true or false, on any master (civiclake.spark).
+    spark_interpreted: bool | None = None
+    spark_adaptive: bool | None = None
     # A Spark cluster (infra/spark/cluster.sh starts a standalone one on this machine): what
     # each executor takes from a worker, and the address executors reach the driver at
     # (unset: loopback when the master is on loopback, else the address the host name resolves

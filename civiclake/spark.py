@@ -88,34 +88,36 @@ CODEGEN_FACTORY_MODE = "spark.sql.codegen.factoryMode"  # Spark's default: FALLB
 ADAPTIVE_EXECUTION = "spark.sql.adaptive.enabled"  # Spark's default: true
 
 
-def local_evaluation_conf(master: str, interpreted: bool = True) -> dict[str, str]:
-    """How expressions are evaluated.
+def evaluation_conf(master: str, interpreted: bool | None = None) -> dict[str, str]:
+    """How expressions are evaluated: interpreted where ``interpreted``, which by default
+    (None) holds in local mode only.
 
     A local run handles small daily batches in many short queries: compiling generated
     Java for each new expression costs more CPU than the batch's rows ever win back (the
     registry ingest of one day: 77 s compiled, 59 s interpreted, in
     bench/bench_spark_evaluation.py). Interpreted evaluation gives the same results. On a
     cluster, where batches are large and the compile cost is shared, Spark's default
-    (generated code) stays; so it does where ``CIVICLAKE_SPARK_INTERPRETED=false``.
+    (generated code) stays. ``CIVICLAKE_SPARK_INTERPRETED`` decides for any master.
     """
-    if interpreted and master.startswith("local"):
-        return {CODEGEN_FACTORY_MODE: "NO_CODEGEN"}
-    return {}
+    if interpreted is None:
+        interpreted = master.startswith("local")
+    return {CODEGEN_FACTORY_MODE: "NO_CODEGEN"} if interpreted else {}
 
 
-def local_planning_conf(master: str, adaptive: bool = False) -> dict[str, str]:
-    """Whether queries are re-planned while they run (adaptive query execution).
+def planning_conf(master: str, adaptive: bool | None = None) -> dict[str, str]:
+    """Whether queries are re-planned while they run (adaptive query execution): where
+    ``adaptive``, which by default (None) holds on a cluster only.
 
     Adaptive execution re-optimises a query at each shuffle from the sizes the stage
     produced: it pays where partitions are many and skewed. A local run's batches fit in a
     few partitions that it has nothing to coalesce or split, and re-planning every stage
-    of hundreds of short queries costs driver time (the registry ingest of one day: 1.12x
+    of hundreds of short queries costs driver time (the registry ingest of one day: 1.10x
     with it, bench/bench_spark_evaluation.py --compare adaptive). Results are the same. On a
-    cluster Spark's default (adaptive) stays; so it does where ``CIVICLAKE_SPARK_ADAPTIVE=true``.
+    cluster Spark's default (adaptive) stays. ``CIVICLAKE_SPARK_ADAPTIVE`` decides for any master.
     """
-    if not adaptive and master.startswith("local"):
-        return {ADAPTIVE_EXECUTION: "false"}
-    return {}
+    if adaptive is None:
+        adaptive = not master.startswith("local")
+    return {} if adaptive else {ADAPTIVE_EXECUTION: "false"}
 
 
 def spark_session(settings: Settings, app_name: str):
@@ -157,8 +159,8 @@ def spark_session(settings: Settings, app_name: str):
         builder = builder.config("spark.executorEnv.CIVICLAKE_GEOGRAPHY_VERSION", settings.geography_version)
     placement = (
         driver_listener_conf(settings.spark_master, settings.spark_driver_host)
-        | local_evaluation_conf(settings.spark_master, settings.spark_interpreted)
-        | local_planning_conf(settings.spark_master, settings.spark_adaptive)
+        | evaluation_conf(settings.spark_master, settings.spark_interpreted)
+        | planning_conf(settings.spark_master, settings.spark_adaptive)
         | cluster_conf(settings.spark_master, settings)
     )
     for key, value in placement.items():

@@ -14,9 +14,10 @@ CLUSTER = "spark://127.0.0.1:7077"
 @pytest.mark.parametrize(
     ("master", "interpreted", "mode"),
     [
-        ("local[2]", True, "NO_CODEGEN"),  # as the lake's jobs run locally
+        ("local[2]", None, "NO_CODEGEN"),  # as the lake's jobs run locally
         ("local[2]", False, "FALLBACK"),  # CIVICLAKE_SPARK_INTERPRETED=false: Spark's generated code
-        (CLUSTER, True, "FALLBACK"),  # a cluster keeps generated code
+        (CLUSTER, None, "FALLBACK"),  # a cluster keeps generated code
+        (CLUSTER, True, "NO_CODEGEN"),  # unless CIVICLAKE_SPARK_INTERPRETED=true
     ],
 )
 def test_the_spark_target_evaluates_expressions_as_the_jobs_do(tmp_path, master, interpreted, mode):
@@ -27,9 +28,10 @@ def test_the_spark_target_evaluates_expressions_as_the_jobs_do(tmp_path, master,
 @pytest.mark.parametrize(
     ("master", "adaptive", "enabled"),
     [
-        ("local[2]", False, "false"),  # as the lake's jobs run locally
+        ("local[2]", None, "false"),  # as the lake's jobs run locally
         ("local[2]", True, "true"),  # CIVICLAKE_SPARK_ADAPTIVE=true: Spark's default
-        (CLUSTER, False, "true"),  # a cluster keeps adaptive execution
+        (CLUSTER, None, "true"),  # a cluster keeps adaptive execution
+        (CLUSTER, False, "false"),  # unless CIVICLAKE_SPARK_ADAPTIVE=false
     ],
 )
 def test_the_spark_target_plans_queries_as_the_jobs_do(tmp_path, master, adaptive, enabled):
@@ -74,7 +76,12 @@ class _Built(Exception):
 
 @pytest.mark.parametrize(
     ("master", "adaptive", "expected"),
-    [("local[2]", False, "false"), ("local[2]", True, None), (CLUSTER, False, None)],
+    [
+        ("local[2]", None, "false"),
+        ("local[2]", True, None),
+        (CLUSTER, None, None),
+        (CLUSTER, False, "false"),
+    ],
 )
 def test_the_jobs_session_plans_adaptively_only_where_it_pays(
     tmp_path, monkeypatch, master, adaptive, expected
