@@ -3,7 +3,9 @@
 A failure for one recipient (an unknown area in users.yaml, a refused address, a dropped
 connection) is logged with the user and address and the others still get theirs; the
 caller fails the run at the end when any failed. Problems that stop every brief (no users
-file, no marts for the day, no font, no SMTP settings) raise before anything is sent.
+file, no marts for the day, no font, no SMTP settings) raise before anything is sent; so
+does a day older than the newest published one (``PastDayError``): leaders read the brief
+as today's news, and a backfill of past days must not send yesterday's numbers again.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ from civiclake.brief.recipients import (
     resolve,
 )
 from civiclake.brief.render import cjk_font_family, render_png
+from civiclake.marts_publications import newest_published_day
 from civiclake.settings import Settings
 
 log = logging.getLogger(__name__)
 DRY_RUN_SENDER = "civiclake-brief@localhost"
+
+
+class PastDayError(BriefError):
+    """A brief to send for a day older than the newest published one: briefs go out for the
+    newest day only (a dry run renders any published day)."""
 
 
 def ledger_path(settings: Settings) -> Path:
@@ -60,6 +68,12 @@ def push_briefs(
     if dry_run and out_dir is None:
         raise BriefError("--dry-run needs --out DIR: the folder for the rendered briefs")
     if not dry_run:
+        newest = newest_published_day(settings)
+        if newest is not None and day < newest:
+            raise PastDayError(
+                f"brief of {day} not sent: the marts of {newest}, a newer day, are published and "
+                "briefs go out for the newest day only (--dry-run renders a past day's brief)"
+            )
         mailer.check_smtp_settings(settings)
     cjk_font_family()  # a missing font stops the run before any brief is made
     users = read_users(users_file)

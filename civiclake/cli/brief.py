@@ -34,9 +34,8 @@ def send(
     from pathlib import Path
 
     from civiclake.brief.mailer import smtp_configured
-    from civiclake.brief.push import push_briefs
+    from civiclake.brief.push import PastDayError, push_briefs
     from civiclake.brief.recipients import DEFAULT_USERS_FILE, BriefError
-    from civiclake.marts_publications import newest_published_day
 
     brief_day = logical_date(day)
     if out is not None and not dry_run:
@@ -47,15 +46,6 @@ def send(
             f"brief push skipped for {day}: no SMTP server configured (CIVICLAKE_SMTP_HOST is not set)"
         )
         raise typer.Exit(skip_exit_code)
-    newest = newest_published_day(settings)
-    if not dry_run and newest is not None and brief_day < newest:
-        console.print(
-            f"brief of {day} not sent: the marts of {newest}, a newer day, are published and briefs go "
-            "out for the newest day only (--dry-run renders a past day's brief)",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(1 if skip_exit_code is None else skip_exit_code)
     try:
         outcome = push_briefs(
             settings,
@@ -64,6 +54,9 @@ def send(
             dry_run=dry_run,
             out_dir=Path(out) if out else None,
         )
+    except PastDayError as error:
+        console.print(str(error), markup=False, highlight=False)
+        raise typer.Exit(1 if skip_exit_code is None else skip_exit_code) from None
     except BriefError as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None

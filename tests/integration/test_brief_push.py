@@ -23,7 +23,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from civiclake.brief.numbers import FAMILY_HEADLINES, HEADLINES, value_text
-from civiclake.brief.push import ledger_path, push_briefs
+from civiclake.brief.push import PastDayError, ledger_path, push_briefs
 from civiclake.brief.recipients import DEFAULT_USERS_FILE, leader_roles_of, read_users
 from civiclake.brief.rows import TABLE
 from civiclake.geography import load_geography
@@ -371,6 +371,18 @@ def test_a_past_day_sends_no_brief_once_a_newer_day_is_published(settings, users
     out = settings.data_dir / "rendered"
     result = runner.invoke(app, [*send, "--dry-run", "--out", str(out)])
     assert len(list(out.glob("*.png"))) == len(LEADERS) + 1, result.output
+
+
+def test_the_library_refuses_a_past_day_too(settings, users_file, mailbox):
+    """The rule holds below the CLI: a direct call for a past day sends nothing."""
+    _published(settings, DAY + timedelta(days=1))
+    with pytest.raises(
+        PastDayError, match=f"brief of {DAY} not sent: the marts of {DAY + timedelta(days=1)}"
+    ):
+        push_briefs(settings, DAY, users_file)
+    assert mailbox.messages == [] and not ledger_path(settings).exists()
+    outcome = push_briefs(settings, DAY, users_file, dry_run=True, out_dir=settings.data_dir / "rendered")
+    assert len(outcome.written) > 0 and mailbox.messages == []
 
 
 def test_the_newest_published_day_is_sent(settings, users_file, mailbox, smtp_env):
