@@ -12,31 +12,25 @@ CLUSTER = "spark://127.0.0.1:7077"
 
 
 @pytest.mark.parametrize(
-    ("master", "interpreted", "mode"),
+    ("master", "setting", "variable", "expected"),
     [
-        ("local[2]", None, "NO_CODEGEN"),  # as the lake's jobs run locally
-        ("local[2]", False, "FALLBACK"),  # CIVICLAKE_SPARK_INTERPRETED=false: Spark's generated code
-        (CLUSTER, None, "FALLBACK"),  # a cluster keeps generated code
-        (CLUSTER, True, "NO_CODEGEN"),  # unless CIVICLAKE_SPARK_INTERPRETED=true
+        # Expressions: interpreted as the lake's jobs run locally; a cluster keeps generated
+        # code; CIVICLAKE_SPARK_INTERPRETED decides for either.
+        ("local[2]", {}, MODE, "NO_CODEGEN"),
+        ("local[2]", {"spark_interpreted": False}, MODE, "FALLBACK"),
+        (CLUSTER, {}, MODE, "FALLBACK"),
+        (CLUSTER, {"spark_interpreted": True}, MODE, "NO_CODEGEN"),
+        # Planning: once per query locally; a cluster keeps adaptive execution;
+        # CIVICLAKE_SPARK_ADAPTIVE decides for either.
+        ("local[2]", {}, ADAPTIVE, "false"),
+        ("local[2]", {"spark_adaptive": True}, ADAPTIVE, "true"),
+        (CLUSTER, {}, ADAPTIVE, "true"),
+        (CLUSTER, {"spark_adaptive": False}, ADAPTIVE, "false"),
     ],
 )
-def test_the_spark_target_evaluates_expressions_as_the_jobs_do(tmp_path, master, interpreted, mode):
-    settings = Settings(data_dir=tmp_path, spark_master=master, spark_interpreted=interpreted)
-    assert marts.dbt_environment(settings)[MODE] == mode
-
-
-@pytest.mark.parametrize(
-    ("master", "adaptive", "enabled"),
-    [
-        ("local[2]", None, "false"),  # as the lake's jobs run locally
-        ("local[2]", True, "true"),  # CIVICLAKE_SPARK_ADAPTIVE=true: Spark's default
-        (CLUSTER, None, "true"),  # a cluster keeps adaptive execution
-        (CLUSTER, False, "false"),  # unless CIVICLAKE_SPARK_ADAPTIVE=false
-    ],
-)
-def test_the_spark_target_plans_queries_as_the_jobs_do(tmp_path, master, adaptive, enabled):
-    settings = Settings(data_dir=tmp_path, spark_master=master, spark_adaptive=adaptive)
-    assert marts.dbt_environment(settings)[ADAPTIVE] == enabled
+def test_the_spark_target_runs_queries_as_the_jobs_do(tmp_path, master, setting, variable, expected):
+    settings = Settings(data_dir=tmp_path, spark_master=master, **setting)
+    assert marts.dbt_environment(settings)[variable] == expected
 
 
 @pytest.mark.parametrize(
