@@ -90,7 +90,7 @@ def main() -> None:
     if not os.environ.get("CIVICLAKE_PII_KEY"):
         raise SystemExit("CIVICLAKE_PII_KEY is not set: source var/secrets.env first")
     variable, values, names = COMPARISONS[args.compare]
-    settings = [{variable: value} for value in values]  # Spark's default, then civiclake's
+    choices = [{variable: value} for value in values]  # Spark's default, then civiclake's
     work = Path(tempfile.mkdtemp(prefix="bench-spark-evaluation-"))
     extract = work / "extract"
     if args.marts_lake:
@@ -100,7 +100,7 @@ def main() -> None:
         civiclake(extract, "simulate", "resources", "--date", DAY, setting={})
     seconds: list[list[float]] = [[], []]
     for _ in range(args.repeat):
-        for which, setting in enumerate(settings):
+        for which, setting in enumerate(choices):
             run = work / "run"
             shutil.rmtree(run, ignore_errors=True)
             if args.marts_lake:

@@ -48,7 +48,7 @@ class _Recording:
     def __init__(self):
         self.conf: dict[str, str] = {}
 
-    def appName(self, name):  # noqa: N802 (Spark's name)
+    def appName(self, name):
         return self
 
     def master(self, master):
@@ -59,7 +59,7 @@ class _Recording:
         self.conf[key] = value
         return self
 
-    def getOrCreate(self):  # noqa: N802 (Spark's name)
+    def getOrCreate(self):
         raise _Built(self.conf)
 
 
