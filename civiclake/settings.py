@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     spark_executor_memory: str = "1g"
     spark_executor_cores: PositiveInt = 1
     spark_driver_host: str | None = None
+    # A warm Spark driver serving the Spark commands of this machine's runs (infra/spark/driver.sh,
+    # `civiclake spark-driver serve`): the Unix socket it listens on. Unset: each Spark command
+    # starts its own session.
+    spark_driver_socket: Path | None = None
 
     # Operational source database (simulated systems in the embedded default).
     pg_host: str = "127.0.0.1"

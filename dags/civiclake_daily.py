@@ -18,6 +18,9 @@ given the day's data by its simulator; a deployment on the real systems sets it 
 Every step is the ``civiclake`` CLI of the core environment (``.venvs/core``), run as a
 subprocess (with ``--date {{ ds }}`` where the step is about one day); nothing from Spark or dbt is imported here, and
 nothing runs at import time except reading the source families and the dbt project's name.
+The Spark steps share one warm Spark driver where ``CIVICLAKE_SPARK_DRIVER_SOCKET`` names one
+(``infra/airflow/env.sh``; ``start.sh`` and ``run_dag.sh`` start it): the task's process sends
+its command there rather than starting a JVM of its own (``civiclake/cli/driver.py``).
 
 dbt runs one ``dbt build`` per layer of ``dbt/selectors.yml`` (staging with the seeds,
 intermediate, marts), each with the layer's tests, through cosmos' build operator: a

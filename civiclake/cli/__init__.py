@@ -18,6 +18,7 @@ from civiclake.cli import (
     cases,
     classifier,
     dispatch,
+    driver,
     escalation,
     frames,
     geography,
@@ -56,6 +57,7 @@ app.add_typer(operations.app, name="operations")
 app.add_typer(lake.app, name="lake")  # time travel: history, reads as of a version or a time
 app.add_typer(maintenance.app, name="maintain")  # retention: landing, bronze, OPTIMIZE, VACUUM
 app.command("erase")(maintenance.erase)  # retention: one resident out of every file
+app.add_typer(driver.app, name="spark-driver")  # one warm Spark session for a run's Spark commands
 
 
 @app.callback()
@@ -69,10 +71,25 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug lo
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def main() -> None:
-    """The console script: a missing secret ends with its message and exit code 2."""
+def run(argv: list[str]) -> int:
+    """Runs ``civiclake argv`` in this process and returns its exit code; a missing secret
+    ends with its message and exit code 2."""
     try:
-        app()
+        app(args=argv, prog_name="civiclake")
+    except SystemExit as end:
+        if end.code is None or isinstance(end.code, int):
+            return end.code or 0
+        console.print(str(end.code), markup=False)
+        return 1
     except MissingSecretError as error:
         console.print(f"[red]{error}[/red]")
-        sys.exit(2)
+        return 2
+    return 0
+
+
+def main() -> None:
+    """The console script: a Spark command runs on the warm Spark driver where one is
+    configured (civiclake.cli.driver), any other command here."""
+    argv = sys.argv[1:]
+    code = driver.forwarded(argv)
+    sys.exit(run(argv) if code is None else code)

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from civiclake.cli.common import DateOption, console, fail, logical_date, spark
+from civiclake.cli.common import DateOption, console, fail, logical_date, spark, spark_command
 from civiclake.settings import get_settings
 
 app = typer.Typer(help="The case funnel: every channel's cases in one table.", no_args_is_help=True)
@@ -19,6 +19,7 @@ CategoriesOption = typer.Option(
 
 
 @app.command("build")
+@spark_command
 def build(day: str = DateOption, categories: str = CategoriesOption) -> None:
     """Build silver.cases from governance, city and Open311 silver: cases reported up to --date, MERGEd by case_id."""
     from civiclake.cases.categories import SourceCategoriesError

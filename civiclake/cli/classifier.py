@@ -6,13 +6,14 @@ import json
 
 import typer
 
-from civiclake.cli.common import DateOption, console, fail, logical_date, spark
+from civiclake.cli.common import DateOption, console, fail, logical_date, spark, spark_command
 from civiclake.settings import get_settings
 
 app = typer.Typer(help="Train and run the case classifier.", no_args_is_help=True)
 
 
 @app.command("train")
+@spark_command
 def train(
     day: str = typer.Option(
         None,
@@ -200,6 +201,7 @@ def predict(
 
 
 @app.command("score")
+@spark_command
 def score(day: str = DateOption) -> None:
     """Score the funnel's cases reported on --date (silver.cases, every channel) and dispatch them: routed by the
     rules, review queue or duplicate."""

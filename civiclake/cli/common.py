@@ -35,6 +35,17 @@ def logical_date(value: str) -> date:
         raise typer.BadParameter(f"--date must look like 2026-11-25, got {value!r}") from None
 
 
+# The mark of a command that runs Spark jobs (:func:`spark_command`).
+SPARK_COMMAND = "civiclake_spark_command"
+
+
+def spark_command(command):
+    """Marks a command that runs Spark jobs: where CIVICLAKE_SPARK_DRIVER_SOCKET names a warm
+    driver (``civiclake spark-driver serve``), the command runs there (civiclake.cli.driver)."""
+    setattr(command, SPARK_COMMAND, True)
+    return command
+
+
 def spark(name: str):
     """A Spark session for the job ``name``, built from the settings (imported only when a job runs)."""
     from civiclake.spark import spark_session

@@ -11,7 +11,15 @@ import json
 
 import typer
 
-from civiclake.cli.common import DateOption, add_family_commands, console, fail, logical_date, spark
+from civiclake.cli.common import (
+    DateOption,
+    add_family_commands,
+    console,
+    fail,
+    logical_date,
+    spark,
+    spark_command,
+)
 from civiclake.families import families
 from civiclake.settings import get_settings
 
@@ -30,6 +38,7 @@ def _report(result) -> None:
         raise typer.Exit(1)
 
 
+@spark_command
 def governance(day: str = DateOption) -> None:
     """Governance cases: watermark extraction → bronze → MERGE into silver."""
     from spark_jobs import ingest_governance as job
@@ -37,6 +46,7 @@ def governance(day: str = DateOption) -> None:
     _report(job.run(spark(f"ingest_governance_{day}"), get_settings(), logical_date(day)))
 
 
+@spark_command
 def city(day: str = DateOption) -> None:
     """City management: watermark extraction with lookback → bronze → MERGE into silver."""
     from spark_jobs import ingest_city as job
@@ -44,6 +54,7 @@ def city(day: str = DateOption) -> None:
     _report(job.run(spark(f"ingest_city_{day}"), get_settings(), logical_date(day)))
 
 
+@spark_command
 def resources(day: str = DateOption) -> None:
     """Registry extracts → bronze → SCD2 history in silver."""
     from civiclake.ingest.registry_extracts import SnapshotMissingError
@@ -57,6 +68,7 @@ def resources(day: str = DateOption) -> None:
     _report(result)
 
 
+@spark_command
 def positions(day: str = DateOption) -> None:
     """Fleet position reports of --date (hourly CSV) → bronze → MERGE into silver (exit 1 when a file fails)."""
     from civiclake.ingest.raw_exports import RawExportsRemovedError
@@ -69,6 +81,7 @@ def positions(day: str = DateOption) -> None:
     _report(result)
 
 
+@spark_command
 def cameras(
     day: str = DateOption,
     hour: int = typer.Option(
@@ -105,16 +118,19 @@ def _exports(family: str, day: str) -> None:
     _report(result)
 
 
+@spark_command
 def party(day: str = DateOption) -> None:
     """Party-building exports of --date → bronze → MERGE into silver (exit 1 when a file fails)."""
     _exports("party", day)
 
 
+@spark_command
 def services(day: str = DateOption) -> None:
     """People-services exports of --date → bronze → MERGE into silver (exit 1 when a file fails)."""
     _exports("services", day)
 
 
+@spark_command
 def open311(
     day: str = DateOption,
     base_url: str = typer.Option(

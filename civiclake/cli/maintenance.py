@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from civiclake.cli.common import DateOption, console, fail, logical_date, spark
+from civiclake.cli.common import DateOption, console, fail, logical_date, spark, spark_command
 from civiclake.settings import get_settings
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ def _retention(session, settings, day):
 
 
 @app.command("retention")
+@spark_command
 def retention(date_: str = DateOption) -> None:
     """Table properties (no statistics on personal columns, the Delta history's span), then the
     landing exports of ingested batches and the bronze partitions past their retention, as of --date."""
@@ -53,6 +54,7 @@ def retention(date_: str = DateOption) -> None:
 
 
 @app.command("optimize")
+@spark_command
 def optimize(date_: str = DateOption) -> None:
     """OPTIMIZE every table or partition with more small files than the threshold."""
     from civiclake.lake.retention import run_optimize
@@ -62,6 +64,7 @@ def optimize(date_: str = DateOption) -> None:
 
 
 @app.command("vacuum")
+@spark_command
 def vacuum(date_: str = DateOption) -> None:
     """VACUUM every table, keeping the Delta history's days (CIVICLAKE_DELTA_HISTORY_RETENTION_DAYS)."""
     from civiclake.lake.retention import run_vacuum
@@ -71,6 +74,7 @@ def vacuum(date_: str = DateOption) -> None:
 
 
 @app.command("run")
+@spark_command
 def run_all(date_: str = DateOption) -> None:
     """Retention, then OPTIMIZE, then VACUUM (what the maintenance DAG runs as three tasks)."""
     from civiclake.lake.retention import run_optimize, run_vacuum

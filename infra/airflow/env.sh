@@ -35,6 +35,16 @@ if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
   unset _civiclake_pg_pw
 fi
 
+# The warm Spark driver that the tasks' Spark commands run on (infra/spark/driver.sh, started by
+# start.sh and run_dag.sh). CIVICLAKE_SPARK_WARM_DRIVER=false: each starts a session of its own.
+SPARK_DRIVER="$CIVICLAKE_HOME/infra/spark/driver.sh"
+if [ "${CIVICLAKE_SPARK_WARM_DRIVER:-true}" = true ]; then
+  CIVICLAKE_SPARK_DRIVER_SOCKET="$(bash "$SPARK_DRIVER" socket)"
+  export CIVICLAKE_SPARK_DRIVER_SOCKET
+else
+  unset CIVICLAKE_SPARK_DRIVER_SOCKET
+fi
+
 export AIRFLOW__CORE__DAGS_FOLDER="$CIVICLAKE_HOME/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # LocalExecutor on one machine; a deployment with workers elsewhere sets CeleryExecutor or

@@ -45,6 +45,12 @@ conf_args=()
 if [ -n "${CIVICLAKE_DAG_CONF:-}" ]; then
   conf_args=(--conf "$CIVICLAKE_DAG_CONF")
 fi
+# The run's Spark commands share one warm Spark driver (env.sh): the one that runs at its
+# socket already, or one started here and stopped when the run ends.
+if [ -n "${CIVICLAKE_SPARK_DRIVER_SOCKET:-}" ] && ! bash "$SPARK_DRIVER" status >/dev/null 2>&1; then
+  bash "$SPARK_DRIVER" start
+  trap 'bash "$SPARK_DRIVER" stop' EXIT
+fi
 log="$AIRFLOW_HOME/dags-test-$dag_id-$date.log"
 echo "[airflow] airflow dags test $dag_id $date ${conf_args[*]} (log: $log)"
 rc=0

@@ -2,7 +2,8 @@
 # Starts Airflow in the background: api-server (UI, REST API and the execution
 # API the task runners call) on 127.0.0.1:$AIRFLOW_API_PORT (8080), scheduler
 # (LocalExecutor; without the worker log server unless AIRFLOW_SERVE_WORKER_LOGS=true,
-# see env.sh) and dag-processor. Logs and pid files under var/airflow/.
+# see env.sh) and dag-processor, and the warm Spark driver of the tasks
+# (infra/spark/driver.sh). Logs and pid files under var/airflow/ (the driver's: var/run/).
 # Idempotent: a component already running is left alone. Waits until
 # /api/v2/monitor/health answers.
 #   bash infra/airflow/start.sh        # then: bash infra/airflow/stop.sh
@@ -22,6 +23,11 @@ running() {  # running NAME: its pid file names a live airflow process
   pid="$(cat "$run/$1.pid" 2>/dev/null)" || return 1
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q airflow
 }
+
+# Before the scheduler: the Spark commands of its task runs use the warm driver (env.sh).
+if [ -n "${CIVICLAKE_SPARK_DRIVER_SOCKET:-}" ]; then
+  bash "$SPARK_DRIVER" start
+fi
 
 for component in api-server scheduler dag-processor; do
   if running "$component"; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the Airflow components started by infra/airflow/start.sh (by the pids
-# it recorded; each component runs in its own process group). Idempotent.
+# it recorded; each component runs in its own process group), then the tasks' warm
+# Spark driver. Idempotent.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=infra/lib.sh
@@ -17,3 +18,4 @@ for component in dag-processor scheduler api-server; do
   fi
   rm -f "$pidfile"
 done
+bash "$here/../spark/driver.sh" stop

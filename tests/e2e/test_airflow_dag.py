@@ -316,6 +316,9 @@ def _http(url: str, data: dict | None = None, token: str | None = None) -> tuple
         return err.code, {}
 
 
+DRIVER_SCRIPT = "infra/spark/driver.sh"
+
+
 def test_services_start_answer_and_stop(airflow_ready):
     api_pid = ROOT / "var" / "airflow" / "run" / "api-server.pid"
     was_running = api_pid.exists() and Path(f"/proc/{api_pid.read_text().strip()}").exists()
@@ -327,6 +330,9 @@ def test_services_start_answer_and_stop(airflow_ready):
         assert start.returncode == 0, explain(start)
         status, health = _http(f"{base}/api/v2/monitor/health")
         assert status == 200 and health["metadatabase"]["status"] == "healthy", health
+        # The scheduled tasks' warm Spark driver (env.sh) runs beside them.
+        driver = subprocess.run(["bash", DRIVER_SCRIPT, "status"], cwd=ROOT, capture_output=True, text=True)
+        assert driver.returncode == 0 and driver.stdout.startswith("local-"), explain(driver)
         status, _ = _http(f"{base}/auth/token", {"username": "admin", "password": "not-it"})
         assert status in (401, 403)
         password = _secret("AIRFLOW_ADMIN_PASSWORD")
@@ -355,9 +361,52 @@ def test_services_start_answer_and_stop(airflow_ready):
             assert stop.returncode == 0, explain(stop)
     if not was_running:
         assert not api_pid.exists(), "stop.sh left the api-server pid file"
+        driver = subprocess.run(["bash", DRIVER_SCRIPT, "status"], cwd=ROOT, capture_output=True, text=True)
+        assert driver.returncode == 1, "stop.sh left the warm Spark driver running"
 
 
 # --- end to end with the real CLI --------------------------------------------------
+
+
+def civiclake_commands(log: str) -> list[tuple[list[str], str]]:
+    """Each ``civiclake`` command a bash task of the run's log ran: its arguments and its output."""
+    import re
+    import shlex
+
+    found = []
+    for block in log.split("Running command: ")[1:]:
+        script = re.match(r"\[.*?'-c', '(.*?)'\]", block)
+        words = shlex.split(script.group(1)) if script else []
+        if words and words[0].endswith("/civiclake"):
+            found.append((words[1:], block.split("Command exited with return code", 1)[0]))
+    return found
+
+
+def test_the_runs_spark_commands_share_one_warm_driver(dag_run):
+    """run_dag.sh starts one Spark driver for the run (infra/spark/driver.sh): every Spark
+    command of the run ran there, in its one application, and no other command did."""
+    import re
+
+    from civiclake.cli.driver import runs_spark
+
+    commands = civiclake_commands(dag_run["proc"].stdout)
+    on_driver = {
+        " ".join(argv): re.findall(r"running on the warm Spark driver (\S+)", output)
+        for argv, output in commands
+    }
+    spark = [" ".join(argv) for argv, _ in commands if runs_spark(argv)]
+    # Every family's ingest, the case funnel, the classifier's training check and the scoring.
+    assert {command.split(" --")[0] for command in spark} == {
+        *(f"ingest {family}" for family in SOURCE_STEPS),
+        "cases build",
+        "classifier train",
+        "classifier score",
+    }
+    applications = {app for command in spark for app in on_driver[command]}
+    assert len(applications) == 1, applications
+    assert all(len(on_driver[command]) == 1 for command in spark), {c: on_driver[c] for c in spark}
+    others = {command: found for command, found in on_driver.items() if command not in spark}
+    assert others and not any(others.values()), others
 
 
 def test_dags_test_end_to_end(airflow_ready, dag_run):

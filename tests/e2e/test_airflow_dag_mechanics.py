@@ -102,6 +102,8 @@ def isolated(tmp_path_factory) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "CIVICLAKE_CORE_VENV": str(core),
+        # The stand-in CLI runs no Spark: run_dag.sh starts no warm Spark driver for it.
+        "CIVICLAKE_SPARK_WARM_DRIVER": "false",
         "CIVICLAKE_DBT_PROJECT_DIR": str(project),
         "CIVICLAKE_DBT_DUCKDB_PATH": str(base / "marts" / "build.duckdb"),
         "FAKE_CALLS": str(base / "calls.txt"),
