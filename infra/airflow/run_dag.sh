@@ -46,10 +46,12 @@ if [ -n "${CIVICLAKE_DAG_CONF:-}" ]; then
   conf_args=(--conf "$CIVICLAKE_DAG_CONF")
 fi
 # The run's Spark commands share one warm Spark driver (env.sh): the one that runs at its
-# socket already, or one started here and stopped when the run ends.
+# socket already, or one started here and stopped when the run ends. Without it they still
+# run, each in a session of its own.
 if [ -n "${CIVICLAKE_SPARK_DRIVER_SOCKET:-}" ] && ! bash "$SPARK_DRIVER" status >/dev/null 2>&1; then
-  bash "$SPARK_DRIVER" start
   trap 'bash "$SPARK_DRIVER" stop' EXIT
+  bash "$SPARK_DRIVER" start \
+    || echo "[airflow] no warm Spark driver (above): each Spark task starts a session of its own" >&2
 fi
 log="$AIRFLOW_HOME/dags-test-$dag_id-$date.log"
 echo "[airflow] airflow dags test $dag_id $date ${conf_args[*]} (log: $log)"

@@ -25,8 +25,9 @@ running() {  # running NAME: its pid file names a live airflow process
 }
 
 # Before the scheduler: the Spark commands of its task runs use the warm driver (env.sh).
-if [ -n "${CIVICLAKE_SPARK_DRIVER_SOCKET:-}" ]; then
-  bash "$SPARK_DRIVER" start
+# Without it they still run, each in a session of its own.
+if [ -n "${CIVICLAKE_SPARK_DRIVER_SOCKET:-}" ] && ! bash "$SPARK_DRIVER" start; then
+  echo "[airflow] no warm Spark driver (above): each Spark task starts a session of its own" >&2
 fi
 
 for component in api-server scheduler dag-processor; do

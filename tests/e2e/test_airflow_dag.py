@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import shlex
 import subprocess
 import textwrap
 import time
@@ -370,9 +372,6 @@ def test_services_start_answer_and_stop(airflow_ready):
 
 def civiclake_commands(log: str) -> list[tuple[list[str], str]]:
     """Each ``civiclake`` command a bash task of the run's log ran: its arguments and its output."""
-    import re
-    import shlex
-
     found = []
     for block in log.split("Running command: ")[1:]:
         script = re.match(r"\[.*?'-c', '(.*?)'\]", block)
@@ -385,8 +384,6 @@ def civiclake_commands(log: str) -> list[tuple[list[str], str]]:
 def test_the_runs_spark_commands_share_one_warm_driver(dag_run):
     """run_dag.sh starts one Spark driver for the run (infra/spark/driver.sh): every Spark
     command of the run ran there, in its one application, and no other command did."""
-    import re
-
     from civiclake.cli.driver import runs_spark
 
     commands = civiclake_commands(dag_run["proc"].stdout)

@@ -143,6 +143,8 @@ def services(tmp_path_factory, review_lake) -> dict:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW_API_PORT": str(port),
         "CIVICLAKE_DATA_DIR": str(review_lake.data_dir),
+        # The review DAG runs no Spark command: start.sh starts no warm Spark driver for it.
+        "CIVICLAKE_SPARK_WARM_DRIVER": "false",
     }
     if os.environ.get("CIVICLAKE_LAKE_PATH"):
         pytest.fail("unset CIVICLAKE_LAKE_PATH: the services must read this module's lake")
