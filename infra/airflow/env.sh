@@ -37,7 +37,7 @@ fi
 
 # The warm Spark driver that the tasks' Spark commands run on (infra/spark/driver.sh, started by
 # start.sh and run_dag.sh). CIVICLAKE_SPARK_WARM_DRIVER=false: each starts a session of its own.
-SPARK_DRIVER="$CIVICLAKE_HOME/infra/spark/driver.sh"
+SPARK_DRIVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../spark" && pwd)/driver.sh"
 if [ "${CIVICLAKE_SPARK_WARM_DRIVER:-true}" = true ]; then
   CIVICLAKE_SPARK_DRIVER_SOCKET="$(bash "$SPARK_DRIVER" socket)"
   export CIVICLAKE_SPARK_DRIVER_SOCKET

@@ -38,6 +38,8 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
         "CIVICLAKE_HOME": str(home),
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        # The stand-ins run no Spark: start.sh starts no warm Spark driver for them.
+        "CIVICLAKE_SPARK_WARM_DRIVER": "false",
         **{
             name: "stand-in"
             for name in (
