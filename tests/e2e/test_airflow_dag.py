@@ -404,6 +404,9 @@ def test_the_runs_spark_commands_share_one_warm_driver(dag_run):
     assert all(len(on_driver[command]) == 1 for command in spark), {c: on_driver[c] for c in spark}
     others = {command: found for command, found in on_driver.items() if command not in spark}
     assert others and not any(others.values()), others
+    # What a command prints on the driver reaches its task's log: the ingest's JSON summary.
+    party = next(output for argv, output in commands if argv[:2] == ["ingest", "party"])
+    assert '"table": "party_' in party, party[-2000:]
 
 
 def test_dags_test_end_to_end(airflow_ready, dag_run):
