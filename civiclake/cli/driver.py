@@ -87,8 +87,10 @@ def runs_spark(argv: list[str]) -> bool:
 def forwarded(argv: list[str]) -> int | None:
     """Runs ``argv`` on the warm driver when one is configured and it is a Spark command;
     returns the command's exit code, or None where it is to run in this process."""
-    socket = get_settings().spark_driver_socket
-    if socket is None or not runs_spark(argv):
+    if not runs_spark(argv):
+        return None
+    socket = get_settings().spark_driver_socket  # a Spark command reads its settings anyway
+    if socket is None:
         return None
     try:
         connection = Client(str(socket), family="AF_UNIX")
