@@ -49,8 +49,6 @@ spark_home() {
   echo "$home"
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
 # The master's JSON state, one field or the alive workers: master_state url|alive
 master_state() {
   "$python" - "$state_url" "$1" <<'PY' 2>/dev/null
@@ -111,13 +109,13 @@ workers_alive() {
   done
   [ "$(master_state alive)" -ge "$workers" ] 2>/dev/null
 }
-master_up() { alive "$state/master.pid" || die "the master exited during start: see $state/master.log"; master_answers; }
+master_up() { pid_alive "$state/master.pid" || die "the master exited during start: see $state/master.log"; master_answers; }
 
 start() {
   mkdir -p "$state"
   local started=0
   launched=()
-  if alive "$state/master.pid"; then
+  if pid_alive "$state/master.pid"; then
     master_answers || die "the master (pid $(cat "$state/master.pid")) does not answer at $state_url"
   else
     if master_state url >/dev/null; then
@@ -129,7 +127,7 @@ start() {
     started=1
   fi
   for i in $(seq 1 "$workers"); do
-    if alive "$state/worker-$i.pid"; then continue; fi
+    if pid_alive "$state/worker-$i.pid"; then continue; fi
     say "starting worker-$i ($worker_cores core, $worker_memory, work directory $state/worker-$i)"
     launch "worker-$i" org.apache.spark.deploy.worker.Worker --host "$host" --port 0 --webui-port 0 \
       --cores "$worker_cores" --memory "$worker_memory" --work-dir "$state/worker-$i" "$master_url"
@@ -149,7 +147,7 @@ stop() {
   for pidfile in "$state"/worker-*.pid "$state/master.pid"; do
     [ -f "$pidfile" ] || continue
     name="$(basename "$pidfile" .pid)"
-    if alive "$pidfile"; then
+    if pid_alive "$pidfile"; then
       pid="$(cat "$pidfile")"
       stop_process "$pid" "spark-cluster $name" group
       say "stopped $name (pid $pid)"
@@ -161,7 +159,7 @@ stop() {
 }
 
 status() {
-  if ! alive "$state/master.pid"; then
+  if ! pid_alive "$state/master.pid"; then
     say "not running (no master; state in $state)"
     return 1
   fi
@@ -171,7 +169,7 @@ status() {
   fi
   local i running=0
   for i in $(seq 1 "$workers"); do
-    if alive "$state/worker-$i.pid"; then running=$((running + 1)); fi
+    if pid_alive "$state/worker-$i.pid"; then running=$((running + 1)); fi
   done
   say "master $master_url (pid $(cat "$state/master.pid")), $(master_state alive) alive workers" \
     "($running of $workers worker processes running), state at $state_url"

@@ -27,7 +27,7 @@ civiclake="${CIVICLAKE_CORE_VENV:-$VENVS/core}/bin/civiclake"
 
 say() { echo "[spark-driver] $*"; }
 die() { echo "[spark-driver] $*" >&2; exit 1; }
-alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+alive() { pid_alive "$pidfile"; }
 
 start() {
   [ -x "$civiclake" ] || die "no civiclake at $civiclake: run \`bash infra/setup.sh core\`"
